@@ -1,0 +1,18 @@
+# Alignment of OPT-350M with SFT and DPO on HH-RLHF (arXiv 2509.09055), reproduced and corrected.
+# Table of contents: the config and its validation, then one rules file per stage.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        default_targets(),

@@ -1,0 +1,131 @@
+"""Configuration: schema validation with defaults, protocol views, and model references.
+
+``config.yaml`` is the paper's setup. A protocol's view of it is the config
+with ``protocol_overrides[protocol]`` merged in; both are validated against
+the same JSON schema, so an unknown key or a wrong type anywhere stops the
+run before any job starts, naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key and the fix."""
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    """Read the YAML JSON schema."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a validator so that validating also fills in schema defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        for name, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub and name not in instance:
+                instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def validate_config(config: dict, schema: dict | None = None, where: str = "config") -> dict:
+    """Validate ``config`` in place (filling defaults) and return it.
+
+    Raises ConfigError listing every problem as ``key: message``.
+    """
+    schema = schema if schema is not None else load_schema()
+    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_key(e)}: {e.message}" for e in errors]
+        raise ConfigError(f"invalid {where}:\n" + "\n".join(lines))
+    return config
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of ``base`` with ``override`` merged in (dicts recursively, the rest replaced)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def protocol_view(config: dict, protocol: str, schema: dict | None = None) -> dict:
+    """The config as one protocol sees it (``protocol_overrides[protocol]`` applied)."""
+    overrides = config.get("protocol_overrides", {})
+    if protocol not in overrides:
+        raise ConfigError(
+            f"protocols lists {protocol!r} but protocol_overrides has no entry for it "
+            f"(known: {sorted(overrides)}); add `protocol_overrides: {{{protocol}: {{}}}}`"
+        )
+    view = deep_merge(config, overrides[protocol])
+    return validate_config(view, schema, where=f"config for protocol {protocol!r}")
+
+
+def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
+    """Fail when a configured local file or directory does not exist."""
+    base = Path(base_dir)
+    missing = []
+    if config["data"]["source"] == "local":
+        local = config["data"]["local_dir"]
+        if not local or not (base / local).is_dir():
+            missing.append(f"data.local_dir={local!r} (data.source is 'local')")
+    for role, spec in config["models"].items():
+        if isinstance(spec, dict) and spec.get("source") == "local":
+            if not (base / spec["name"]).exists():
+                missing.append(f"models.{role}.name={spec['name']!r} (source is 'local')")
+    if missing:
+        raise ConfigError(
+            "configured local paths do not exist:\n  "
+            + "\n  ".join(missing)
+            + "\nFix the path, or choose another source (hub, synthetic, tiny)."
+        )
+
+
+def prepare(config: dict, base_dir: str | Path = ".") -> dict[str, dict]:
+    """Validate the config and every protocol view; return the views by protocol."""
+    schema = load_schema()
+    validate_config(config, schema)
+    check_local_paths(config, base_dir)
+    return {p: protocol_view(config, p, schema) for p in config["protocols"]}
+
+
+def is_pinned(revision: str | None) -> bool:
+    """True for a full 40-hex commit id, the only revision that cannot move."""
+    return bool(revision) and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+
+
+def model_source(spec: dict[str, Any], tiny_dir: str) -> tuple[str, str | None]:
+    """Resolve a model spec to (name or path, revision) for from_pretrained.
+
+    ``tiny`` models live under ``tiny_dir``; local paths and built models
+    carry no revision.
+    """
+    if spec["source"] == "hub":
+        return spec["name"], spec["revision"]
+    if spec["source"] == "tiny":
+        return tiny_dir, None
+    if spec["source"] == "local":
+        return spec["name"], None
+    raise ConfigError(f"model source {spec['source']!r} is resolved by the pipeline, not here")

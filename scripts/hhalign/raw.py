@@ -1,0 +1,55 @@
+"""Raw HH-RLHF files from the Hub, a local copy of the release, or the synthetic generator."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from hhalign.io import write_jsonl
+from hhalign.synthetic import generate_rows
+
+
+def release_path(subset: str, split: str) -> str:
+    """Path of one file inside the dataset's release layout."""
+    return f"{subset}/{split}.jsonl.gz"
+
+
+def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Path) -> str:
+    """Download one file of the dataset repo at ``revision``; return the resolved commit.
+
+    This is the only place the pipeline downloads data.
+    """
+    from huggingface_hub import hf_hub_download
+
+    cached = Path(
+        hf_hub_download(
+            repo_id, release_path(subset, split), repo_type="dataset", revision=revision
+        )
+    )
+    shutil.copyfile(cached, out)
+    return cached.parent.parent.name if cached.parent.parent.name != "snapshots" else revision
+
+
+def fetch_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: str | Path) -> str:
+    """Write the raw file for (subset, split) to ``out``; return a line for the log."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = data["source"]
+    if source == "hub":
+        commit = fetch_from_hub(data["hub"]["repo_id"], data["hub"]["revision"], subset, split, out)
+        return f"downloaded {data['hub']['repo_id']}@{commit} {release_path(subset, split)}"
+    if source == "local":
+        src = Path(data["local_dir"]) / release_path(subset, split)
+        if not src.is_file():
+            raise FileNotFoundError(
+                f"{src} does not exist: data.local_dir must hold {{subset}}/{{split}}.jsonl.gz "
+                f"files like the dataset's GitHub release"
+            )
+        shutil.copyfile(src, out)
+        return f"copied {src}"
+    if source == "synthetic":
+        n = synthetic["train_rows"] if split == data["train_split"] else synthetic["test_rows"]
+        rows = generate_rows(subset, split, n, synthetic["seed"], synthetic["malformed_fraction"])
+        write_jsonl(out, rows)
+        return f"generated {len(rows)} synthetic rows (seed {synthetic['seed']})"
+    raise ValueError(f"unknown data.source {source!r}")

@@ -1,0 +1,128 @@
+"""Tiny models for the offline world, built from config with the real run's classes.
+
+A byte-level BPE tokenizer is trained on the synthetic text with ``tokenizers``;
+the policy is an OPTForCausalLM and the judge a DebertaV2ForSequenceClassification
+with one output. Both are saved with ``save_pretrained`` and loaded back by the
+same ``from_pretrained`` code that loads Hub models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from tokenizers import ByteLevelBPETokenizer, processors
+from transformers import (
+    DebertaV2Config,
+    DebertaV2ForSequenceClassification,
+    OPTConfig,
+    OPTForCausalLM,
+    PreTrainedTokenizerFast,
+)
+
+# Ids as in OPT's tokenizer: <s>=0, <pad>=1, </s>=2 (OPT's BOS and EOS), <unk>=3.
+POLICY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+JUDGE_SPECIALS = ["[CLS]", "[SEP]", "[MASK]"]
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int) -> ByteLevelBPETokenizer:
+    """Train a byte-level BPE on ``texts``; the special tokens get the first ids."""
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        texts,
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=POLICY_SPECIALS + JUDGE_SPECIALS,
+        show_progress=False,
+    )
+    return bpe
+
+
+def policy_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
+    """An OPT-like tokenizer: prepends </s> as BOS, pads with <pad> on the left."""
+    backend = bpe._tokenizer.__class__.from_str(bpe._tokenizer.to_str())
+    backend.post_processor = processors.TemplateProcessing(
+        single="</s> $A", pair="</s> $A $B", special_tokens=[("</s>", 2)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="</s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        padding_side="right",
+        model_max_length=1_000_000,
+    )
+
+
+def judge_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
+    """A DeBERTa-like tokenizer: ``[CLS] prompt [SEP] response [SEP]`` for text pairs."""
+    backend = bpe._tokenizer.__class__.from_str(bpe._tokenizer.to_str())
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        model_max_length=512,
+    )
+
+
+def tiny_opt(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
+    """An OPTForCausalLM of the given sizes, initialised from ``seed``."""
+    config = OPTConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=sizes["hidden_size"],
+        word_embed_proj_dim=sizes["hidden_size"],
+        num_hidden_layers=sizes["num_hidden_layers"],
+        num_attention_heads=sizes["num_attention_heads"],
+        ffn_dim=sizes["ffn_dim"],
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    return OPTForCausalLM(config)
+
+
+def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
+    """A DebertaV2ForSequenceClassification with one output, DeBERTa-v3 style attention."""
+    config = DebertaV2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=sizes["hidden_size"],
+        num_hidden_layers=sizes["num_hidden_layers"],
+        num_attention_heads=sizes["num_attention_heads"],
+        intermediate_size=sizes["intermediate_size"],
+        max_position_embeddings=max_positions,
+        type_vocab_size=0,
+        relative_attention=True,
+        position_buckets=64,
+        max_relative_positions=-1,
+        pos_att_type=["p2c", "c2p"],
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        position_biased_input=False,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    return DebertaV2ForSequenceClassification(config)
+
+
+def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:
+    """Tokenizers and models from the ``tiny`` config section: {policy, judge} -> (model, tok)."""
+    bpe = train_bpe(texts, cfg["vocab_size"])
+    p_tok, j_tok = policy_tokenizer(bpe), judge_tokenizer(bpe)
+    n = cfg["max_position_embeddings"]
+    return {
+        "policy": (tiny_opt(p_tok, cfg["policy"], n, cfg["seed"]), p_tok),
+        "judge": (tiny_deberta(j_tok, cfg["judge"], n, cfg["seed"]), j_tok),
+    }
