@@ -12,7 +12,9 @@ rule fetch_raw_data:
         "../envs/data.yaml"
     params:
         data=config["data"],
-        synthetic=config["synthetic"] if config["data"]["source"] == "synthetic" else None,
+        synthetic=(
+            config["synthetic"] if config["data"]["source"] == "synthetic" else None
+        ),
     script:
         "../scripts/fetch_raw_data.py"
 

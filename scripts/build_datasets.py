@@ -10,7 +10,10 @@ from hhalign.io import stage_logger, write_json, write_jsonl
 log = stage_logger("build_datasets", snakemake.log[0])
 start = time.perf_counter()
 data = snakemake.params.data
-files = [(s, data["train_split"], p) for s, p in zip(data["train_subsets"], snakemake.input.raw)]
+files = [
+    (s, data["train_split"], p)
+    for s, p in zip(data["train_subsets"], snakemake.input.raw, strict=True)
+]
 result = build_training_sets(files)
 write_jsonl(snakemake.output.rejects, result.rejects)
 summary = {
@@ -23,7 +26,9 @@ summary = {
 write_json(snakemake.output.summary, summary)
 log.info("rows in: %d from %d files", result.rows_in, len(files))
 for name in ("sft", "dpo"):
-    log.info("%s: %d rows out, rejects %s", name, summary[f"{name}_rows"], summary[f"{name}_rejects"])
+    log.info(
+        "%s: %d rows out, rejects %s", name, summary[f"{name}_rows"], summary[f"{name}_rejects"]
+    )
 check_reject_fraction(result, data["max_reject_fraction"])
 pd.DataFrame(result.sft).to_parquet(snakemake.output.sft, index=False)
 pd.DataFrame(result.dpo).to_parquet(snakemake.output.dpo, index=False)

@@ -10,15 +10,22 @@ from hhalign.tiny import build_tiny_world
 log = stage_logger("build_tiny_models", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
-texts = [row[k] for path in snakemake.input.raw for row in read_jsonl(path)
-         for k in ("chosen", "rejected") if isinstance(row.get(k), str)]
+texts = [
+    row[k]
+    for path in snakemake.input.raw
+    for row in read_jsonl(path)
+    for k in ("chosen", "rejected")
+    if isinstance(row.get(k), str)
+]
 world = build_tiny_world(texts, snakemake.params.tiny)
 for role, out in (("policy", snakemake.output.policy), ("judge", snakemake.output.judge)):
     model, tokenizer = world[role]
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     n = sum(p.numel() for p in model.parameters())
-    log.info("%s: %s, %d parameters, vocab %d -> %s", role, type(model).__name__, n,
-             len(tokenizer), out)
-log.info("trained the tokenizer on %d texts; done in %.1f s", len(texts),
-         time.perf_counter() - start)
+    log.info(
+        "%s: %s, %d parameters, vocab %d -> %s", role, type(model).__name__, n, len(tokenizer), out
+    )
+log.info(
+    "trained the tokenizer on %d texts; done in %.1f s", len(texts), time.perf_counter() - start
+)

@@ -8,7 +8,14 @@ from hhalign.raw import fetch_raw
 log = stage_logger("fetch_raw_data", snakemake.log[0])
 start = time.perf_counter()
 w = snakemake.wildcards
-line = fetch_raw(w.subset, w.split, snakemake.params.data, snakemake.params.synthetic,
-                 snakemake.output.raw)
-log.info("%s/%s: %s -> %s (%.1f s)", w.subset, w.split, line, snakemake.output.raw,
-         time.perf_counter() - start)
+line = fetch_raw(
+    w.subset, w.split, snakemake.params.data, snakemake.params.synthetic, snakemake.output.raw
+)
+log.info(
+    "%s/%s: %s -> %s (%.1f s)",
+    w.subset,
+    w.split,
+    line,
+    snakemake.output.raw,
+    time.perf_counter() - start,
+)

@@ -92,9 +92,9 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
         if not local or not (base / local).is_dir():
             missing.append(f"data.local_dir={local!r} (data.source is 'local')")
     for role, spec in config["models"].items():
-        if isinstance(spec, dict) and spec.get("source") == "local":
-            if not (base / spec["name"]).exists():
-                missing.append(f"models.{role}.name={spec['name']!r} (source is 'local')")
+        is_local = isinstance(spec, dict) and spec.get("source") == "local"
+        if is_local and not (base / spec["name"]).exists():
+            missing.append(f"models.{role}.name={spec['name']!r} (source is 'local')")
     if missing:
         raise ConfigError(
             "configured local paths do not exist:\n  "

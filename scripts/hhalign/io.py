@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -11,17 +10,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 
-def open_text(path: str | Path, mode: str = "rt") -> TextIO:
-    """Open a text file, transparently gzip-compressed when it ends in .gz.
-
-    Written .gz files carry mtime 0, so the same content gives the same bytes.
-    """
+def open_text(path: str | Path) -> TextIO:
+    """Open a text file for reading, transparently gunzipping when it ends in .gz."""
     path = Path(path)
-    if path.suffix != ".gz":
-        return open(path, mode, encoding="utf-8")
-    if "w" in mode:
-        return io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), encoding="utf-8")
-    return gzip.open(path, mode, encoding="utf-8")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
 
 
 def read_jsonl_lines(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]]:
@@ -53,14 +47,17 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
-    """Write rows as JSON lines (UTF-8, keys in insertion order); return the count."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with open_text(path, "wt") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    """Write rows as JSON lines (UTF-8); return the count.
+
+    A .gz path is compressed with mtime 0 and no file name in the header, so
+    the same rows always give the same bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+    data = "".join(lines).encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return len(lines)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

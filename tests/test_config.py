@@ -1,0 +1,121 @@
+"""The schema, config.yaml, the presets and the errors a bad config must give."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hhalign.config import (
+    ConfigError,
+    deep_merge,
+    is_pinned,
+    load_schema,
+    prepare,
+    protocol_view,
+    validate_config,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def with_preset(name: str) -> dict:
+    return deep_merge(base_config(), yaml.safe_load((ROOT / "presets" / name).read_text()))
+
+
+def walk(schema: dict, path: str = ""):
+    for name, sub in schema.get("properties", {}).items():
+        yield f"{path}{name}", sub
+        yield from walk(sub, f"{path}{name}.")
+
+
+def test_every_schema_key_has_a_description_and_a_default():
+    keys = list(walk(load_schema()))
+    assert len(keys) > 40
+    missing = [k for k, sub in keys if "description" not in sub or "default" not in sub]
+    assert missing == []
+
+
+def test_config_yaml_and_every_preset_are_valid():
+    views = prepare(base_config(), ROOT)
+    assert set(views) == {"paper", "corrected"}
+    assert views["paper"]["prompts"]["keyword_match"] == "substring"
+    assert views["corrected"]["prompts"]["keyword_match"] == "word"
+    for preset in sorted((ROOT / "presets").glob("*.yaml")):
+        prepare(with_preset(preset.name), ROOT)
+
+
+def test_paper_values_are_written_out():
+    cfg = base_config()
+    assert cfg["models"]["policy"]["name"] == "facebook/opt-350m"
+    assert is_pinned(cfg["models"]["policy"]["revision"])
+    assert is_pinned(cfg["data"]["hub"]["revision"])
+    assert cfg["prompts"]["seed"] == 100 and cfg["prompts"]["n_harmful"] == 50
+    assert cfg["protocol_overrides"]["paper"] == {}
+
+
+def test_tiny_preset_writes_elsewhere_than_the_paper_run():
+    assert with_preset("tiny.yaml")["results_dir"] != base_config()["results_dir"]
+
+
+def test_defaults_are_filled_in():
+    cfg = validate_config({})
+    assert cfg["prompts"]["seed"] == 100
+    assert cfg["data"]["max_reject_fraction"] == 0.02
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["prompts"].update(sed=1), "prompts: Additional properties"),
+        (lambda c: c.update(learning_rate=1), "<top level>: Additional properties"),
+        (lambda c: c["prompts"].update(n_harmful="50"), "prompts.n_harmful: '50' is not of type"),
+        (lambda c: c["data"].update(source="ftp"), "data.source: 'ftp' is not one of"),
+        (lambda c: c["prompts"].update(keyword_match="fuzzy"), "prompts.keyword_match"),
+    ],
+)
+def test_bad_config_names_the_key(edit, message):
+    cfg = base_config()
+    edit(cfg)
+    with pytest.raises(ConfigError, match=message):
+        prepare(cfg, ROOT)
+
+
+def test_bad_protocol_override_names_the_protocol_and_key():
+    cfg = base_config()
+    cfg["protocol_overrides"]["corrected"]["prompts"]["n_helpfull"] = 3
+    with pytest.raises(ConfigError, match=r"protocol 'corrected'.*\n.*prompts: Additional"):
+        prepare(cfg, ROOT)
+
+
+def test_protocol_without_overrides_entry():
+    cfg = base_config()
+    cfg["protocols"] = ["paper", "mine"]
+    with pytest.raises(ConfigError, match="no entry for it"):
+        prepare(cfg, ROOT)
+
+
+def test_missing_local_paths_are_named(tmp_path):
+    cfg = base_config()
+    cfg["data"].update(source="local", local_dir=str(tmp_path / "nope"))
+    cfg["models"]["policy"] = {"source": "local", "name": str(tmp_path / "no-model")}
+    with pytest.raises(ConfigError) as err:
+        prepare(cfg, ROOT)
+    assert "data.local_dir" in str(err.value) and "models.policy.name" in str(err.value)
+
+
+def test_protocol_view_merges_without_touching_the_base():
+    cfg = validate_config(base_config())
+    before = copy.deepcopy(cfg)
+    view = protocol_view(cfg, "corrected")
+    assert view["prompts"]["prompt_format"] == "assistant_cue"
+    assert view["prompts"]["seed"] == 100  # untouched keys come from the base
+    assert cfg == before
+
+
+def test_is_pinned():
+    assert is_pinned("0" * 40) and not is_pinned("main") and not is_pinned(None)

@@ -1,0 +1,67 @@
+"""Tiny models: real classes, built from config, through save_pretrained/from_pretrained."""
+
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+from hhalign.synthetic import generate_rows
+from hhalign.tiny import build_tiny_world
+
+CFG = {
+    "seed": 0,
+    "vocab_size": 400,
+    "max_position_embeddings": 128,
+    "policy": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "ffn_dim": 64},
+    "judge": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+}
+PROMPT = "\n\nHuman: How do I bake bread?\n\nAssistant:"
+
+
+def world():
+    rows = generate_rows("helpful-base", "train", 100, 0, 0.0)
+    return build_tiny_world([r["chosen"] for r in rows], CFG)
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    w = world()
+    for role, auto in (
+        ("policy", AutoModelForCausalLM),
+        ("judge", AutoModelForSequenceClassification),
+    ):
+        model, tok = w[role]
+        model.save_pretrained(tmp_path / role)
+        tok.save_pretrained(tmp_path / role)
+        assert (tmp_path / role / "model.safetensors").is_file()
+        loaded = auto.from_pretrained(tmp_path / role, use_safetensors=True).eval()
+        tok2 = AutoTokenizer.from_pretrained(tmp_path / role)
+        args = (PROMPT, " Mix flour.") if role == "judge" else (PROMPT,)
+        enc, enc2 = tok(*args, return_tensors="pt"), tok2(*args, return_tensors="pt")
+        assert torch.equal(enc["input_ids"], enc2["input_ids"])
+        with torch.no_grad():
+            assert torch.equal(model.eval()(**enc).logits, loaded(**enc2).logits)
+        assert type(loaded).__name__ == type(model).__name__
+
+
+def test_tokenizers_follow_the_real_conventions():
+    w = world()
+    ptok, jtok = w["policy"][1], w["judge"][1]
+    ids = ptok(PROMPT)["input_ids"]
+    assert ids[0] == ptok.bos_token_id == ptok.eos_token_id == 2  # OPT prepends </s>
+    assert ptok.pad_token_id == 1
+    pair = jtok(PROMPT, " Mix flour.")["input_ids"]
+    assert pair[0] == jtok.cls_token_id and pair.count(jtok.sep_token_id) == 2
+    assert ptok.decode(ids, skip_special_tokens=True) == PROMPT
+
+
+def test_sizes_and_determinism():
+    a, b = world(), world()
+    model = a["policy"][0]
+    assert type(model).__name__ == "OPTForCausalLM"
+    assert sum(p.numel() for p in model.parameters()) < 3_000_000
+    assert a["judge"][0].config.num_labels == 1
+    for x, y in zip(a["policy"][0].parameters(), b["policy"][0].parameters(), strict=True):
+        assert torch.equal(x, y)

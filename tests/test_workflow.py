@@ -1,0 +1,89 @@
+"""The Snakemake workflow itself: lint, dry runs, config errors, and the data rules on real data."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hhalign.io import read_jsonl, write_jsonl
+from hhalign.synthetic import generate_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run Snakemake from this interpreter's environment, offline."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_lint_is_clean():
+    out = snakemake("--lint")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Congratulations, your workflow is in a good condition" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("preset", [None, "presets/tiny.yaml"])
+def test_dry_run_of_the_default_target(preset):
+    args = ["-n", "--cores", "1"] + (["--configfile", preset] if preset else [])
+    out = snakemake(*args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert "select_prompts" in text and "build_datasets" in text
+
+
+def test_a_bad_config_stops_before_any_job_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"prompts": {"n_harmfull": 5}}))
+    out = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "prompts: Additional properties" in text and "n_harmfull" in text
+
+
+@pytest.mark.realdata
+def test_data_and_prompt_rules_on_the_real_split_as_a_local_source(tmp_path, real_harmless_test):
+    local = tmp_path / "hh"
+    (local / "harmless-base").mkdir(parents=True)
+    shutil.copyfile(real_harmless_test, local / "harmless-base" / "test.jsonl.gz")
+    # A stand-in for helpful-base/test, which ../shared does not hold.
+    write_jsonl(
+        local / "helpful-base" / "test.jsonl.gz", generate_rows("helpful-base", "test", 300, 0, 0)
+    )
+    results = tmp_path / "results"
+    cfg = {
+        "results_dir": str(results),
+        "data": {
+            "source": "local",
+            "local_dir": str(local),
+            "train_subsets": ["harmless-base"],
+            "train_split": "test",
+        },
+    }
+    (tmp_path / "real.yaml").write_text(yaml.safe_dump(cfg))
+    targets = [
+        f"{results}/data/summary.json",
+        f"{results}/prompts/paper/summary.json",
+        f"{results}/prompts/corrected/summary.json",
+    ]
+    out = snakemake("--cores", "2", *targets, "--configfile", str(tmp_path / "real.yaml"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    paper = json.loads((results / "prompts/paper/summary.json").read_text())
+    assert (paper["harmful_candidates"], paper["harmful_out"], paper["helpful_out"]) == (
+        192,
+        50,
+        50,
+    )
+    corrected = json.loads((results / "prompts/corrected/summary.json").read_text())
+    assert corrected["prompts_ending_with_cue"] == 100
+    data = json.loads((results / "data/summary.json").read_text())
+    assert data["rows_in"] == 2312 and data["dpo_rows"] == 2303
+    assert len(read_jsonl(results / "data/rejects.jsonl")) == 4 + 9
+    copied = results / "data/raw/harmless-base/test.jsonl.gz"
+    assert copied.read_bytes() == real_harmless_test.read_bytes()
