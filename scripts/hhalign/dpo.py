@@ -1,0 +1,135 @@
+"""Direct preference optimisation with TRL's DPOTrainer, LoRA through PEFT."""
+
+from __future__ import annotations
+
+import pandas as pd
+from datasets import Dataset
+from peft import LoraConfig
+from trl import DPOConfig, DPOTrainer
+
+from hhalign.train import (
+    check_lora_targets,
+    dpo_dataset,
+    fit,
+    load_model,
+    load_tokenizer,
+    seed_everything,
+    trainer_kwargs,
+)
+
+
+def truncate_prompts(ds: Dataset, tokenizer, max_length: int, max_prompt_length: int):
+    """Keep the last ``max_prompt_length`` prompt tokens where a pair exceeds ``max_length``.
+
+    This is what the authors' TRL release did (``max_prompt_length``, prompt
+    truncated from the left); TRL 1.x has no such option. Returns the dataset
+    and the number of prompts cut.
+    """
+
+    def cut(row: dict) -> dict:
+        ids = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+        longest = max(
+            len(tokenizer(row[k], add_special_tokens=False)["input_ids"])
+            for k in ("chosen", "rejected")
+        )
+        if len(ids) + longest > max_length and len(ids) > max_prompt_length:
+            return {"prompt": tokenizer.decode(ids[-max_prompt_length:]), "cut": True}
+        return {"prompt": row["prompt"], "cut": False}
+
+    ds = ds.map(cut)
+    n_cut = sum(ds["cut"])
+    return ds.remove_columns("cut"), n_cut
+
+
+def lora_config(lora: dict) -> LoraConfig | None:
+    """PEFT LoRA config from ``dpo.lora``, or None for full-parameter DPO."""
+    if not lora["enabled"]:
+        return None
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=list(lora["target_modules"]),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def train_dpo(
+    section: dict,
+    data_path: str,
+    start: str,
+    revision: str | None,
+    out_dir: str,
+    adapter_dir: str,
+    checkpoint_dir: str,
+    safetensors_only: bool = True,
+    processes: int = 1,
+    stop_after: int | None = None,
+) -> tuple[DPOTrainer, dict]:
+    """DPO from ``start``; the reference model is ``start`` itself.
+
+    DPO starts from the base model, SFT+DPO from the SFT model: the same
+    function, a different ``start``. We pass no ``ref_model``, so TRL uses the
+    starting weights as the reference: with LoRA, the policy with its adapter
+    switched off (= ``start``); without LoRA, a second copy loaded from
+    ``start``. For SFT+DPO the reference is therefore the SFT model, never the
+    base. The merged model goes to ``out_dir``, the adapter alone to ``adapter_dir``.
+    """
+    seed_everything(section["seed"])
+    tokenizer = load_tokenizer(start, revision)
+    model = load_model(start, revision, "causal", safetensors_only)
+    peft_config = lora_config(section["lora"])
+    if peft_config is not None:
+        check_lora_targets(model, section["lora"]["target_modules"])
+    dataset = dpo_dataset(
+        pd.read_parquet(data_path), section["prompt"], section["max_train_samples"]
+    )
+    n_cut = 0
+    if section["max_prompt_length"]:
+        dataset, n_cut = truncate_prompts(
+            dataset, tokenizer, section["max_length"], section["max_prompt_length"]
+        )
+    args = DPOConfig(
+        **trainer_kwargs(section, checkpoint_dir, processes),
+        beta=section["beta"],
+        loss_type=[section["loss_type"]],
+        label_smoothing=section["label_smoothing"],
+        precompute_ref_log_probs=section["precompute_ref_log_probs"],
+        truncation_mode="keep_start",
+        padding_free=False,
+    )
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=None,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    summary = fit(trainer, checkpoint_dir, stop_after)
+    export(trainer, tokenizer, out_dir, adapter_dir if peft_config else None)
+    last = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
+    return trainer, {
+        "stage": "dpo",
+        "start": start,
+        "reference": start,
+        "prompt_mode": section["prompt"],
+        "lora": peft_config is not None,
+        "prompts_truncated": n_cut,
+        "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
+        **summary,
+    }
+
+
+def export(trainer: DPOTrainer, tokenizer, out_dir: str, adapter_dir: str | None) -> None:
+    """Save the adapter on its own, then the LoRA-merged model as a plain model directory."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not trainer.is_world_process_zero():
+        return
+    if adapter_dir is not None:
+        model.save_pretrained(adapter_dir)
+        tokenizer.save_pretrained(adapter_dir)
+        model = model.merge_and_unload()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)

@@ -1,0 +1,57 @@
+"""Reward-model scoring of (prompt, response) text pairs, batched and length-sorted."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from tqdm.auto import tqdm
+
+
+def length_order(lengths: list[int]) -> list[int]:
+    """Indices sorted by length, longest first (so the first batch shows peak memory)."""
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+@torch.inference_mode()
+def score_pairs(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: list[str],
+    responses: list[str],
+    batch_size: int = 16,
+    max_length: int | None = None,
+    progress: bool = False,
+) -> tuple[list[float], list[bool]]:
+    """Score each pair as ``tokenizer(prompt, response, truncation=True)``, the way the
+    OpenAssistant reward model expects; return (scores, truncated flags) in input order.
+
+    Pairs are batched by similar length so little compute goes to padding.
+    A NaN or infinite score raises, naming the row.
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+    limit = max_length or tokenizer.model_max_length
+    full = tokenizer(prompts, responses, truncation=False)["input_ids"]
+    truncated = [len(ids) > limit for ids in full]
+    order = length_order([len(ids) for ids in full])
+    scores = [math.nan] * len(prompts)
+    device = next(model.parameters()).device
+    model.eval()
+    batches = range(0, len(order), batch_size)
+    for start in tqdm(batches, desc="scoring", disable=not progress):
+        idx = order[start : start + batch_size]
+        enc = tokenizer(
+            [prompts[i] for i in idx],
+            [responses[i] for i in idx],
+            truncation=True,
+            max_length=limit,
+            padding=True,
+            return_tensors="pt",
+        ).to(device)
+        logits = model(**enc).logits[:, 0].float().cpu().tolist()
+        for i, s in zip(idx, logits, strict=True):
+            if not math.isfinite(s):
+                raise FloatingPointError(f"reward model gave {s} for row {i}: {prompts[i][:80]!r}")
+            scores[i] = s
+    return scores, truncated

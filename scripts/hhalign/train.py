@@ -1,0 +1,228 @@
+"""SFT, DPO and reward-model training with TRL and PEFT: thin glue, no trainer of our own.
+
+Every hyperparameter comes from the config section of the stage (``sft``,
+``dpo``, ``reward_model``); nothing is left to a library default that has
+changed between TRL releases. Checkpoints live under ``results/checkpoints``,
+outside the declared outputs, so a failed or interrupted job resumes from
+its last checkpoint when the rule is run again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    TrainerCallback,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from hhalign.dialogue import common_prefix_split
+
+# Keys of a stage section that map one-to-one onto TRL/transformers training arguments.
+TRAINER_KEYS = (
+    "num_train_epochs",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "optim",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "bf16",
+    "gradient_checkpointing",
+    "seed",
+    "logging_steps",
+    "save_steps",
+    "save_total_limit",
+    "max_length",
+    "disable_dropout",
+    "train_sampling_strategy",
+)
+
+
+class TrainingInputError(ValueError):
+    """The inputs of a training stage cannot work; the message says why and what to do."""
+
+
+def load_model(
+    path: str, revision: str | None, kind: str, safetensors_only: bool = True
+) -> PreTrainedModel:
+    """Load a causal LM (kind="causal") or a one-output classifier (kind="reward").
+
+    Remote code is never run; with ``safetensors_only`` pickled weights are refused.
+    """
+    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
+    extra = {"num_labels": 1} if kind == "reward" else {}
+    try:
+        return auto.from_pretrained(
+            path,
+            revision=revision,
+            trust_remote_code=False,
+            use_safetensors=True if safetensors_only else None,
+            dtype=torch.float32,
+            **extra,
+        )
+    except OSError as err:
+        raise TrainingInputError(
+            f"cannot load the starting model {path!r} (revision {revision}): {err}\n"
+            "Check the path or Hub id; if the repository has only .bin weights, pin a revision "
+            "with safetensors or set models.safetensors_only: false."
+        ) from err
+
+
+def load_tokenizer(path: str, revision: str | None = None):
+    """Load a tokenizer without remote code; give it a pad token if it has none."""
+    tok = AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=False)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:
+    """Fail naming the missing LoRA target modules and listing the ones the model has."""
+    linear = {
+        name.rsplit(".", 1)[-1]
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Linear | torch.nn.Embedding)
+    }
+    missing = [t for t in targets if t not in linear]
+    if missing:
+        raise TrainingInputError(
+            f"LoRA target modules {missing} do not exist in {type(model).__name__}; "
+            f"it has: {sorted(linear)}. Fix dpo.lora.target_modules."
+        )
+
+
+def sft_dataset(df: pd.DataFrame, loss: str, max_samples: int | None) -> Dataset:
+    """The SFT set as TRL expects it.
+
+    ``full_text`` (paper): ``{"text": chosen}``, loss on every token.
+    ``completion_only`` (corrected): ``{"prompt", "completion"}``, prompt tokens masked.
+    """
+    df = _nonempty(df, "SFT")[:max_samples]
+    if loss == "full_text":
+        return Dataset.from_dict({"text": df["text"].tolist()})
+    if loss == "completion_only":
+        return Dataset.from_dict(
+            {"prompt": df["prompt"].tolist(), "completion": df["completion"].tolist()}
+        )
+    raise TrainingInputError(f"unknown sft.loss {loss!r} (full_text or completion_only)")
+
+
+def dpo_dataset(df: pd.DataFrame, prompt_mode: str, max_samples: int | None) -> Dataset:
+    """The preference set as TRL expects it.
+
+    ``explicit`` (corrected): the prompt cut at the last "Assistant:" by the data stage.
+    ``common_prefix`` (paper): the raw dialogues split at their longest common prefix,
+    which is what the authors' TRL release did implicitly.
+    """
+    df = _nonempty(df, "DPO")[:max_samples]
+    if prompt_mode == "explicit":
+        cols = {k: df[k].tolist() for k in ("prompt", "chosen", "rejected")}
+    elif prompt_mode == "common_prefix":
+        pairs = zip(df["chosen_text"], df["rejected_text"], strict=True)
+        split = [common_prefix_split(c, r) for c, r in pairs]
+        cols = {k: [s[i] for s in split] for i, k in enumerate(("prompt", "chosen", "rejected"))}
+    else:
+        raise TrainingInputError(f"unknown dpo.prompt {prompt_mode!r} (explicit or common_prefix)")
+    return Dataset.from_dict(cols)
+
+
+def reward_dataset(df: pd.DataFrame, tokenizer: Any, max_length: int, max_samples: int | None):
+    """Preference pairs tokenized as (prompt, response) text pairs, exactly as scoring does."""
+    df = _nonempty(df, "reward model")[:max_samples]
+
+    def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
+        return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
+
+    prompts = df["prompt"].tolist()
+    return Dataset.from_dict(
+        {
+            "chosen_ids": encode(prompts, df["chosen"].tolist()),
+            "rejected_ids": encode(prompts, df["rejected"].tolist()),
+        }
+    )
+
+
+def _nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    if len(df) == 0:
+        raise TrainingInputError(
+            f"the {what} training set is empty: check the data stage's summary and rejects"
+        )
+    return df.reset_index(drop=True)
+
+
+def trainer_kwargs(section: dict, output_dir: str, processes: int = 1) -> dict:
+    """Training arguments from a config section, with our fixed logging and saving policy."""
+    kwargs = {k: section[k] for k in TRAINER_KEYS if k in section}
+    kwargs.update(
+        output_dir=output_dir,
+        report_to="none",
+        save_strategy="steps",
+        logging_first_step=True,
+        include_num_input_tokens_seen="non_padding",
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend="gloo" if not torch.cuda.is_available() and processes > 1 else None,
+        dataloader_num_workers=0,
+    )
+    return kwargs
+
+
+class StopAfter(TrainerCallback):
+    """Stop (as if interrupted) right after the checkpoint of step ``step`` is saved."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            raise KeyboardInterrupt(f"stopped after step {state.global_step} (test hook)")
+
+
+def fit(trainer: Any, checkpoint_dir: str, stop_after: int | None = None) -> dict:
+    """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one."""
+    last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
+    if stop_after is not None:
+        trainer.add_callback(StopAfter(stop_after))
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    return {
+        "resumed_from": last,
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "tokens_seen": trainer.state.num_input_tokens_seen,
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "train_loss": result.training_loss,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "examples": len(trainer.train_dataset),
+    }
+
+
+def write_history(trainer: Any, summary: dict, history_path: str, summary_path: str) -> None:
+    """Write the full log history and the small JSON summary (declared outputs)."""
+    for path, obj in ((history_path, trainer.state.log_history), (summary_path, summary)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (transformers.set_seed does all three)."""
+    set_seed(seed)
