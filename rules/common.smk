@@ -67,7 +67,9 @@ def python_exe():
     """The interpreter for jobs: the conda env's under conda deployment, else Snakemake's own."""
     settings = getattr(workflow, "deployment_settings", None)
     methods = getattr(settings, "deployment_method", None) or set()
-    return "python" if any("conda" in str(m).lower() for m in methods) else sys.executable
+    return (
+        "python" if any("conda" in str(m).lower() for m in methods) else sys.executable
+    )
 
 
 def launcher():

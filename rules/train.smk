@@ -38,26 +38,30 @@ rule train_dpo:
         start=lambda w: (
             [model_dir(w.protocol, "sft")]
             if w.variant == "sft_dpo"
-            else local_model_input(config["models"]["policy"], tiny_model_dir("policy"))
+            else local_model_input(
+                config["models"]["policy"], tiny_model_dir("policy")
+            )
         ),
     output:
         model=directory(f"{R}/models/{{protocol}}/{{variant}}"),
         adapter=directory(f"{R}/models/{{protocol}}/{{variant}}_adapter"),
         history=f"{R}/train/{{protocol}}/{{variant}}/log_history.json",
         summary=f"{R}/train/{{protocol}}/{{variant}}/summary.json",
-    wildcard_constraints:
-        variant="dpo|sft_dpo",
     log:
         f"{R}/logs/train_dpo/{{protocol}}_{{variant}}.log",
     benchmark:
         f"{R}/benchmarks/train_dpo/{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        variant="dpo|sft_dpo",
     conda:
         "../envs/train.yaml"
     threads: 2
     params:
         section=lambda w: section_json(w.protocol, "dpo"),
         start=lambda w: variant_start(w.protocol, w.variant),
-        revision=lambda w: "" if w.variant == "sft_dpo" else revision_arg(policy_start()[1]),
+        revision=lambda w: (
+            "" if w.variant == "sft_dpo" else revision_arg(policy_start()[1])
+        ),
         checkpoints=f"{R}/checkpoints/{{protocol}}/{{variant}}",
         launch=launcher(),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
