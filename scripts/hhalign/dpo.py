@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 from datasets import Dataset
 from peft import LoraConfig
@@ -107,6 +109,7 @@ def train_dpo(
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     summary = fit(trainer, checkpoint_dir, stop_after)
     export(trainer, tokenizer, out_dir, adapter_dir if peft_config else None)
     last = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
@@ -116,6 +119,8 @@ def train_dpo(
         "reference": start,
         "prompt_mode": section["prompt"],
         "lora": peft_config is not None,
+        "trainable_tensors": len(trainable),
+        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "prompts_truncated": n_cut,
         "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
         **summary,
@@ -130,6 +135,7 @@ def export(trainer: DPOTrainer, tokenizer, out_dir: str, adapter_dir: str | None
     if adapter_dir is not None:
         model.save_pretrained(adapter_dir)
         tokenizer.save_pretrained(adapter_dir)
-        model = model.merge_and_unload()
+        # Merge a copy, so the trainer keeps its adapter-wrapped policy (and its reference).
+        model = copy.deepcopy(model).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)

@@ -44,7 +44,6 @@ TRAINER_KEYS = (
     "adam_beta2",
     "adam_epsilon",
     "bf16",
-    "gradient_checkpointing",
     "seed",
     "logging_steps",
     "save_steps",
@@ -59,25 +58,11 @@ class TrainingInputError(ValueError):
     """The inputs of a training stage cannot work; the message says why and what to do."""
 
 
-def load_model(
-    path: str, revision: str | None, kind: str, safetensors_only: bool = True
-) -> PreTrainedModel:
-    """Load a causal LM (kind="causal") or a one-output classifier (kind="reward").
-
-    Remote code is never run; with ``safetensors_only`` pickled weights are refused.
-    """
-    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
-    extra = {"num_labels": 1} if kind == "reward" else {}
+def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any) -> Any:
+    """Call a from_pretrained, turning a missing or unreadable model into a clear error."""
     try:
-        return auto.from_pretrained(
-            path,
-            revision=revision,
-            trust_remote_code=False,
-            use_safetensors=True if safetensors_only else None,
-            dtype=torch.float32,
-            **extra,
-        )
-    except OSError as err:
+        return loader(path, revision=revision, trust_remote_code=False, **kwargs)
+    except (OSError, ValueError) as err:
         raise TrainingInputError(
             f"cannot load the starting model {path!r} (revision {revision}): {err}\n"
             "Check the path or Hub id; if the repository has only .bin weights, pin a revision "
@@ -85,9 +70,29 @@ def load_model(
         ) from err
 
 
-def load_tokenizer(path: str, revision: str | None = None):
+def load_model(
+    path: str, revision: str | None, kind: str, safetensors_only: bool = True
+) -> PreTrainedModel:
+    """Load a causal LM (kind="causal") or a one-output classifier (kind="reward") in fp32.
+
+    Remote code is never run; with ``safetensors_only`` pickled weights are refused.
+    """
+    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
+    extra = {"num_labels": 1} if kind == "reward" else {}
+    use_safetensors = True if safetensors_only else None
+    return _from_pretrained(
+        auto.from_pretrained,
+        path,
+        revision,
+        use_safetensors=use_safetensors,
+        dtype=torch.float32,
+        **extra,
+    )
+
+
+def load_tokenizer(path: str, revision: str | None = None) -> Any:
     """Load a tokenizer without remote code; give it a pad token if it has none."""
-    tok = AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=False)
+    tok = _from_pretrained(AutoTokenizer.from_pretrained, path, revision)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -170,6 +175,8 @@ def _nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
 def trainer_kwargs(section: dict, output_dir: str, processes: int = 1) -> dict:
     """Training arguments from a config section, with our fixed logging and saving policy."""
     kwargs = {k: section[k] for k in TRAINER_KEYS if k in section}
+    # transformers 5 renamed gradient_checkpointing; the config keeps the familiar name.
+    kwargs["activation_checkpointing"] = section["gradient_checkpointing"]
     kwargs.update(
         output_dir=output_dir,
         report_to="none",

@@ -1,0 +1,280 @@
+"""Training stages on tiny models: what changes, what is the reference, resume, seeds, errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+
+from hhalign.config import deep_merge, validate_config
+from hhalign.data import build_training_sets
+from hhalign.dpo import train_dpo
+from hhalign.io import write_jsonl
+from hhalign.reward import train_reward
+from hhalign.sft import train_sft
+from hhalign.synthetic import generate_rows
+from hhalign.tiny import build_tiny_world
+from hhalign.train import TrainingInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def tiny_config() -> dict:
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = deep_merge(base, yaml.safe_load((ROOT / "presets" / "tiny.yaml").read_text()))
+    return validate_config(cfg)
+
+
+def small(section: dict, **extra) -> dict:
+    return {**section, "max_train_samples": 48, "logging_steps": 1, "save_steps": 2, **extra}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Tiny policy and judge on disk, and small SFT/DPO sets, built once for this module."""
+    root = tmp_path_factory.mktemp("world")
+    cfg = tiny_config()
+    raw = root / "raw.jsonl"
+    write_jsonl(raw, generate_rows("harmless-base", "train", 120, 0, 0.0))
+    result = build_training_sets([("harmless-base", "train", raw)])
+    pd.DataFrame(result.sft).to_parquet(root / "sft.parquet")
+    pd.DataFrame(result.dpo).to_parquet(root / "dpo.parquet")
+    texts = [r["text"] for r in result.sft]
+    for role, (model, tok) in build_tiny_world(texts, cfg["tiny"]).items():
+        model.save_pretrained(root / role)
+        tok.save_pretrained(root / role)
+    return {"root": root, "cfg": cfg}
+
+
+def weights(path) -> dict:
+    model = AutoModelForCausalLM.from_pretrained(path)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def run_sft(world, name, stop_after=None, **extra):
+    root, cfg = world["root"], world["cfg"]
+    return train_sft(
+        small(cfg["sft"], **extra),
+        str(root / "sft.parquet"),
+        str(root / "policy"),
+        None,
+        str(root / name),
+        str(root / f"ckpt-{name}"),
+        stop_after=stop_after,
+    )
+
+
+def run_dpo(world, name, start, **extra):
+    root, cfg = world["root"], world["cfg"]
+    return train_dpo(
+        small(cfg["dpo"], **extra),
+        str(root / "dpo.parquet"),
+        str(start),
+        None,
+        str(root / name),
+        str(root / f"{name}-adapter"),
+        str(root / f"ckpt-{name}"),
+    )
+
+
+@pytest.fixture(scope="module")
+def sft_model(world):
+    _, summary = run_sft(world, "sft")
+    return world["root"] / "sft", summary
+
+
+def test_sft_changes_every_weight_and_lowers_the_loss(world, sft_model):
+    path, summary = sft_model
+    before, after = weights(world["root"] / "policy"), weights(path)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(changed) >= 0.9 * len(before)
+    assert summary["final_loss"] < summary["first_loss"]
+    assert summary["steps"] == 2 * 48 // 8
+
+
+def test_lora_dpo_changes_only_adapters_and_exports_a_merged_model(world, sft_model):
+    trainer, summary = run_dpo(world, "dpo", world["root"] / "policy")
+    root = world["root"]
+    peft_model = trainer.model
+    before = weights(root / "policy")
+    trained = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert trained and all("lora_" in n for n in trained)
+    assert all(("q_proj" in n or "v_proj" in n) for n in trained)
+    # The merged export differs from the start only in the LoRA targets.
+    merged = weights(root / "dpo")
+    changed = {k for k in before if not torch.equal(before[k], merged[k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
+    assert summary["reference"] == str(root / "policy")
+
+
+def test_merged_model_equals_the_adapter_wrapped_model(world):
+    root = world["root"]
+    if not (root / "dpo").is_dir():
+        run_dpo(world, "dpo", root / "policy")
+    merged = AutoModelForCausalLM.from_pretrained(root / "dpo").eval()
+    wrapped = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(root / "policy"), root / "dpo-adapter"
+    ).eval()
+    batch = torch.randint(4, 300, (3, 17))
+    with torch.no_grad():
+        a, b = merged(batch).logits, wrapped(batch).logits
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(
+        a, AutoModelForCausalLM.from_pretrained(root / "policy")(batch).logits
+    )
+
+
+def test_sft_dpo_reference_is_the_sft_model(world, sft_model):
+    sft_path, _ = sft_model
+    trainer, summary = run_dpo(world, "sft_dpo", sft_path, max_train_samples=16)
+    assert summary["reference"] == str(sft_path)
+    batch = torch.randint(4, 300, (2, 13))
+    model = trainer.model.eval()
+    with torch.no_grad(), model.disable_adapter():  # what DPOTrainer uses as the reference
+        reference = model(input_ids=batch).logits
+    sft = AutoModelForCausalLM.from_pretrained(sft_path).eval()
+    base = AutoModelForCausalLM.from_pretrained(world["root"] / "policy").eval()
+    with torch.no_grad():
+        assert torch.allclose(reference, sft(batch).logits, atol=1e-5)
+        assert not torch.allclose(reference, base(batch).logits, atol=1e-3)
+
+
+def test_completion_only_masks_the_prompt(world):
+    root, cfg = world["root"], world["cfg"]
+    section = small(cfg["sft"], loss="completion_only", num_train_epochs=0.01)
+    trainer, _ = train_sft(
+        section,
+        str(root / "sft.parquet"),
+        str(root / "policy"),
+        None,
+        str(root / "sft-co"),
+        str(root / "ckpt-sft-co"),
+    )
+    example = trainer.train_dataset[0]
+    labels = trainer.data_collator([example])["labels"][0].tolist()
+    ids = example["input_ids"]
+    prompt = pd.read_parquet(root / "sft.parquet")["prompt"][0]
+    n_prompt = len(trainer.processing_class(prompt)["input_ids"])
+    assert 0 < n_prompt < len(ids)
+    assert labels[:n_prompt] == [-100] * n_prompt  # prompt tokens carry no loss
+    assert labels[n_prompt : len(ids)] == ids[n_prompt:]  # completion tokens do
+
+
+def test_same_seed_same_weights(world, sft_model):
+    run_sft(world, "sft-again")
+    a, b = weights(sft_model[0]), weights(world["root"] / "sft-again")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(world, sft_model):
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(world, "sft-resumed", stop_after=4)
+    ckpt = world["root"] / "ckpt-sft-resumed"
+    assert (ckpt / "checkpoint-4").is_dir()
+    _, summary = run_sft(world, "sft-resumed")
+    assert summary["resumed_from"].endswith("checkpoint-4")
+    assert summary["steps"] == sft_model[1]["steps"]
+    a, b = weights(sft_model[0]), weights(world["root"] / "sft-resumed")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_reward_model_learns_to_rank(world):
+    root, cfg = world["root"], world["cfg"]
+    section = {**cfg["reward_model"], "max_train_samples": None, "num_train_epochs": 3}
+    _, summary = train_reward(
+        section,
+        str(root / "dpo.parquet"),
+        str(root / "judge"),
+        None,
+        str(root / "reward"),
+        str(root / "ckpt-reward"),
+    )
+    assert summary["held_out_pairs"] > 0
+    assert summary["final_loss"] < summary["first_loss"]
+
+
+def test_clear_failures(world, tmp_path):
+    root, cfg = world["root"], world["cfg"]
+    empty = tmp_path / "empty.parquet"
+    pd.DataFrame(columns=["prompt", "completion", "text"]).to_parquet(empty)
+    with pytest.raises(TrainingInputError, match="training set is empty"):
+        train_sft(
+            small(cfg["sft"]),
+            str(empty),
+            str(root / "policy"),
+            None,
+            str(tmp_path / "o"),
+            str(tmp_path / "c"),
+        )
+    with pytest.raises(TrainingInputError, match="cannot load the starting model"):
+        train_sft(
+            small(cfg["sft"]),
+            str(root / "sft.parquet"),
+            str(tmp_path / "nope"),
+            None,
+            str(tmp_path / "o"),
+            str(tmp_path / "c"),
+        )
+    bad = small(cfg["dpo"], lora={**cfg["dpo"]["lora"], "target_modules": ["query", "v_proj"]})
+    with pytest.raises(TrainingInputError, match=r"\['query'\] do not exist.*k_proj"):
+        train_dpo(
+            bad,
+            str(root / "dpo.parquet"),
+            str(root / "policy"),
+            None,
+            str(tmp_path / "o"),
+            str(tmp_path / "a"),
+            str(tmp_path / "c"),
+        )
+
+
+def test_two_process_cpu_run_under_accelerate(world, tmp_path):
+    """The SFT entry point under `accelerate launch --multi_cpu --num_processes 2` (gloo)."""
+    root, cfg = world["root"], world["cfg"]
+    out = tmp_path / "sft2"
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        "29517",
+        str(ROOT / "scripts" / "train_sft.py"),
+        "--section",
+        json.dumps(small(cfg["sft"])),
+        "--data",
+        str(root / "sft.parquet"),
+        "--start",
+        str(root / "policy"),
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(tmp_path / "ckpt"),
+        "--history",
+        str(tmp_path / "h.json"),
+        "--summary",
+        str(tmp_path / "s.json"),
+        "--threads",
+        "2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["processes"] == 2 and summary["threads_per_process"] == 1
+    # Two processes of micro-batch 8 see 16 rows per step: half the steps of one process.
+    assert summary["steps"] == 2 * 48 // 16
+    assert (out / "model.safetensors").is_file()
+    assert not (tmp_path / "ckpt").exists()  # removed once the run finished
