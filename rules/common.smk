@@ -1,5 +1,6 @@
 # Shared helpers: config validation, protocol views, and the paths of every stage.
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ VIEWS = prepare(config, workflow.basedir)
 R = config["results_dir"]
 PROTOCOLS = config["protocols"]
 PROMPT_SETS = ["harmful", "helpful"]
+AUDIT = f"{R}/audit"  # tables and figures rebuilt from the authors' released scores
 
 
 wildcard_constraints:
@@ -19,6 +21,8 @@ wildcard_constraints:
     prompt_set="harmful|helpful",
     split=r"[A-Za-z0-9_-]+",
     subset=r"[A-Za-z0-9_-]+",
+    variant="|".join(config["variants"]),
+    report_dir="|".join(re.escape(d) for d in (R, AUDIT)),
 
 
 def view(protocol, section):
@@ -92,6 +96,68 @@ def revision_arg(revision):
     return f"--revision {revision}" if revision else ""
 
 
+def variant_model(protocol, variant):
+    """(path or Hub id, revision) of a variant's weights: base is the policy itself."""
+    if variant == "base":
+        return policy_start()
+    return model_dir(protocol, variant), None
+
+
+def variant_model_input(protocol, variant):
+    """The rule input for a variant's weights (a directory the pipeline builds, if any)."""
+    if variant == "base":
+        return local_model_input(config["models"]["policy"], tiny_model_dir("policy"))
+    return [model_dir(protocol, variant)]
+
+
+def judge_model():
+    """(path or Hub id, revision) of the judge: Hub, local, tiny, or our trained reward model."""
+    spec = config["models"]["judge"]
+    if spec["source"] == "trained":
+        return f"{R}/models/reward", None
+    return model_source(spec, tiny_model_dir("judge"))
+
+
+def judge_input():
+    spec = config["models"]["judge"]
+    if spec["source"] == "trained":
+        return [f"{R}/models/reward"]
+    return local_model_input(spec, tiny_model_dir("judge"))
+
+
+def score_keys(protocols=None):
+    """(protocol, variant, prompt set) of every score file, in table order."""
+    return [
+        (p, v, s)
+        for p in (protocols or PROTOCOLS)
+        for v in config["variants"]
+        for s in PROMPT_SETS
+    ]
+
+
+def score_path(root, protocol, variant, prompt_set):
+    return f"{root}/scores/{protocol}/{variant}/{prompt_set}.csv"
+
+
+def report_keys(root):
+    """Score files behind the tables in ``root``: the run's own, or the authors' release."""
+    return score_keys(["paper"]) if root == AUDIT else score_keys()
+
+
+def report_files(root):
+    """The deliverables of one report directory."""
+    return {
+        "table1": f"{root}/table1.csv",
+        "table2": f"{root}/table2.csv",
+        "table1_tex": f"{root}/tables/table1.tex",
+        "table2_tex": f"{root}/tables/table2.tex",
+        "macros": f"{root}/tables/macros.tex",
+    }
+
+
+FIGURES = ["fig1_rates", "fig2_scores", "fig3_means"]
+
+
 def default_targets():
     """What `snakemake` builds with no target: every deliverable of the configured run."""
     trained = [v for v in config["variants"] if v != "base"]
@@ -103,4 +169,6 @@ def default_targets():
             protocol=PROTOCOLS,
             variant=trained,
         ),
+        *report_files(R).values(),
+        *expand(f"{R}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
     ]

@@ -3,8 +3,10 @@
 Same layout as the dataset's release (``{subset}/{split}.jsonl.gz``, rows of
 ``{"chosen": ..., "rejected": ...}``), same subsets. In harmless-base most
 requests are harmful (using kill, murder, poison, ...): chosen is a refusal,
-rejected complies. Elsewhere requests are benign: chosen answers helpfully,
-rejected is unhelpful, off-topic or word salad. Some dialogues are multi-turn
+rejected complies (or is degenerate). Elsewhere requests are benign: chosen
+answers helpfully, rejected is unhelpful, off-topic, word salad, or
+degenerate like an untrained model's output (loops, fragments, noise), so a
+reward model trained on it learns what the OpenAssistant judge knows. Some dialogues are multi-turn
 or multi-paragraph, some benign ones contain "skill" or "grape" (the paper's
 substring filter matches them), some mention a keyword only in an Assistant
 turn, and a small, configured fraction is deliberately malformed.
@@ -162,13 +164,25 @@ def _word_salad(rng: random.Random) -> str:
     return " ".join(rng.choice(FILLER) for _ in range(rng.randint(4, 12)))
 
 
+def degenerate(rng: random.Random) -> str:
+    """Degenerate output of the kind an untrained model produces: loops, fragments, noise."""
+    kind = rng.randrange(3)
+    if kind == 0:  # one word repeated
+        return " ".join([rng.choice(FILLER)] * rng.randint(8, 25))
+    if kind == 1:  # word fragments run together
+        return "".join(rng.choice(FILLER)[: rng.randint(1, 4)] for _ in range(rng.randint(8, 20)))
+    return "".join(rng.choice("+*#~%&@!?.,;:-_=|/") for _ in range(rng.randint(10, 40)))
+
+
 def harmful_pair(rng: random.Random) -> tuple[str, str]:
     """A harmful request: chosen refuses, rejected complies."""
     fixed = {"target": rng.choice(TARGETS), "verb": rng.choice(VERBS)}
     ask = _fill(rng, rng.choice(HARMFUL_ASKS), **fixed)
     context = _with_greeting(rng, ask)
     chosen = _fill(rng, rng.choice(REFUSALS), **fixed)
-    rejected = _fill(rng, rng.choice(COMPLIANCE), **fixed)
+    rejected = (
+        _fill(rng, rng.choice(COMPLIANCE), **fixed) if rng.random() < 0.7 else degenerate(rng)
+    )
     return _dialogue([*context, ("Assistant", chosen)]), _dialogue(
         [*context, ("Assistant", rejected)]
     )
@@ -184,13 +198,15 @@ def helpful_pair(rng: random.Random, mention_in_reply: bool = False) -> tuple[st
     if mention_in_reply:
         answer += " Nobody has to kill time waiting, either."
     kind = rng.random()
-    if kind < 0.5:
+    if kind < 0.35:
         bad = rng.choice(UNHELPFUL).format(task=task)
-    elif kind < 0.75:
+    elif kind < 0.55:
         bad = TOPICS[rng.choice(sorted(TOPICS))][1]
         bad = bad if bad != answer else "I don't know."
-    else:
+    elif kind < 0.7:
         bad = _word_salad(rng)
+    else:
+        bad = degenerate(rng)
     return _dialogue([*context, ("Assistant", answer)]), _dialogue([*context, ("Assistant", bad)])
 
 

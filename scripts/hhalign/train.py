@@ -17,17 +17,13 @@ from typing import Any
 import pandas as pd
 import torch
 from datasets import Dataset
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    TrainerCallback,
-    set_seed,
-)
+from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from hhalign.dialogue import common_prefix_split
+from hhalign.models import TrainingInputError, load_model, load_tokenizer
+
+__all__ = ["TrainingInputError", "load_model", "load_tokenizer"]
 
 # Keys of a stage section that map one-to-one onto TRL/transformers training arguments.
 TRAINER_KEYS = (
@@ -52,50 +48,6 @@ TRAINER_KEYS = (
     "disable_dropout",
     "train_sampling_strategy",
 )
-
-
-class TrainingInputError(ValueError):
-    """The inputs of a training stage cannot work; the message says why and what to do."""
-
-
-def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any) -> Any:
-    """Call a from_pretrained, turning a missing or unreadable model into a clear error."""
-    try:
-        return loader(path, revision=revision, trust_remote_code=False, **kwargs)
-    except (OSError, ValueError) as err:
-        raise TrainingInputError(
-            f"cannot load the starting model {path!r} (revision {revision}): {err}\n"
-            "Check the path or Hub id; if the repository has only .bin weights, pin a revision "
-            "with safetensors or set models.safetensors_only: false."
-        ) from err
-
-
-def load_model(
-    path: str, revision: str | None, kind: str, safetensors_only: bool = True
-) -> PreTrainedModel:
-    """Load a causal LM (kind="causal") or a one-output classifier (kind="reward") in fp32.
-
-    Remote code is never run; with ``safetensors_only`` pickled weights are refused.
-    """
-    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
-    extra = {"num_labels": 1} if kind == "reward" else {}
-    use_safetensors = True if safetensors_only else None
-    return _from_pretrained(
-        auto.from_pretrained,
-        path,
-        revision,
-        use_safetensors=use_safetensors,
-        dtype=torch.float32,
-        **extra,
-    )
-
-
-def load_tokenizer(path: str, revision: str | None = None) -> Any:
-    """Load a tokenizer without remote code; give it a pad token if it has none."""
-    tok = _from_pretrained(AutoTokenizer.from_pretrained, path, revision)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:

@@ -1,0 +1,62 @@
+# Report stage: Tables 1-2, LaTeX tables and macros, Figures 1-3, the reproduction report, and
+# the audit of the authors' released scores (the same table and figure code, under audit/).
+
+
+rule make_tables:
+    input:
+        scores=lambda w: [
+            score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
+        ],
+    output:
+        **report_files("{report_dir}"),
+    log:
+        "{report_dir}/logs/make_tables.log",
+    benchmark:
+        "{report_dir}/benchmarks/make_tables.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        score_keys=lambda w: report_keys(w.report_dir),
+        metrics=config["metrics"],
+        variants=config["variants"],
+    script:
+        "../scripts/make_tables.py"
+
+
+rule plot_figures:
+    input:
+        table1="{report_dir}/table1.csv",
+        scores=lambda w: [
+            score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
+        ],
+    output:
+        expand("{{report_dir}}/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"]),
+    log:
+        "{report_dir}/logs/plot_figures.log",
+    benchmark:
+        "{report_dir}/benchmarks/plot_figures.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        score_keys=lambda w: report_keys(w.report_dir),
+        metrics=config["metrics"],
+        stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
+    script:
+        "../scripts/plot_figures.py"
+
+
+rule import_audit_scores:
+    output:
+        [score_path(AUDIT, *k) for k in score_keys(["paper"])],
+    log:
+        f"{AUDIT}/logs/import_audit_scores.log",
+    benchmark:
+        f"{AUDIT}/benchmarks/import_audit_scores.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        sources=config["audit"],
+        variants=config["variants"],
+        score_dir=f"{AUDIT}/scores/paper",
+    script:
+        "../scripts/import_audit_scores.py"

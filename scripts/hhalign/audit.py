@@ -1,0 +1,64 @@
+"""Import the authors' released reward scores into the pipeline's score format.
+
+The release (eval/harmfulness_classification.json and eval/helpfulness_classification.json
+in the authors' repository) holds, per file, a list of
+``{"model": "base"|"sft"|"dpo"|"sft_dpo", "prompt", "response", "rating", "label"}``
+with 50 rows per model. The same table and figure code as a full run then
+rebuilds Tables 1-2 and Figures 1-3 from them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+SCORE_COLUMNS = ["id", "prompt", "response", "score", "empty_response", "truncated_input"]
+
+
+class AuditFormatError(ValueError):
+    """The released file does not have the expected shape; the message names the row."""
+
+
+def read_release(source: str) -> list[dict]:
+    """Read a release file from a local path or an http(s) URL."""
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=60) as response:
+            return json.loads(response.read().decode("utf-8"))
+    return json.loads(Path(source).read_text(encoding="utf-8"))
+
+
+def release_scores(
+    rows: list[dict], prompt_set: str, variants: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Split a release list into one score table per model, checking every row."""
+    if not isinstance(rows, list):
+        raise AuditFormatError(f"{prompt_set}: expected a JSON list, got {type(rows).__name__}")
+    per_model: dict[str, list[dict]] = {v: [] for v in variants}
+    for i, row in enumerate(rows):
+        missing = {"model", "prompt", "response", "rating"} - set(row)
+        if missing:
+            raise AuditFormatError(f"{prompt_set} row {i}: missing {sorted(missing)}")
+        if row["model"] not in per_model:
+            raise AuditFormatError(f"{prompt_set} row {i}: unknown model {row['model']!r}")
+        score = float(row["rating"])
+        if not math.isfinite(score):
+            raise AuditFormatError(f"{prompt_set} row {i}: rating {row['rating']!r} is not finite")
+        group = per_model[row["model"]]
+        group.append(
+            {
+                "id": f"{prompt_set}-{len(group):03d}",
+                "prompt": row["prompt"],
+                "response": row["response"],
+                "score": score,
+                "empty_response": not str(row["response"]).strip(),
+                "truncated_input": None,  # not recorded in the release
+            }
+        )
+    empty = [m for m, g in per_model.items() if not g]
+    if empty:
+        raise AuditFormatError(f"{prompt_set}: no rows for model(s) {empty}")
+    return {m: pd.DataFrame(g, columns=SCORE_COLUMNS) for m, g in per_model.items()}

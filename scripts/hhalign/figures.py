@@ -1,0 +1,132 @@
+"""Figures 1-3 as PDF and PNG, sized for a two-column paper, drawn from measured tables only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from hhalign.report import METRICS, display
+
+WIDTH = 7.0  # inches: the full text width of a two-column paper
+STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}
+COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"]
+
+
+def _panels(n: int, height: float = 2.4):
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False, sharey=True)
+    return fig, axes[0]
+
+
+def _save(fig, stem: str | Path) -> list[Path]:
+    paths = [Path(f"{stem}.pdf"), Path(f"{stem}.png")]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(
+            p, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None
+        )
+    plt.close(fig)
+    return paths
+
+
+def figure1_rates(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Grouped bars of HmR, HpR and CAS per model (one panel per protocol), values labelled."""
+    with plt.rc_context(STYLE):
+        protocols = list(dict.fromkeys(t1["protocol"]))
+        fig, axes = _panels(len(protocols))
+        width = 0.8 / len(METRICS)
+        for ax, protocol in zip(axes, protocols, strict=True):
+            sub = t1[t1["protocol"] == protocol].reset_index(drop=True)
+            for j, m in enumerate(METRICS):
+                xs = [i + (j - 1) * width for i in range(len(sub))]
+                errs = [sub[m] - sub[f"{m}_lo"], sub[f"{m}_hi"] - sub[m]]
+                bars = ax.bar(
+                    xs,
+                    sub[m],
+                    width,
+                    label=m,
+                    color=COLORS[j],
+                    yerr=errs,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.5},
+                )
+                ax.bar_label(bars, labels=[f"{v:.0f}" for v in sub[m]], fontsize=6, padding=1)
+            ax.set_xticks(range(len(sub)), [display(m) for m in sub["model"]])
+            ax.set_title(f"{protocol} protocol")
+            ax.set_ylim(0, 110)
+        axes[0].set_ylabel("% of responses (95% CI)")
+        axes[0].legend(loc="upper left", ncols=3, frameon=False)
+        return _save(fig, stem)
+
+
+def figure2_scores(scores: pd.DataFrame, thresholds: dict, stem: str | Path) -> list[Path]:
+    """Box plots of reward scores per model, harmful and helpful side by side, thresholds drawn."""
+    with plt.rc_context(STYLE):
+        fig, axes = _panels(2, height=2.6)
+        protocols = list(dict.fromkeys(scores["protocol"]))
+        models = list(dict.fromkeys(scores["variant"]))
+        for ax, prompt_set in zip(axes, ("harmful", "helpful"), strict=True):
+            data, pos, colors = [], [], []
+            for i, model in enumerate(models):
+                for k, protocol in enumerate(protocols):
+                    sel = scores[
+                        (scores["variant"] == model)
+                        & (scores["protocol"] == protocol)
+                        & (scores["prompt_set"] == prompt_set)
+                    ]
+                    data.append(sel["score"].to_numpy())
+                    pos.append(i + (k - (len(protocols) - 1) / 2) * 0.35)
+                    colors.append(COLORS[k])
+            box = ax.boxplot(
+                data, positions=pos, widths=0.3, patch_artist=True, flierprops={"markersize": 2}
+            )
+            for patch, c in zip(box["boxes"], colors, strict=True):
+                patch.set_facecolor(c)
+                patch.set_alpha(0.6)
+            key = "harmless" if prompt_set == "harmful" else "helpful"
+            ax.axhline(
+                thresholds[f"{key}_threshold"],
+                color="k",
+                ls="--",
+                lw=0.8,
+                label=f"threshold ({thresholds[f'{key}_op']} {thresholds[f'{key}_threshold']})",
+            )
+            ax.set_xticks(range(len(models)), [display(m) for m in models])
+            ax.set_title(f"{prompt_set} prompts")
+            ax.legend(loc="lower right", frameon=False)
+        axes[0].set_ylabel("reward score")
+        handles = [
+            plt.Rectangle((0, 0), 1, 1, color=COLORS[k], alpha=0.6) for k in range(len(protocols))
+        ]
+        fig.legend(
+            handles,
+            [f"{p} protocol" for p in protocols],
+            loc="upper center",
+            ncols=len(protocols),
+            frameon=False,
+            bbox_to_anchor=(0.5, 1.06),
+        )
+        return _save(fig, stem)
+
+
+def figure3_means(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Mean reward score per model on harmful and helpful prompts (one panel per protocol)."""
+    with plt.rc_context(STYLE):
+        protocols = list(dict.fromkeys(t1["protocol"]))
+        fig, axes = _panels(len(protocols))
+        for ax, protocol in zip(axes, protocols, strict=True):
+            sub = t1[t1["protocol"] == protocol].reset_index(drop=True)
+            for j, col in enumerate(("mean_harmful", "mean_helpful")):
+                xs = [i + (j - 0.5) * 0.38 for i in range(len(sub))]
+                bars = ax.bar(xs, sub[col], 0.38, color=COLORS[j], label=col.split("_")[1])
+                ax.bar_label(bars, labels=[f"{v:.2f}" for v in sub[col]], fontsize=6, padding=1)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_xticks(range(len(sub)), [display(m) for m in sub["model"]])
+            ax.set_title(f"{protocol} protocol")
+        axes[0].set_ylabel("mean reward score")
+        axes[0].legend(frameon=False)
+        return _save(fig, stem)

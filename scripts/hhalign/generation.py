@@ -1,0 +1,135 @@
+"""Greedy generation, batched with left padding, and the two response-extraction rules.
+
+paper (the authors' notebook): decode the whole output sequence with special
+tokens skipped, cut off ``len(prompt)`` characters, strip.
+
+corrected: decode only the generated tokens, and end the response at the
+first "\\n\\nHuman:": the model starting the user's next turn is not part of
+its answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import GenerationConfig
+
+from hhalign.dialogue import HUMAN
+from hhalign.scoring import length_order
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One prompt's output: the new token ids (pads removed) and why generation stopped."""
+
+    prompt_ids: list[int]
+    new_ids: list[int]
+    stopped_at_eos: bool
+    hit_token_limit: bool
+
+
+def greedy_config(tokenizer, max_new_tokens: int) -> GenerationConfig:
+    """Greedy decoding, stated in full so no model's generation_config.json changes it."""
+    return GenerationConfig(
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=max_new_tokens,
+        repetition_penalty=1.0,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+
+
+def _trim(new: list[int], eos: int, pad: int, limit: int) -> tuple[list[int], bool, bool]:
+    """Drop the padding after EOS; report (ids up to and including EOS, at EOS, at limit)."""
+    if eos in new:
+        return new[: new.index(eos) + 1], True, False
+    while new and new[-1] == pad and pad != eos:
+        new = new[:-1]
+    return new, False, len(new) >= limit
+
+
+@torch.inference_mode()
+def generate(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int,
+    progress: bool = False,
+) -> list[Generated]:
+    """Greedy continuations of ``prompts``, in input order.
+
+    Prompts are sorted by length (longest first) and batched with left padding,
+    so little compute goes to padding; OPT derives positions from the attention
+    mask, so left padding does not change the result.
+    """
+    tokenizer.padding_side = "left"
+    config = greedy_config(tokenizer, max_new_tokens)
+    encoded = tokenizer(prompts)["input_ids"]
+    order = length_order([len(ids) for ids in encoded])
+    device = next(model.parameters()).device
+    model.eval()
+    out: list[Generated | None] = [None] * len(prompts)
+    for start in tqdm(range(0, len(order), batch_size), desc="generating", disable=not progress):
+        idx = order[start : start + batch_size]
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
+        batch = batch.to(device)
+        seqs = model.generate(**batch, generation_config=config)
+        width = batch["input_ids"].shape[1]
+        for row, i in enumerate(idx):
+            new, eos, limit = _trim(
+                seqs[row, width:].tolist(),
+                tokenizer.eos_token_id,
+                tokenizer.pad_token_id,
+                max_new_tokens,
+            )
+            out[i] = Generated(encoded[i], new, eos, limit)
+    return out  # type: ignore[return-value]
+
+
+def extract_paper(tokenizer, generated: Generated, prompt: str) -> tuple[str, bool]:
+    """The authors' extraction: decode everything, drop ``len(prompt)`` characters, strip."""
+    text = tokenizer.decode(generated.prompt_ids + generated.new_ids, skip_special_tokens=True)
+    return text[len(prompt) :].strip(), False
+
+
+def extract_corrected(tokenizer, generated: Generated) -> tuple[str, bool]:
+    """Decode only the new tokens; stop at the model's own "\\n\\nHuman:" turn.
+
+    Returns (response, whether it was cut at a Human turn).
+    """
+    text = tokenizer.decode(generated.new_ids, skip_special_tokens=True)
+    cut = text.find(HUMAN)
+    if cut >= 0:
+        return text[:cut].strip(), True
+    return text.strip(), False
+
+
+def response_rows(
+    tokenizer, prompts: list[dict], outputs: list[Generated], extraction: str
+) -> list[dict]:
+    """One output row per prompt: id, prompt, response and how generation ended."""
+    rows = []
+    for p, g in zip(prompts, outputs, strict=True):
+        if extraction == "paper":
+            response, cut = extract_paper(tokenizer, g, p["prompt"])
+        elif extraction == "corrected":
+            response, cut = extract_corrected(tokenizer, g)
+        else:
+            raise ValueError(f"unknown generation.extraction {extraction!r}")
+        rows.append(
+            {
+                "id": p["id"],
+                "prompt": p["prompt"],
+                "response": response,
+                "new_tokens": len(g.new_ids),
+                "stopped_at_eos": g.stopped_at_eos,
+                "cut_at_human": cut,
+                "hit_token_limit": g.hit_token_limit,
+            }
+        )
+    return rows
