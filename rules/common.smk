@@ -1,5 +1,6 @@
 # Shared helpers: config validation, protocol views, and the paths of every stage.
 import json
+import os
 import re
 import sys
 from pathlib import Path

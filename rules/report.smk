@@ -57,6 +57,31 @@ rule import_audit_scores:
     params:
         sources=config["audit"],
         variants=config["variants"],
-        score_dir=f"{AUDIT}/scores/paper",
+        score_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
     script:
         "../scripts/import_audit_scores.py"
+
+
+rule build_report:
+    input:
+        tex="paper/report.tex",
+        tables=list(report_files(R).values()),
+        figures=expand(f"{R}/figures/{{fig}}.pdf", fig=FIGURES),
+    output:
+        pdf=f"{R}/paper/report.pdf",
+    log:
+        f"{R}/logs/build_report.log",
+    benchmark:
+        f"{R}/benchmarks/build_report.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        results=lambda w, input: os.path.dirname(input.tables[0]),
+    shell:
+        "if ! command -v latexmk >/dev/null; then"
+        " echo 'build_report needs latexmk and pdflatex: install TeX Live"
+        " (Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended;"
+        " conda: conda install -c conda-forge texlive-core latexmk)' | tee {log} >&2;"
+        " exit 1; fi; "
+        "TEXINPUTS=$(realpath {params.results}):$TEXINPUTS latexmk -pdf -interaction=nonstopmode"
+        " -outdir=$(dirname {output.pdf}) {input.tex} > {log} 2>&1"

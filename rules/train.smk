@@ -5,6 +5,7 @@
 
 rule train_sft:
     input:
+        entry=f"{workflow.basedir}/scripts/train_sft.py",
         data=rules.build_datasets.output.sft,
         start=local_model_input(config["models"]["policy"], tiny_model_dir("policy")),
     output:
@@ -26,7 +27,7 @@ rule train_sft:
         launch=launcher(),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
-        "{params.launch} {workflow.basedir}/scripts/train_sft.py --section {params.section:q}"
+        "{params.launch} {input.entry} --section {params.section:q}"
         " --data {input.data} --start {params.start} {params.revision} --out {output.model}"
         " --checkpoints {params.checkpoints} --history {output.history}"
         " --summary {output.summary} --threads {threads} {params.pickle} > {log} 2>&1"
@@ -34,6 +35,7 @@ rule train_sft:
 
 rule train_dpo:
     input:
+        entry=f"{workflow.basedir}/scripts/train_dpo.py",
         data=rules.build_datasets.output.dpo,
         start=lambda w: (
             [model_dir(w.protocol, "sft")]
@@ -66,7 +68,7 @@ rule train_dpo:
         launch=launcher(),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
-        "{params.launch} {workflow.basedir}/scripts/train_dpo.py --section {params.section:q}"
+        "{params.launch} {input.entry} --section {params.section:q}"
         " --data {input.data} --start {params.start} {params.revision} --out {output.model}"
         " --adapter-out {output.adapter} --checkpoints {params.checkpoints}"
         " --history {output.history} --summary {output.summary} --threads {threads}"
@@ -75,6 +77,7 @@ rule train_dpo:
 
 rule train_reward_model:
     input:
+        entry=f"{workflow.basedir}/scripts/train_reward_model.py",
         data=rules.build_datasets.output.dpo,
         start=local_model_input(config["reward_model"]["base"], tiny_model_dir("judge")),
     output:
@@ -98,7 +101,7 @@ rule train_reward_model:
         launch=launcher(),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
-        "{params.launch} {workflow.basedir}/scripts/train_reward_model.py"
+        "{params.launch} {input.entry}"
         " --section {params.section:q} --data {input.data} --start {params.start}"
         " {params.revision} --out {output.model} --checkpoints {params.checkpoints}"
         " --history {output.history} --summary {output.summary} --threads {threads}"

@@ -73,7 +73,8 @@ def macros(t1: pd.DataFrame, t2: pd.DataFrame) -> str:
     for _, r in t1.iterrows():
         for m in (*METRICS, "mean_harmful", "mean_helpful", "n_harmful", "n_helpful"):
             value = str(int(r[m])) if m.startswith("n_") else _fmt(r[m], 2 if "mean" in m else 1)
-            name = macro_name(r["protocol"], r["model"], m.replace("_", " ").title())
+            label = m if m in METRICS else m.replace("_", " ").title()
+            name = macro_name(r["protocol"], r["model"], label)
             lines.append(f"\\newcommand{{{name}}}{{{value}}}")
         for m in METRICS:
             for end in ("lo", "hi"):

@@ -1,0 +1,83 @@
+"""Batched generation equals one-at-a-time generation; both extraction rules; scoring."""
+
+import math
+
+import pytest
+import torch
+
+from hhalign.generation import Generated, extract_corrected, extract_paper, generate
+from hhalign.scoring import score_pairs
+from hhalign.synthetic import generate_rows
+from hhalign.tiny import build_tiny_world
+
+CFG = {
+    "seed": 0,
+    "vocab_size": 500,
+    "max_position_embeddings": 256,
+    "policy": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "ffn_dim": 64},
+    "judge": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    rows = generate_rows("harmless-base", "train", 200, 0, 0.0)
+    torch.manual_seed(0)
+    return build_tiny_world([r["chosen"] for r in rows], CFG), rows
+
+
+def test_batched_equals_one_at_a_time(world):
+    (w, rows) = world
+    model, tok = w["policy"]
+    prompts = [r["chosen"][: r["chosen"].rfind("Assistant:") + 10] for r in rows[:12]]
+    assert len({len(tok(p)["input_ids"]) for p in prompts}) > 3  # lengths differ: padding matters
+    batched = generate(model, tok, prompts, 20, batch_size=5)
+    single = [generate(model, tok, [p], 20, batch_size=1)[0] for p in prompts]
+    assert [g.new_ids for g in batched] == [g.new_ids for g in single]
+    assert all(g.prompt_ids == tok(p)["input_ids"] for g, p in zip(batched, prompts, strict=True))
+
+
+def test_extraction_rules(world):
+    (w, _) = world
+    tok = w["policy"][1]
+    prompt = "Human: hi there"
+    new = tok(" Hello!\n\nHuman: and you?", add_special_tokens=False)["input_ids"]
+    g = Generated(tok(prompt)["input_ids"], new, False, True)
+    assert extract_paper(tok, g, prompt) == ("Hello!\n\nHuman: and you?", False)
+    assert extract_corrected(tok, g) == ("Hello!", True)
+    empty = Generated(tok(prompt)["input_ids"], [tok.eos_token_id], True, False)
+    assert extract_corrected(tok, empty) == ("", False)
+    assert extract_paper(tok, empty, prompt) == ("", False)
+
+
+def test_scoring_is_order_independent_and_rejects_nan(world):
+    (w, _) = world
+    judge, tok = w["judge"]
+    prompts = [
+        "\n\nHuman: a?\n\nAssistant:",
+        "\n\nHuman: a much longer question here?\n\nAssistant:",
+    ]
+    responses = [" yes", " no, not at all"]
+    batched, truncated = score_pairs(judge, tok, prompts, responses, batch_size=2)
+    single = [
+        score_pairs(judge, tok, [p], [r], batch_size=1)[0][0]
+        for p, r in zip(prompts, responses, strict=True)
+    ]
+    assert batched == pytest.approx(single, abs=1e-5) and truncated == [False, False]
+    assert score_pairs(judge, tok, prompts, responses, max_length=8)[1] == [True, True]
+
+    class NaNJudge(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, **_):
+            return type("Out", (), {"logits": torch.full((len(input_ids), 1), math.nan)})
+
+    with pytest.raises(FloatingPointError, match="row"):
+        score_pairs(NaNJudge(), tok, prompts, responses)
