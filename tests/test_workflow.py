@@ -30,8 +30,9 @@ def test_lint_is_clean():
 
 
 @pytest.mark.parametrize("preset", [None, "presets/tiny.yaml"])
-def test_dry_run_of_the_default_target(preset):
+def test_dry_run_of_the_default_target(preset, tmp_path):
     args = ["-n", "--cores", "1"] + (["--configfile", preset] if preset else [])
+    args += ["--config", f"results_dir={tmp_path}"]
     out = snakemake(*args)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout + out.stderr

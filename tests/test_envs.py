@@ -1,0 +1,39 @@
+"""The conda environments pin the same versions as requirements.txt."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(lines) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            out[name.strip().lower().replace("_", "-")] = version.strip()
+    return out
+
+
+def test_conda_envs_agree_with_requirements():
+    req = pins((ROOT / "requirements.txt").read_text().splitlines())
+    assert req["torch"] == "2.13.0"
+    envs = sorted((ROOT / "envs").glob("*.yaml"))
+    assert {e.stem for e in envs} >= {"data", "train", "evaluate", "report"}
+    for env in envs:
+        deps = yaml.safe_load(env.read_text())["dependencies"]
+        pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+        for name, version in pins(pip).items():
+            assert req.get(name) == version, f"{env.name}: {name}=={version} vs requirements"
+
+
+def test_every_rule_names_an_existing_env_and_script():
+    for smk in (ROOT / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for line in text.splitlines():
+            if '"../envs/' in line:
+                assert (ROOT / "rules" / line.strip().strip('"')).resolve().is_file(), line
+            if '"../scripts/' in line:
+                assert (ROOT / "rules" / line.strip().strip('"')).resolve().is_file(), line
