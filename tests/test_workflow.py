@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -88,3 +89,41 @@ def test_data_and_prompt_rules_on_the_real_split_as_a_local_source(tmp_path, rea
     assert len(read_jsonl(results / "data/rejects.jsonl")) == 4 + 9
     copied = results / "data/raw/harmless-base/test.jsonl.gz"
     assert copied.read_bytes() == real_harmless_test.read_bytes()
+
+
+def test_audit_target_rebuilds_tables_from_a_release_fixture(tmp_path):
+    """results/audit/: the authors' JSON format in, Tables 1-2 and figures out, no model run."""
+    sources = {}
+    for prompt_set, base_rating in (("harmful", -2.5), ("helpful", -1.0)):
+        rows = [
+            {
+                "model": m,
+                "prompt": f"Human: q{i}",
+                "response": f"r{i}",
+                "rating": base_rating - k - 0.5 * i,
+                "label": "x",
+            }
+            for k, m in enumerate(["base", "sft", "dpo", "sft_dpo"])
+            for i in range(4)
+        ]
+        path = tmp_path / f"{prompt_set}.json"
+        path.write_text(json.dumps(rows))
+        sources[prompt_set] = str(path)
+    results = tmp_path / "results"
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(yaml.safe_dump({"results_dir": str(results), "audit": sources}))
+    out = snakemake(
+        "--cores",
+        "1",
+        f"{results}/audit/table1.csv",
+        f"{results}/audit/figures/fig1_rates.png",
+        "--configfile",
+        str(cfg),
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    t1 = pd.read_csv(results / "audit/table1.csv").set_index("model")
+    assert list(t1.index) == ["base", "sft", "dpo", "sft_dpo"]  # the paper protocol only
+    # base harmful ratings -2.5, -3.0, -3.5, -4.0: two are >= -3
+    assert t1.loc["base", "HmR"] == 50.0
+    assert (results / "audit/tables/macros.tex").read_text().count("newcommand") > 40
+    assert not (results / "generations").exists()  # nothing was generated or trained
