@@ -17,11 +17,11 @@ from hhalign.config import deep_merge, validate_config
 from hhalign.data import build_training_sets
 from hhalign.dpo import train_dpo
 from hhalign.io import write_jsonl
+from hhalign.models import TrainingInputError
 from hhalign.reward import train_reward
 from hhalign.sft import train_sft
 from hhalign.synthetic import generate_rows
 from hhalign.tiny import build_tiny_world
-from hhalign.train import TrainingInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -65,8 +66,6 @@ def is_main_process() -> bool:
 
 def wait_for_stamp(args: argparse.Namespace, timeout_s: float = 120.0) -> None:
     """Non-main processes wait until rank 0 has vetted the checkpoint directory."""
-    import time
-
     stamp, fp = Path(args.checkpoints) / "inputs.sha256", fingerprint(args)
     deadline = time.monotonic() + timeout_s
     while not (stamp.is_file() and stamp.read_text() == fp):

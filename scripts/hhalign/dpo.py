@@ -9,12 +9,11 @@ from datasets import Dataset
 from peft import LoraConfig
 from trl import DPOConfig, DPOTrainer
 
+from hhalign.models import load_model, load_tokenizer
 from hhalign.train import (
     check_lora_targets,
     dpo_dataset,
     fit,
-    load_model,
-    load_tokenizer,
     seed_everything,
     trainer_kwargs,
 )
@@ -28,17 +27,17 @@ def truncate_prompts(ds: Dataset, tokenizer, max_length: int, max_prompt_length:
     and the number of prompts cut.
     """
 
-    def cut(row: dict) -> dict:
-        ids = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
-        longest = max(
-            len(tokenizer(row[k], add_special_tokens=False)["input_ids"])
-            for k in ("chosen", "rejected")
-        )
-        if len(ids) + longest > max_length and len(ids) > max_prompt_length:
-            return {"prompt": tokenizer.decode(ids[-max_prompt_length:]), "cut": True}
-        return {"prompt": row["prompt"], "cut": False}
+    def cut(batch: dict) -> dict:
+        ids = {k: tokenizer(batch[k], add_special_tokens=False)["input_ids"] for k in batch}
+        prompts, flags = [], []
+        for i, prompt in enumerate(batch["prompt"]):
+            p = ids["prompt"][i]
+            longest = max(len(ids["chosen"][i]), len(ids["rejected"][i]))
+            flags.append(len(p) + longest > max_length and len(p) > max_prompt_length)
+            prompts.append(tokenizer.decode(p[-max_prompt_length:]) if flags[-1] else prompt)
+        return {"prompt": prompts, "cut": flags}
 
-    ds = ds.map(cut)
+    ds = ds.map(cut, batched=True)
     n_cut = sum(ds["cut"])
     return ds.remove_columns("cut"), n_cut
 

@@ -27,7 +27,7 @@ def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Pa
         )
     )
     shutil.copyfile(cached, out)
-    return cached.parent.parent.name if cached.parent.parent.name != "snapshots" else revision
+    return cached.parents[1].name  # .../snapshots/<commit>/<subset>/<split>.jsonl.gz
 
 
 def fetch_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: str | Path) -> str:

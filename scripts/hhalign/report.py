@@ -23,42 +23,42 @@ def _fmt(x: float, digits: int = 1, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
+def _tabular(df: pd.DataFrame, spec: str, header: list[str], cells) -> str:
+    """A booktabs tabular: ``header`` lines, then each protocol's rows under its own rule."""
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", *header]
+    for protocol, group in df.groupby("protocol", sort=False):
+        lines += [
+            r"\midrule",
+            rf"\multicolumn{{{len(spec)}}}{{l}}{{\emph{{{protocol} protocol}}}} \\",
+        ]
+        for _, r in group.iterrows():
+            lines.append(" & ".join([display(r["model"]), *cells(r)]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
 def table1_latex(t1: pd.DataFrame) -> str:
     """Table 1 as a booktabs tabular: rates with their 95% intervals, mean scores."""
-    lines = [
-        r"\begin{tabular}{lrrrrr}",
-        r"\toprule",
+
+    def cells(r: pd.Series) -> list[str]:
+        rates = [
+            f"{_fmt(r[m])} {{\\scriptsize[{_fmt(r[m + '_lo'], 0)}, {_fmt(r[m + '_hi'], 0)}]}}"
+            for m in METRICS
+        ]
+        return [*rates, _fmt(r["mean_harmful"], 2), _fmt(r["mean_helpful"], 2)]
+
+    header = [
         r"Model & HmR (\%) & HpR (\%) & CAS & \multicolumn{2}{c}{Mean score} \\",
         r"\cmidrule(lr){5-6}",
         r" & & & & harmful & helpful \\",
     ]
-    for protocol, group in t1.groupby("protocol", sort=False):
-        lines += [r"\midrule", rf"\multicolumn{{6}}{{l}}{{\emph{{{protocol} protocol}}}} \\"]
-        for _, r in group.iterrows():
-            cells = [
-                f"{_fmt(r[m])} {{\\scriptsize[{_fmt(r[m + '_lo'], 0)}, {_fmt(r[m + '_hi'], 0)}]}}"
-                for m in METRICS
-            ]
-            means = [_fmt(r["mean_harmful"], 2), _fmt(r["mean_helpful"], 2)]
-            lines.append(" & ".join([display(r["model"]), *cells, *means]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    return _tabular(t1, "lrrrrr", header, cells)
 
 
 def table2_latex(t2: pd.DataFrame) -> str:
     """Table 2 (% change over Base) as a booktabs tabular."""
-    lines = [
-        r"\begin{tabular}{lrrr}",
-        r"\toprule",
-        r"Model & $\Delta$HmR (\%) & $\Delta$HpR (\%) & $\Delta$CAS (\%) \\",
-    ]
-    for protocol, group in t2.groupby("protocol", sort=False):
-        lines += [r"\midrule", rf"\multicolumn{{4}}{{l}}{{\emph{{{protocol} protocol}}}} \\"]
-        for _, r in group.iterrows():
-            cells = [_fmt(r[m], 2, sign=True) for m in METRICS]
-            lines.append(" & ".join([display(r["model"]), *cells]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    header = [r"Model & $\Delta$HmR (\%) & $\Delta$HpR (\%) & $\Delta$CAS (\%) \\"]
+    return _tabular(t2, "lrrr", header, lambda r: [_fmt(r[m], 2, sign=True) for m in METRICS])
 
 
 def macro_name(*parts: str) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from trl import RewardConfig, RewardTrainer
 
+from hhalign.models import load_model, load_tokenizer
 from hhalign.scoring import score_pairs
 from hhalign.train import (
     fit,
-    load_model,
-    load_tokenizer,
     reward_dataset,
     seed_everything,
     trainer_kwargs,

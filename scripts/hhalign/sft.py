@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from trl import SFTConfig, SFTTrainer
 
+from hhalign.models import load_model, load_tokenizer
 from hhalign.train import (
     fit,
-    load_model,
-    load_tokenizer,
     seed_everything,
     sft_dataset,
     trainer_kwargs,

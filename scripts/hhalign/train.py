@@ -21,9 +21,7 @@ from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from hhalign.dialogue import common_prefix_split
-from hhalign.models import TrainingInputError, load_model, load_tokenizer
-
-__all__ = ["TrainingInputError", "load_model", "load_tokenizer"]
+from hhalign.models import TrainingInputError
 
 # Keys of a stage section that map one-to-one onto TRL/transformers training arguments.
 TRAINER_KEYS = (
