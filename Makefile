@@ -1,31 +1,54 @@
 # Two entry points (the README quick start): `make tiny` runs the study offline on the tiny
 # preset; `make test` runs the test suite. Both create the virtual environment first.
+# DVC: `make repro|push|pull RUN=tiny|study` (see dvc.yaml and the README).
 VENV ?= .venv
-PY := $(VENV)/bin/python
+BIN ?= $(VENV)/bin
+SETUP ?= $(VENV)/.installed
+PY := $(BIN)/python
 CORES ?= 2
+RUN ?= tiny
+CONFIG_tiny := --configfile presets/tiny.yaml
+CONFIG_study :=
+export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test lint format
+.PHONY: tiny test lint format repro push pull
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-tiny: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/tiny.yaml
+tiny: $(SETUP)
+	$(BIN)/snakemake --cores $(CORES) --configfile presets/tiny.yaml
 
-test: $(VENV)/.installed
+test: $(SETUP)
 	$(PY) -m pytest
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check scripts tests
-	$(VENV)/bin/ruff format --check scripts tests
-	$(VENV)/bin/snakefmt --check Snakefile rules
-	$(VENV)/bin/snakemake --lint
+lint: $(SETUP)
+	$(BIN)/ruff check scripts tests
+	$(BIN)/ruff format --check scripts tests
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint
 
-format: $(VENV)/.installed
-	$(VENV)/bin/ruff format scripts tests
-	$(VENV)/bin/snakefmt Snakefile rules
+format: $(SETUP)
+	$(BIN)/ruff format scripts tests
+	$(BIN)/snakefmt Snakefile rules
+
+# DVC: run a stage from scratch, share its outputs, or fetch them into a fresh clone.
+repro: $(SETUP)
+	dvc repro $(RUN)
+
+push: $(SETUP)
+	dvc push $(RUN)
+
+# After `dvc pull` every file has the pull's timestamp, in no particular order. Snakemake's
+# --touch marks the pulled outputs up to date in DAG order (no job runs), then the second run
+# builds only what DVC does not store: the tables and figures, from the pulled scores.
+pull: $(SETUP)
+	dvc pull $(RUN)
+	snakemake --cores 1 --touch --omit-from make_tables plot_figures $(CONFIG_$(RUN))
+	snakemake --cores $(CORES) $(CONFIG_$(RUN))

@@ -77,14 +77,17 @@ def python_exe():
     )
 
 
-def launcher():
-    """How training jobs start: plain python, or accelerate launch with N processes."""
+def launcher(gpus):
+    """How a training job starts: plain python, or accelerate launch with one process per
+    GPU the job holds (its ``gpu`` resource, set by a profile) unless config fixes the count.
+    """
     train = config["training"]
     if train["launcher"] == "python":
         return python_exe()
+    processes = train["num_processes"] or max(int(gpus), 1)
     return (
-        f"{python_exe()} -m accelerate.commands.launch --num_processes "
-        f"{train['num_processes']} --num_machines 1 {train['accelerate_args']}"
+        f"{python_exe()} -m accelerate.commands.launch --num_processes {processes}"
+        f" --num_machines 1 {train['accelerate_args']}"
     )
 
 

@@ -1,19 +1,25 @@
 # Evaluation stage: greedy responses of every variant to both prompt sets, scored by the judge.
+# One job per (protocol, variant) loads its model once and answers both prompt sets; Snakemake
+# still sees one output file per (variant, prompt set).
 
 
 rule generate_responses:
     input:
-        prompts=f"{R}/prompts/{{protocol}}/{{prompt_set}}.jsonl",
+        harmful=f"{R}/prompts/{{protocol}}/harmful.jsonl",
+        helpful=f"{R}/prompts/{{protocol}}/helpful.jsonl",
         model=lambda w: variant_model_input(w.protocol, w.variant),
     output:
-        responses=f"{R}/generations/{{protocol}}/{{variant}}/{{prompt_set}}.jsonl",
+        harmful=f"{R}/generations/{{protocol}}/{{variant}}/harmful.jsonl",
+        helpful=f"{R}/generations/{{protocol}}/{{variant}}/helpful.jsonl",
     log:
-        f"{R}/logs/generate_responses/{{protocol}}_{{variant}}_{{prompt_set}}.log",
+        f"{R}/logs/generate_responses/{{protocol}}_{{variant}}.log",
     benchmark:
-        f"{R}/benchmarks/generate_responses/{{protocol}}_{{variant}}_{{prompt_set}}.tsv"
+        f"{R}/benchmarks/generate_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
-    threads: 1
+    threads: 2
+    resources:
+        gpu=1,
     params:
         generation=lambda w: view(w.protocol, "generation"),
         model=lambda w: variant_model(w.protocol, w.variant)[0],
@@ -25,17 +31,21 @@ rule generate_responses:
 
 rule score_responses:
     input:
-        responses=rules.generate_responses.output.responses,
+        harmful=rules.generate_responses.output.harmful,
+        helpful=rules.generate_responses.output.helpful,
         judge=judge_input(),
     output:
-        scores=score_path(R, "{protocol}", "{variant}", "{prompt_set}"),
+        harmful=score_path(R, "{protocol}", "{variant}", "harmful"),
+        helpful=score_path(R, "{protocol}", "{variant}", "helpful"),
     log:
-        f"{R}/logs/score_responses/{{protocol}}_{{variant}}_{{prompt_set}}.log",
+        f"{R}/logs/score_responses/{{protocol}}_{{variant}}.log",
     benchmark:
-        f"{R}/benchmarks/score_responses/{{protocol}}_{{variant}}_{{prompt_set}}.tsv"
+        f"{R}/benchmarks/score_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
-    threads: 1
+    threads: 2
+    resources:
+        gpu=1,
     params:
         scoring=config["scoring"],
         judge=judge_model()[0],

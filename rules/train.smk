@@ -1,6 +1,7 @@
 # Training stage: SFT, DPO (from base), SFT+DPO (DPO from SFT) and the reward model.
 # Each runs as `{launcher} scripts/train_X.py`, so `training.launcher: accelerate` turns every
-# job into a multi-process (multi-GPU, or --multi_cpu) run without editing a rule.
+# job into a multi-process run (one process per GPU of the job's `gpu` resource) without
+# editing a rule.
 
 
 rule train_sft:
@@ -19,12 +20,14 @@ rule train_sft:
     conda:
         "../envs/train.yaml"
     threads: 2
+    resources:
+        gpu=1,
     params:
         section=lambda w: section_json(w.protocol, "sft"),
         start=policy_start()[0],
         revision=revision_arg(policy_start()[1]),
         checkpoints=f"{R}/checkpoints/{{protocol}}/sft",
-        launch=launcher(),
+        launch=lambda w, resources: launcher(resources.gpu),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
         "{params.launch} {input.entry} --section {params.section:q}"
@@ -58,6 +61,8 @@ rule train_dpo:
     conda:
         "../envs/train.yaml"
     threads: 2
+    resources:
+        gpu=1,
     params:
         section=lambda w: section_json(w.protocol, "dpo"),
         start=lambda w: variant_start(w.protocol, w.variant),
@@ -65,7 +70,7 @@ rule train_dpo:
             "" if w.variant == "sft_dpo" else revision_arg(policy_start()[1])
         ),
         checkpoints=f"{R}/checkpoints/{{protocol}}/{{variant}}",
-        launch=launcher(),
+        launch=lambda w, resources: launcher(resources.gpu),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
         "{params.launch} {input.entry} --section {params.section:q}"
@@ -91,6 +96,8 @@ rule train_reward_model:
     conda:
         "../envs/train.yaml"
     threads: 2
+    resources:
+        gpu=1,
     params:
         section=json.dumps(config["reward_model"], sort_keys=True),
         start=model_source(config["reward_model"]["base"], tiny_model_dir("judge"))[0],
@@ -98,7 +105,7 @@ rule train_reward_model:
             model_source(config["reward_model"]["base"], tiny_model_dir("judge"))[1]
         ),
         checkpoints=f"{R}/checkpoints/reward",
-        launch=launcher(),
+        launch=lambda w, resources: launcher(resources.gpu),
         pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
     shell:
         "{params.launch} {input.entry}"

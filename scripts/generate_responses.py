@@ -1,51 +1,41 @@
-"""Rule generate_responses: greedy responses of one model variant to one prompt set."""
+"""Rule generate_responses: greedy responses of one model variant to both prompt sets.
+
+The model is loaded once; each prompt set gets its own output file.
+"""
 
 import time
 
 import torch
 
-from hhalign.generation import generate, response_rows
+from hhalign.generation import respond, summarize
 from hhalign.io import read_jsonl, stage_logger, write_jsonl
 from hhalign.models import load_model, load_tokenizer
 
 log = stage_logger("generate_responses", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-cfg, w = snakemake.params.generation, snakemake.wildcards
+cfg, w, p = snakemake.params.generation, snakemake.wildcards, snakemake.params
 start = time.perf_counter()
 device = "cuda" if torch.cuda.is_available() else "cpu"
-tokenizer = load_tokenizer(snakemake.params.model, snakemake.params.revision)
-model = load_model(
-    snakemake.params.model,
-    snakemake.params.revision,
-    "causal",
-    snakemake.params.safetensors_only,
-    cfg["dtype"],
-).to(device)
-prompts = read_jsonl(snakemake.input.prompts)
-outputs = generate(
-    model,
-    tokenizer,
-    [p["prompt"] for p in prompts],
-    cfg["max_new_tokens"],
-    cfg["batch_size"],
-    progress=True,
-)
-rows = response_rows(tokenizer, prompts, outputs, cfg["extraction"])
-write_jsonl(snakemake.output.responses, rows)
+tokenizer = load_tokenizer(p.model, p.revision)
+model = load_model(p.model, p.revision, "causal", p.safetensors_only, cfg["dtype"]).to(device)
 log.info(
-    "%s/%s/%s: %d prompts -> %d responses on %s (%s); stopped at EOS %d, cut at a Human turn %d, "
-    "hit the %d-token limit %d, empty %d; %.1f s",
+    "%s/%s: %s loaded on %s in %.1f s",
     w.protocol,
     w.variant,
-    w.prompt_set,
-    len(prompts),
-    len(rows),
+    p.model,
     device,
-    snakemake.params.model,
-    sum(r["stopped_at_eos"] for r in rows),
-    sum(r["cut_at_human"] for r in rows),
-    cfg["max_new_tokens"],
-    sum(r["hit_token_limit"] for r in rows),
-    sum(not r["response"] for r in rows),
     time.perf_counter() - start,
 )
+for prompt_set in ("harmful", "helpful"):
+    t0 = time.perf_counter()
+    prompts = read_jsonl(snakemake.input[prompt_set])
+    rows = respond(model, tokenizer, prompts, cfg, progress=True)
+    write_jsonl(snakemake.output[prompt_set], rows)
+    log.info(
+        "%s: %d prompts -> %s; %.1f s",
+        prompt_set,
+        len(prompts),
+        summarize(rows, cfg["max_new_tokens"]),
+        time.perf_counter() - t0,
+    )
+log.info("done in %.1f s", time.perf_counter() - start)

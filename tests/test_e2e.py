@@ -1,30 +1,74 @@
-"""The whole DAG on the tiny preset, offline: deliverables, alignment, and an idle rerun."""
+"""The whole DAG on the tiny preset, offline, as a reviewer runs it through DVC.
+
+One tiny run (`dvc repro tiny` in a copy of this repository) feeds every test here:
+the deliverables, alignment, an idle rerun, `dvc push`, and a fresh clone that
+`make pull`s the models and scores and rebuilds only the tables and figures.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_workflow import snakemake
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY = "results/tiny"
+
+
+def run(*cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a command offline with this interpreter's tools (snakemake, dvc) first on PATH."""
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONHASHSEED": "0",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+    }
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, f"{cmd}\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
+    return out
+
+
+def make(target: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A Makefile target with this interpreter's environment as the tools (no venv set-up)."""
+    return run("make", target, "RUN=tiny", f"BIN={BIN}", "SETUP=", "CORES=2", cwd=cwd)
+
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    results = tmp_path_factory.mktemp("tiny") / "results"
-    args = [
-        "--cores",
-        "2",
-        "--configfile",
-        "presets/tiny.yaml",
-        "--config",
-        f"results_dir={results}",
-    ]
-    out = snakemake(*args)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    return results, args
+def project(tmp_path_factory) -> Path:
+    """A git copy of this working tree in which `make repro RUN=tiny` ran and was pushed."""
+    if shutil.which("git") is None or not (BIN / "dvc").exists():
+        pytest.fail("git and dvc are needed (dvc is pinned in requirements.txt)")
+    base = tmp_path_factory.mktemp("dvcflow")
+    repo = base / "a"
+    files = run("git", "ls-files", "-co", "--exclude-standard", "-z", cwd=ROOT).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    run("git", "init", "-q", cwd=repo)
+    run("git", "add", "-A", cwd=repo)
+    run("git", "commit", "-qm", "copy", cwd=repo)
+    make("repro", repo)
+    run("git", "add", "-A", cwd=repo)
+    run("git", "commit", "-qm", "tiny run", cwd=repo)
+    make("push", repo)
+    return repo
 
 
-def test_deliverables_exist(tiny_run):
-    results, _ = tiny_run
+def test_deliverables_exist(project):
+    results = project / TINY
     for name in [
         "table1.csv",
         "table2.csv",
@@ -41,17 +85,80 @@ def test_deliverables_exist(tiny_run):
     assert (t1["n_harmful"] == 50).all() and (t1["n_helpful"] == 50).all()
 
 
-def test_alignment_happens(tiny_run):
+def test_alignment_happens(project):
     """SFT and SFT+DPO beat Base on CAS under both protocols (judge: the tiny reward model)."""
-    t1 = pd.read_csv(tiny_run[0] / "table1.csv").set_index(["protocol", "model"])
+    t1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
     for protocol in ("paper", "corrected"):
         base = t1.loc[(protocol, "base"), "CAS"]
         assert t1.loc[(protocol, "sft"), "CAS"] > base
         assert t1.loc[(protocol, "sft_dpo"), "CAS"] > base
 
 
-def test_second_run_does_nothing(tiny_run):
-    _, args = tiny_run
-    out = snakemake("-n", *args)
-    assert out.returncode == 0
+def test_second_run_does_nothing(project):
+    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
+              cwd=project)  # fmt: skip
     assert "Nothing to be done" in out.stdout + out.stderr
+    status = run("dvc", "status", "tiny", cwd=project).stdout
+    assert "up to date" in status, status
+
+
+@pytest.fixture(scope="module")
+def pulled(project) -> tuple[Path, str]:
+    """A fresh clone beside the first (same default remote) after `make pull RUN=tiny`."""
+    clone = project.parent / "b"
+    run("git", "clone", "-q", str(project), str(clone), cwd=project.parent)
+    assert not (clone / TINY).exists()
+    out = make("pull", clone)
+    return clone, out.stdout + out.stderr
+
+
+def job_counts(text: str) -> list[dict[str, int]]:
+    """The 'Job stats' tables of a Snakemake log, in order: rule -> job count."""
+    tables = []
+    for block in text.split("Job stats:")[1:]:
+        rows = re.findall(r"^([a-z_]+)\s+(\d+)$", block.split("\n\n")[0], re.M)
+        tables.append({rule: int(n) for rule, n in rows if rule != "total"})
+    return tables
+
+
+def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
+    clone, log = pulled
+    touched, rebuilt = job_counts(log)[-2:]
+    assert set(rebuilt) == {"make_tables", "plot_figures", "all"}, rebuilt
+    assert "train_sft" in touched and "score_responses" in touched  # touched, never run
+    logs = clone / TINY / "logs"
+    for stage in ("train_sft", "train_dpo", "generate_responses", "score_responses"):
+        ran = list((logs / stage).glob("*.log")) if (logs / stage).is_dir() else []
+        assert not ran, f"{stage} ran after the pull: {ran}"
+    for name in ("table1.csv", "table2.csv", "tables/macros.tex"):
+        assert (clone / TINY / name).read_bytes() == (project / TINY / name).read_bytes(), name
+    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
+              cwd=clone)  # fmt: skip
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def max_concurrent(text: str, rule: str) -> int:
+    """The most jobs of ``rule`` running at once, from the order of a Snakemake log."""
+    running, most, current = set(), 0, None
+    for line in text.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            current = m.group(1)
+        elif (m := re.match(r"^\s+jobid: (\d+)", line)) and current == rule:
+            running.add(m.group(1))
+            most = max(most, len(running))
+        elif m := re.match(r"^Finished jobid: (\d+)", line):
+            running.discard(m.group(1))
+    return most
+
+
+def test_gpu_resource_caps_parallel_jobs(pulled):
+    """With 4 cores and 1-thread jobs, --resources gpu=2 lets exactly 2 generations run at once."""
+    clone, _ = pulled
+    out = run(
+        sys.executable, "-m", "snakemake", "--cores", "4", "--resources", "gpu=2",
+        "--set-threads", "generate_responses=1", "--forcerun", "generate_responses",
+        "--until", "generate_responses", "--configfile", "presets/tiny.yaml", cwd=clone,
+    )  # fmt: skip
+    text = out.stdout + out.stderr
+    assert job_counts(text)[0]["generate_responses"] == 8
+    assert max_concurrent(text, "generate_responses") == 2

@@ -42,6 +42,26 @@ def truncate_prompts(ds: Dataset, tokenizer, max_length: int, max_prompt_length:
     return ds.remove_columns("cut"), n_cut
 
 
+def with_lengths(ds: Dataset, tokenizer) -> Dataset:
+    """Add a ``length`` column (prompt + longer response, in tokens) for length grouping.
+
+    transformers' LengthGroupedSampler reads ``length`` when a dataset has no
+    ``input_ids`` (TRL's preference datasets hold ``prompt_ids``/``chosen_ids``).
+    """
+
+    def count(batch: dict) -> dict:
+        keys = ("prompt", "chosen", "rejected")
+        n = {k: tokenizer(batch[k], add_special_tokens=False)["input_ids"] for k in keys}
+        return {
+            "length": [
+                len(p) + max(len(c), len(r))
+                for p, c, r in zip(n["prompt"], n["chosen"], n["rejected"], strict=True)
+            ]
+        }
+
+    return ds.map(count, batched=True)
+
+
 def lora_config(lora: dict) -> LoraConfig | None:
     """PEFT LoRA config from ``dpo.lora``, or None for full-parameter DPO."""
     if not lora["enabled"]:
@@ -91,8 +111,13 @@ def train_dpo(
         dataset, n_cut = truncate_prompts(
             dataset, tokenizer, section["max_length"], section["max_prompt_length"]
         )
+    grouped = section["train_sampling_strategy"] == "group_by_length"
+    if grouped:
+        dataset = with_lengths(dataset, tokenizer)
     args = DPOConfig(
         **trainer_kwargs(section, checkpoint_dir, processes),
+        # Keep the ``length`` column for the sampler (the collator reads only its own keys).
+        remove_unused_columns=not grouped,
         beta=section["beta"],
         loss_type=[section["loss_type"]],
         label_smoothing=section["label_smoothing"],

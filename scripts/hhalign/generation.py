@@ -133,3 +133,26 @@ def response_rows(
             }
         )
     return rows
+
+
+def respond(model, tokenizer, prompts: list[dict], cfg: dict, progress: bool = False) -> list[dict]:
+    """Greedy responses to prompt rows under a ``generation`` config section."""
+    outputs = generate(
+        model,
+        tokenizer,
+        [p["prompt"] for p in prompts],
+        cfg["max_new_tokens"],
+        cfg["batch_size"],
+        progress=progress,
+    )
+    return response_rows(tokenizer, prompts, outputs, cfg["extraction"])
+
+
+def summarize(rows: list[dict], max_new_tokens: int) -> str:
+    """One log line on how generation ended for a set of response rows."""
+    return (
+        f"{len(rows)} responses; stopped at EOS {sum(r['stopped_at_eos'] for r in rows)}, "
+        f"cut at a Human turn {sum(r['cut_at_human'] for r in rows)}, hit the "
+        f"{max_new_tokens}-token limit {sum(r['hit_token_limit'] for r in rows)}, "
+        f"empty {sum(not r['response'] for r in rows)}"
+    )

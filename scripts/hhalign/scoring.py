@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -55,3 +56,26 @@ def score_pairs(
                 raise FloatingPointError(f"reward model gave {s} for row {i}: {prompts[i][:80]!r}")
             scores[i] = s
     return scores, truncated
+
+
+def score_table(model, tokenizer, rows: list[dict], cfg: dict, progress: bool = False):
+    """Score response rows under a ``scoring`` config section: one table row per response."""
+    scores, truncated = score_pairs(
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        [r["response"] for r in rows],
+        cfg["batch_size"],
+        cfg["max_length"],
+        progress=progress,
+    )
+    return pd.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            "prompt": [r["prompt"] for r in rows],
+            "response": [r["response"] for r in rows],
+            "score": scores,
+            "empty_response": [not r["response"].strip() for r in rows],
+            "truncated_input": truncated,
+        }
+    )

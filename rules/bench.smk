@@ -1,0 +1,28 @@
+# Performance suite: every stage timed the authors' way and ours, on the same inputs, with
+# random-weight models of the real architectures (bench.size: quick for CI). Not part of the
+# default target: `snakemake --cores 2 results/bench/summary.csv`.
+
+
+rule run_benchmark:
+    output:
+        summary=f"{R}/bench/summary.csv",
+        estimate=f"{R}/bench/full_run_estimate.csv",
+        environment=f"{R}/bench/environment.json",
+        figure=f"{R}/bench/speedup.png",
+    log:
+        f"{R}/logs/run_benchmark.log",
+    benchmark:
+        f"{R}/benchmarks/run_benchmark.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        bench=config["bench"],
+        sft=view("paper", "sft"),
+        dpo=view("paper", "dpo"),
+        generation=view("paper", "generation"),
+        scoring=config["scoring"],
+    script:
+        "../scripts/run_benchmark.py"
