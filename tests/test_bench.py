@@ -1,0 +1,103 @@
+"""The performance suite: its pure helpers, and the quick suite run through Snakemake."""
+
+import json
+
+import pandas as pd
+import pytest
+from test_workflow import snakemake
+
+from hhalign.bench import (
+    authors_section,
+    bench_tokenizers,
+    build_judge,
+    build_policy,
+    full_run_hours,
+    our_section,
+    pair_row,
+    prompts_of,
+    sized,
+)
+
+
+def test_pair_row_ratio_is_authors_over_ours():
+    row = pair_row("generation", "prompts", 100, 50.0, 5.0)
+    assert row["speedup"] == 10.0
+    assert row["authors_per_s"] == 2.0 and row["ours_per_s"] == 20.0
+
+
+def test_sizes_are_the_real_architectures_or_a_quick_cut():
+    with pytest.raises(ValueError, match="full or quick"):
+        sized({}, {}, "huge")
+    p_tok, j_tok = bench_tokenizers(0)
+    opt = build_policy("quick", p_tok, 0)
+    assert opt.config.num_hidden_layers == 2 and opt.config.vocab_size == len(p_tok)
+    judge = build_judge("quick", j_tok, 0)
+    assert judge.config.position_buckets == 256 and judge.config.relative_attention
+
+
+def test_full_size_configs_match_the_released_models():
+    """OPT-350M: 24 x 1024, ffn 4096, 512-d embeddings, post-LN; DeBERTa-v3-large: 24 x 1024."""
+    from hhalign.bench import DEBERTA_V3_LARGE, OPT_350M
+
+    assert (OPT_350M["num_hidden_layers"], OPT_350M["hidden_size"], OPT_350M["ffn_dim"]) == (
+        24,
+        1024,
+        4096,
+    )
+    assert OPT_350M["word_embed_proj_dim"] == 512 and OPT_350M["vocab_size"] == 50272
+    assert not OPT_350M["do_layer_norm_before"]
+    assert DEBERTA_V3_LARGE["vocab_size"] == 128100 and DEBERTA_V3_LARGE["position_buckets"] == 256
+
+
+def test_prompts_have_the_requested_lengths():
+    tok, _ = bench_tokenizers(0)
+    prompts = prompts_of(tok, 40, 20, 300, 1)
+    lengths = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    assert all(p.endswith("\n\nAssistant:") for p in prompts)
+    assert min(lengths) >= 15 and max(lengths) <= 320 and max(lengths) - min(lengths) > 100
+
+
+def test_the_two_training_ways_share_the_effective_batch():
+    section = {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "bf16": False}
+    a, o = authors_section(section), our_section(section, "cpu")
+    assert a["per_device_train_batch_size"] * a["gradient_accumulation_steps"] == 8
+    assert o["per_device_train_batch_size"] * o["gradient_accumulation_steps"] == 8
+    assert o["train_sampling_strategy"] == "group_by_length" and not o["bf16"]
+    assert our_section(section, "cuda")["bf16"]
+
+
+def test_full_run_estimate_scales_measured_rates():
+    summary = pd.DataFrame(
+        [
+            {"stage": "sft_training", "authors_per_s": 10.0, "ours_per_s": 40.0},
+            {"stage": "generation", "authors_per_s": 1.0, "ours_per_s": 10.0},
+        ]
+    )
+    est = full_run_hours(summary, {"train_rows": 3600, "eval_items": 3600}).set_index("way")
+    assert est.loc["authors", "sft_training"] == 0.2  # 2 epochs x 3600 rows at 10 rows/s
+    assert est.loc["ours", "generation"] == 0.1
+    assert est.loc["authors", "total_hours"] == 1.2
+
+
+@pytest.mark.slow
+def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
+    out = snakemake(
+        "--cores", "2", f"{tmp_path}/bench/summary.csv", "--configfile", "presets/tiny.yaml",
+        "--config", f"results_dir={tmp_path}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    s = pd.read_csv(tmp_path / "bench" / "summary.csv").set_index("stage")
+    assert set(s.index) == {"generation", "scoring", "sft_training", "dpo_training"}
+    assert (s[["authors_s", "ours_s", "speedup"]] > 0).all().all()
+    assert (s["speedup"] - s["authors_s"] / s["ours_s"]).abs().max() < 0.01
+    assert s.loc["generation", "agreement"] >= 0.95  # fp32: batched greedy = one at a time
+    assert s.loc["scoring", "agreement"] < 1e-4  # largest score difference
+    for stage in ("sft_training", "dpo_training"):
+        assert s.loc[stage, "agreement"] < 1e-4  # fixed-batch loss, 4 x 2 vs 1 x 8
+        # Length grouping computes fewer padding tokens than random micro-batches of 2.
+        assert s.loc[stage, "ours_real_token_share"] > s.loc[stage, "authors_real_token_share"]
+    est = pd.read_csv(tmp_path / "bench" / "full_run_estimate.csv")
+    assert list(est["way"]) == ["authors", "ours"] and (est["total_hours"] > 0).all()
+    env = json.loads((tmp_path / "bench" / "environment.json").read_text())
+    assert {"device", "torch", "transformers", "trl", "size"} <= set(env)
+    assert (tmp_path / "bench" / "speedup.png").stat().st_size > 0
