@@ -11,6 +11,7 @@ weights (they cost what the real ones cost and need no download); ``quick`` keep
 
 from __future__ import annotations
 
+import gc
 import platform
 import random
 import tempfile
@@ -309,6 +310,11 @@ def bench_training(stage: str, section: dict, start: str, data: str, rows: int, 
                 "peak_gib": peak,
                 "params": sum(p.numel() for p in trainer.model.parameters()),
             }
+        if way == "authors":  # free its model and optimizer before ours is measured
+            del trainer
+            gc.collect()
+            if device == "cuda":
+                torch.cuda.empty_cache()
     # The same weights, batched both ways: 4 micro-batches of 2 against one batch of 8.
     loss_diff = abs(fixed_batch_loss(trainer, 2) - fixed_batch_loss(trainer, 8))
     del trainer
