@@ -94,3 +94,13 @@ def test_container_installs_exactly_the_pinned_requirements():
 @pytest.mark.parametrize("name", ["dvc", "snakemake-executor-plugin-slurm"])
 def test_scale_out_tools_are_pinned(name):
     assert name in pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+@pytest.mark.parametrize(("name", "kind"), [("ddp", "MULTI_GPU"), ("fsdp", "FSDP")])
+def test_shipped_accelerate_configs_load(name, kind):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(ROOT / "accelerate" / f"{name}.yaml"))
+    assert str(config.distributed_type).endswith(kind)
+    if kind == "FSDP":
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "OPTDecoderLayer"
