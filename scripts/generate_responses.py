@@ -9,15 +9,15 @@ import torch
 
 from hhalign.generation import respond, summarize
 from hhalign.io import read_jsonl, stage_logger, write_jsonl
-from hhalign.models import load_model, load_tokenizer
+from hhalign.models import load_for_inference
 
 log = stage_logger("generate_responses", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg, w, p = snakemake.params.generation, snakemake.wildcards, snakemake.params
 start = time.perf_counter()
-device = "cuda" if torch.cuda.is_available() else "cpu"
-tokenizer = load_tokenizer(p.model, p.revision)
-model = load_model(p.model, p.revision, "causal", p.safetensors_only, cfg["dtype"]).to(device)
+model, tokenizer, device = load_for_inference(
+    p.model, p.revision, "causal", p.safetensors_only, cfg["dtype"]
+)
 log.info(
     "%s/%s: %s loaded on %s in %.1f s",
     w.protocol,

@@ -8,16 +8,16 @@ import time
 import torch
 
 from hhalign.io import read_jsonl, stage_logger
-from hhalign.models import load_model, load_tokenizer
+from hhalign.models import load_for_inference
 from hhalign.scoring import score_table
 
 log = stage_logger("score_responses", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg, w, p = snakemake.params.scoring, snakemake.wildcards, snakemake.params
 start = time.perf_counter()
-device = "cuda" if torch.cuda.is_available() else "cpu"
-tokenizer = load_tokenizer(p.judge, p.revision)
-model = load_model(p.judge, p.revision, "reward", p.safetensors_only, cfg["dtype"]).to(device)
+model, tokenizer, device = load_for_inference(
+    p.judge, p.revision, "reward", p.safetensors_only, cfg["dtype"]
+)
 commit = getattr(model.config, "_commit_hash", None)
 log.info("judge %s (revision %s, commit %s) on %s", p.judge, p.revision, commit, device)
 for prompt_set in ("harmful", "helpful"):

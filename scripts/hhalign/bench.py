@@ -11,7 +11,9 @@ weights (they cost what the real ones cost and need no download); ``quick`` keep
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import platform
 import random
 import tempfile
@@ -24,6 +26,7 @@ import pandas as pd
 import torch
 import transformers
 import trl
+import yaml
 from transformers import (
     DebertaV2Config,
     DebertaV2ForSequenceClassification,
@@ -455,11 +458,6 @@ def main(argv: list[str] | None = None) -> None:
     """One-off runs outside Snakemake, e.g. the real architectures on a CPU or a GPU box:
     ``python -m hhalign.bench --size full --stages generation scoring --out results/bench-cpu``.
     """
-    import argparse
-    import json
-
-    import yaml
-
     from hhalign.config import prepare
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -484,8 +482,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def write_outputs(summary: pd.DataFrame, env: dict, cfg: dict, out_dir: str) -> None:
     """summary.csv, full_run_estimate.csv, environment.json and speedup.png in ``out_dir``."""
-    import json
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out / "summary.csv", index=False)

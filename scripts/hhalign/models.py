@@ -63,3 +63,12 @@ def load_tokenizer(path: str, revision: str | None = None) -> Any:
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def load_for_inference(
+    path: str, revision: str | None, kind: str, safetensors_only: bool, dtype: str
+) -> tuple[PreTrainedModel, Any, str]:
+    """(model on the best device, its tokenizer, the device) for an evaluation job."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(path, revision, kind, safetensors_only, dtype).to(device)
+    return model, load_tokenizer(path, revision), device
