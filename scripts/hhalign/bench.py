@@ -35,6 +35,7 @@ from transformers import (
 )
 
 from hhalign.generation import generate
+from hhalign.models import best_device
 from hhalign.scoring import score_pairs
 from hhalign.synthetic import generate_rows
 from hhalign.tiny import judge_tokenizer, policy_tokenizer, train_bpe
@@ -394,7 +395,7 @@ def full_run_hours(summary: pd.DataFrame, full: dict) -> pd.DataFrame:
 
 def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, progress=print):
     """Every pair of the suite under the ``bench`` config section; returns (summary, env)."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = best_device()
     p_tok, j_tok = bench_tokenizers(cfg["seed"])
     lo, hi = cfg["prompt_tokens"]
     rows = []

@@ -65,10 +65,15 @@ def load_tokenizer(path: str, revision: str | None = None) -> Any:
     return tok
 
 
+def best_device() -> str:
+    """The device evaluation and benchmarks run on: cuda where a GPU is visible, else cpu."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_for_inference(
     path: str, revision: str | None, kind: str, safetensors_only: bool, dtype: str
 ) -> tuple[PreTrainedModel, Any, str]:
     """(model on the best device, its tokenizer, the device) for an evaluation job."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = best_device()
     model = load_model(path, revision, kind, safetensors_only, dtype).to(device)
     return model, load_tokenizer(path, revision), device
