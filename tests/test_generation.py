@@ -71,6 +71,22 @@ def test_scoring_is_order_independent_and_rejects_nan(world):
     assert batched == pytest.approx(single, abs=1e-5) and truncated == [False, False]
     assert score_pairs(judge, tok, prompts, responses, max_length=8)[1] == [True, True]
 
+
+def test_scoring_truncates_like_the_tokenizer(world):
+    """A pair over max_length is scored as tokenizer(p, r, truncation=True) would feed it."""
+    (w, _) = world
+    judge, tok = w["judge"]
+    prompts = ["\n\nHuman: a much longer question here?\n\nAssistant:", "\n\nHuman: a?"]
+    responses = [" no, not at all", " yes"]
+    scores, truncated = score_pairs(judge, tok, prompts, responses, batch_size=2, max_length=12)
+    assert truncated == [True, False]
+    with torch.inference_mode():
+        direct = [
+            judge(**tok(p, r, truncation=True, max_length=12, return_tensors="pt")).logits[0, 0]
+            for p, r in zip(prompts, responses, strict=True)
+        ]
+    assert scores == pytest.approx([float(d) for d in direct], abs=1e-5)
+
     class NaNJudge(torch.nn.Module):
         def __init__(self):
             super().__init__()

@@ -27,31 +27,34 @@ def score_pairs(
     """Score each pair as ``tokenizer(prompt, response, truncation=True)``, the way the
     OpenAssistant reward model expects; return (scores, truncated flags) in input order.
 
-    Pairs are batched by similar length so little compute goes to padding.
-    A NaN or infinite score raises, naming the row.
+    Pairs are tokenized once and batched by similar length so little compute goes
+    to padding; scores stay on the device until the last batch, so the host pads
+    the next batch while the device computes. A NaN or infinite score raises,
+    naming the row.
     """
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     limit = max_length or tokenizer.model_max_length
-    full = tokenizer(prompts, responses, truncation=False)["input_ids"]
-    truncated = [len(ids) > limit for ids in full]
-    order = length_order([len(ids) for ids in full])
-    scores = [math.nan] * len(prompts)
+    enc = tokenizer(prompts, responses, truncation=False).data
+    truncated = [len(ids) > limit for ids in enc["input_ids"]]
+    long = [i for i, cut in enumerate(truncated) if cut]
+    if long:  # the tokenizer's own truncation (longest first) for the few long pairs
+        short = tokenizer([prompts[i] for i in long], [responses[i] for i in long],
+                          truncation=True, max_length=limit)  # fmt: skip
+        for key, rows in enc.items():
+            for j, i in enumerate(long):
+                rows[i] = short[key][j]
+    order = length_order([len(ids) for ids in enc["input_ids"]])
     device = next(model.parameters()).device
     model.eval()
-    batches = range(0, len(order), batch_size)
-    for start in tqdm(batches, desc="scoring", disable=not progress):
+    pending = []
+    for start in tqdm(range(0, len(order), batch_size), desc="scoring", disable=not progress):
         idx = order[start : start + batch_size]
-        enc = tokenizer(
-            [prompts[i] for i in idx],
-            [responses[i] for i in idx],
-            truncation=True,
-            max_length=limit,
-            padding=True,
-            return_tensors="pt",
-        ).to(device)
-        logits = model(**enc).logits[:, 0].float().cpu().tolist()
-        for i, s in zip(idx, logits, strict=True):
+        batch = tokenizer.pad({k: [v[i] for i in idx] for k, v in enc.items()}, return_tensors="pt")
+        pending.append((idx, model(**batch.to(device)).logits[:, 0].float()))
+    scores = [math.nan] * len(prompts)
+    for idx, logits in pending:
+        for i, s in zip(idx, logits.cpu().tolist(), strict=True):
             if not math.isfinite(s):
                 raise FloatingPointError(f"reward model gave {s} for row {i}: {prompts[i][:80]!r}")
             scores[i] = s
