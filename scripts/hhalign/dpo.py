@@ -16,6 +16,7 @@ from hhalign.train import (
     fit,
     seed_everything,
     trainer_kwargs,
+    training_backends,
 )
 
 
@@ -98,6 +99,7 @@ def train_dpo(
     base. The merged model goes to ``out_dir``, the adapter alone to ``adapter_dir``.
     """
     seed_everything(section["seed"])
+    training_backends()
     tokenizer = load_tokenizer(start, revision)
     model = load_model(start, revision, "causal", safetensors_only)
     peft_config = lora_config(section["lora"])

@@ -11,6 +11,7 @@ from hhalign.train import (
     seed_everything,
     sft_dataset,
     trainer_kwargs,
+    training_backends,
 )
 
 
@@ -34,6 +35,7 @@ def train_sft(
     would attend to each other.
     """
     seed_everything(section["seed"])
+    training_backends()
     tokenizer = load_tokenizer(start, revision)
     model = load_model(start, revision, "causal", safetensors_only)
     dataset = sft_dataset(pd.read_parquet(data_path), section["loss"], section["max_train_samples"])

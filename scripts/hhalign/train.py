@@ -180,6 +180,20 @@ def write_history(trainer: Any, summary: dict, history_path: str, summary_path: 
         Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def training_backends() -> None:
+    """On CUDA, keep SDPA off cuDNN's attention backend while training.
+
+    Length-grouped batches give almost every step a new sequence length, and cuDNN
+    builds an execution plan for each new shape, in every layer, forward and backward.
+    Measured on an H100 (torch 2.11, OPT-350M, micro-batch 8): the first 50 steps took
+    28.6 s with cuDNN and 7.7 s without; once every shape has a plan the two run alike
+    (89 vs 91 ms a step). The flash and memory-efficient kernels compute the same
+    attention without that warm-up. No effect on CPU.
+    """
+    if torch.cuda.is_available():
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (transformers.set_seed does all three)."""
     set_seed(seed)
