@@ -16,6 +16,7 @@ from hhalign.bench import (
     pair_row,
     prompts_of,
     sized,
+    sweep_batches,
 )
 
 
@@ -64,6 +65,17 @@ def test_the_two_training_ways_share_the_effective_batch():
     assert o["per_device_train_batch_size"] * o["gradient_accumulation_steps"] == 8
     assert o["train_sampling_strategy"] == "group_by_length" and not o["bf16"]
     assert our_section(section, "cuda")["bf16"]
+
+
+def test_batch_sweep_times_each_size_on_the_suite_inputs():
+    cfg = {"size": "quick", "seed": 0, "stages": ["generation", "scoring"],
+           "prompt_tokens": [8, 24], "prompts": 6, "pairs": 6, "max_new_tokens": 8}  # fmt: skip
+    sweep = sweep_batches(cfg, [1, 3], progress=lambda _: None)
+    assert list(zip(sweep["stage"], sweep["batch_size"], strict=True)) == [
+        ("generation", 1), ("generation", 3), ("scoring", 1), ("scoring", 3)]  # fmt: skip
+    assert (sweep["n"] == 6).all() and (sweep["seconds"] > 0).all()
+    rates = (6 / sweep["seconds"]).tolist()  # from seconds rounded to 0.1 ms
+    assert sweep["per_s"].tolist() == pytest.approx(rates, rel=0.02)
 
 
 def test_full_run_estimate_scales_measured_rates():
