@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hhalign.generation import Generated, extract_corrected, extract_paper, generate
-from hhalign.scoring import score_pairs
+from hhalign.scoring import score_pairs, token_batches
 from hhalign.synthetic import generate_rows
 from hhalign.tiny import build_tiny_world
 
@@ -97,3 +97,23 @@ def test_scoring_truncates_like_the_tokenizer(world):
 
     with pytest.raises(FloatingPointError, match="row"):
         score_pairs(NaNJudge(), tok, prompts, responses)
+
+
+def test_token_batches_cap_items_and_padded_tokens():
+    lengths = [300, 250, 120, 100, 90, 40, 30, 20, 10]  # longest first, as score_pairs sorts
+    assert token_batches(lengths, 4) == [(0, 4), (4, 8), (8, 9)]
+    spans = token_batches(lengths, 4, max_tokens=260)
+    assert spans == [(0, 1), (1, 2), (2, 4), (4, 6), (6, 9)]  # 300 > 260 still goes, alone
+    for start, end in spans[1:]:
+        assert (end - start) * lengths[start] <= 260 and end - start <= 4
+    assert sum(end - start for start, end in spans) == len(lengths) and token_batches([], 4) == []
+
+
+def test_scores_do_not_depend_on_the_token_budget(world):
+    (w, rows) = world
+    judge, tok = w["judge"]
+    prompts = [r["chosen"][: r["chosen"].rfind("Assistant:") + 10] for r in rows[:10]]
+    responses = [" yes", " no", " maybe so", " I can help with that", " sure"] * 2
+    plain, _ = score_pairs(judge, tok, prompts, responses, batch_size=10)
+    capped, _ = score_pairs(judge, tok, prompts, responses, batch_size=10, max_batch_tokens=64)
+    assert capped == pytest.approx(plain, abs=1e-5)

@@ -183,14 +183,17 @@ def bench_generation(model, tokenizer, prompts: list[str], max_new: int, batch: 
     )
 
 
-def bench_scoring(model, tokenizer, prompts: list[str], responses: list[str], batch, device):
+def bench_scoring(model, tokenizer, prompts, responses, batch, device, max_tokens=None):
     """Per-pair loop vs our batched length-sorted scoring; largest score difference."""
     score_pairs(model, tokenizer, prompts[:2], responses[:2], 2)  # warm-up
     authors_s, (one, _) = timed(
         lambda: score_pairs(model, tokenizer, prompts, responses, 1), device
     )
     ours_s, (batched, _) = timed(
-        lambda: score_pairs(model, tokenizer, prompts, responses, batch), device
+        lambda: score_pairs(
+            model, tokenizer, prompts, responses, batch, max_batch_tokens=max_tokens
+        ),
+        device,
     )
     diff = max(abs(a - b) for a, b in zip(one, batched, strict=True))
     return pair_row(
@@ -200,6 +203,7 @@ def bench_scoring(model, tokenizer, prompts: list[str], responses: list[str], ba
         authors_s,
         ours_s,
         batch_size=batch,
+        max_batch_tokens=max_tokens,
         agreement=round(diff, 7),
         agreement_what="largest |score difference|",
     )
@@ -473,7 +477,8 @@ def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, 
     if "scoring" in stages:
         judge = build_judge(cfg["size"], j_tok, cfg["seed"]).to(device)
         prompts, responses = scoring_inputs(cfg, j_tok)
-        rows.append(bench_scoring(judge, j_tok, prompts, responses, scoring["batch_size"], device))
+        batch, max_tokens = scoring["batch_size"], scoring["max_batch_tokens"]
+        rows.append(bench_scoring(judge, j_tok, prompts, responses, batch, device, max_tokens))
         progress(rows[-1])
         del judge
     with tempfile.TemporaryDirectory() as tmp:
@@ -527,6 +532,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--generation-batch", type=int, help="overrides generation.batch_size")
     parser.add_argument("--scoring-batch", type=int, help="overrides scoring.batch_size")
+    parser.add_argument("--scoring-max-tokens", type=int, help="overrides scoring.max_batch_tokens")
     sweep_help = "instead of the suite: our generation and scoring at these batch sizes"
     parser.add_argument("--sweep", type=int, nargs="+", metavar="BATCH", help=sweep_help)
     parser.add_argument("--out", required=True)
@@ -551,6 +557,7 @@ def main(argv: list[str] | None = None) -> None:
     scoring = {
         **paper["scoring"],
         "batch_size": args.scoring_batch or paper["scoring"]["batch_size"],
+        "max_batch_tokens": args.scoring_max_tokens or paper["scoring"]["max_batch_tokens"],
     }
     summary, env = run_suite(cfg, paper["sft"], paper["dpo"], generation, scoring)
     write_outputs(summary, env, cfg, args.out)

@@ -14,6 +14,26 @@ def length_order(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
+def token_batches(
+    lengths: list[int], batch_size: int, max_tokens: int | None = None
+) -> list[tuple[int, int]]:
+    """(start, end) spans over items sorted longest first: at most ``batch_size`` items
+    and, with ``max_tokens``, at most that many padded tokens (first length x count)
+    per batch. An item longer than ``max_tokens`` is a batch of its own."""
+    spans, start = [], 0
+    while start < len(lengths):
+        end = start + 1
+        while (
+            end < len(lengths)
+            and end - start < batch_size
+            and (max_tokens is None or (end - start + 1) * lengths[start] <= max_tokens)
+        ):
+            end += 1
+        spans.append((start, end))
+        start = end
+    return spans
+
+
 @torch.inference_mode()
 def score_pairs(
     model: torch.nn.Module,
@@ -23,14 +43,16 @@ def score_pairs(
     batch_size: int = 16,
     max_length: int | None = None,
     progress: bool = False,
+    max_batch_tokens: int | None = None,
 ) -> tuple[list[float], list[bool]]:
     """Score each pair as ``tokenizer(prompt, response, truncation=True)``, the way the
     OpenAssistant reward model expects; return (scores, truncated flags) in input order.
 
     Pairs are tokenized once and batched by similar length so little compute goes
-    to padding; scores stay on the device until the last batch, so the host pads
-    the next batch while the device computes. A NaN or infinite score raises,
-    naming the row.
+    to padding: at most ``batch_size`` pairs and ``max_batch_tokens`` padded tokens
+    a batch. Scores stay on the device until the last batch, so the host pads the
+    next batch while the device computes. A NaN or infinite score raises, naming
+    the row.
     """
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
@@ -48,8 +70,9 @@ def score_pairs(
     device = next(model.parameters()).device
     model.eval()
     pending = []
-    for start in tqdm(range(0, len(order), batch_size), desc="scoring", disable=not progress):
-        idx = order[start : start + batch_size]
+    spans = token_batches([len(enc["input_ids"][i]) for i in order], batch_size, max_batch_tokens)
+    for start, end in tqdm(spans, desc="scoring", disable=not progress):
+        idx = order[start:end]
         batch = tokenizer.pad({k: [v[i] for i in idx] for k, v in enc.items()}, return_tensors="pt")
         pending.append((idx, model(**batch.to(device)).logits[:, 0].float()))
     scores = [math.nan] * len(prompts)
@@ -71,6 +94,7 @@ def score_table(model, tokenizer, rows: list[dict], cfg: dict, progress: bool = 
         cfg["batch_size"],
         cfg["max_length"],
         progress=progress,
+        max_batch_tokens=cfg["max_batch_tokens"],
     )
     return pd.DataFrame(
         {
