@@ -183,7 +183,15 @@ def bench_generation(model, tokenizer, prompts: list[str], max_new: int, batch: 
     )
 
 
-def bench_scoring(model, tokenizer, prompts, responses, batch, device, max_tokens=None):
+def bench_scoring(
+    model,
+    tokenizer,
+    prompts: list[str],
+    responses: list[str],
+    batch: int,
+    device: str,
+    max_tokens: int | None = None,
+):
     """Per-pair loop vs our batched length-sorted scoring; largest score difference."""
     score_pairs(model, tokenizer, prompts[:2], responses[:2], 2)  # warm-up
     authors_s, (one, _) = timed(
