@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from transformers import TrainerCallback, set_seed
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
 from hhalign.dialogue import common_prefix_split
@@ -140,8 +141,83 @@ def trainer_kwargs(section: dict, output_dir: str, processes: int = 1) -> dict:
     return kwargs
 
 
-class StopAfter(TrainerCallback):
-    """Stop (as if interrupted) right after the checkpoint of step ``step`` is saved."""
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' LengthGroupedSampler whose order depends only on (seed, epoch).
+
+    The stock sampler draws each epoch's order from torch's global RNG. A run resumed
+    in its second epoch finds that RNG elsewhere than the uninterrupted run did (which
+    had trained a whole epoch with dropout first), so it drew another order and skipped
+    the wrong batches. The Trainer calls ``set_epoch`` before every epoch, resumed too.
+    """
+
+    def __init__(self, *args, seed: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
+def use_epoch_seeded_order(trainer: Any) -> None:
+    """Make ``trainer``'s length-grouped order a function of (seed, epoch), so a resumed
+    run skips exactly the batches the interrupted one trained on."""
+    stock = trainer._get_train_sampler
+
+    def sampler(train_dataset=None):
+        found = stock(train_dataset)
+        if type(found) is not LengthGroupedSampler:
+            return found  # random order: accelerate's seedable sampler is already per epoch
+        seed = trainer.args.data_seed if trainer.args.data_seed is not None else trainer.args.seed
+        return EpochSeededLengthGroupedSampler(found.batch_size, lengths=found.lengths, seed=seed)
+
+    trainer._get_train_sampler = sampler
+
+
+class RunLoss(TrainerCallback):
+    """The sum of the training loss over the whole run, across resumes.
+
+    transformers reports ``training_loss`` over the steps of the last ``train()`` call
+    only; each checkpoint gets the sum so far (``run_loss.json``), and a resumed run
+    starts from the sum saved in its checkpoint.
+    """
+
+    FILE = "run_loss.json"
+
+    def __init__(self, trainer: Any, resumed_from: str | None) -> None:
+        self.trainer = trainer
+        self.before = 0.0
+        if resumed_from:
+            saved = Path(resumed_from) / self.FILE
+            if not saved.is_file():
+                raise TrainingInputError(
+                    f"{saved} is missing (a checkpoint from older code): delete "
+                    f"{Path(resumed_from).parent} to train from the start"
+                )
+            self.before = json.loads(saved.read_text())["loss_sum"]
+
+    def loss_sum(self) -> float:
+        """Summed per-step loss of every step so far (logged, and not yet logged)."""
+        return self.before + self.trainer._total_loss_scalar + float(self.trainer._tr_loss)
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.FILE
+            path.write_text(json.dumps({"loss_sum": self.loss_sum(), "step": state.global_step}))
+
+    def train_loss(self) -> float:
+        """Mean per-step loss of the whole run (after ``train()`` has returned)."""
+        return (self.before + self.trainer._total_loss_scalar) / max(
+            self.trainer.state.global_step, 1
+        )
+
+
+class StopAt(TrainerCallback):
+    """Stop (as if interrupted) right after the checkpoint of step ``step`` is saved: how
+    the tests interrupt a run at a chosen step."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -152,12 +228,19 @@ class StopAfter(TrainerCallback):
 
 
 def fit(trainer: Any, checkpoint_dir: str, stop_after: int | None = None) -> dict:
-    """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one."""
+    """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one.
+
+    A resumed run equals an uninterrupted one: model, optimizer, scheduler and RNG
+    states come from the checkpoint, and the batch order from (seed, epoch).
+    """
     last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
+    use_epoch_seeded_order(trainer)
+    run_loss = RunLoss(trainer, last)
+    trainer.add_callback(run_loss)
     if stop_after is not None:
-        trainer.add_callback(StopAfter(stop_after))
+        trainer.add_callback(StopAt(stop_after))
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
+    trainer.train(resume_from_checkpoint=last)
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     return {
@@ -166,7 +249,7 @@ def fit(trainer: Any, checkpoint_dir: str, stop_after: int | None = None) -> dic
         "epochs": trainer.state.epoch,
         "tokens_seen": trainer.state.num_input_tokens_seen,
         "wall_time_s": round(time.perf_counter() - start, 3),
-        "train_loss": result.training_loss,
+        "train_loss": run_loss.train_loss(),
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "examples": len(trainer.train_dataset),
