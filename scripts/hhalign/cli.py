@@ -59,6 +59,19 @@ def prepare_checkpoints(args: argparse.Namespace, log) -> None:
     stamp.write_text(fp)
 
 
+def remove_checkpoints(path: str | Path, root_name: str = "checkpoints") -> None:
+    """Remove a finished job's checkpoints, then its parent directories that are left empty,
+    up to and including the ``root_name`` directory (``results/checkpoints``)."""
+    path = Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.parents:
+        if not parent.is_dir() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+        if parent.name == root_name:
+            break
+
+
 def is_main_process() -> bool:
     """True in the process that writes files (rank 0, or the only one)."""
     return int(os.environ.get("RANK", "0")) == 0
@@ -108,5 +121,5 @@ def main(stage: str, train_fn) -> None:
     summary = {**summary, "processes": world, "threads_per_process": threads}
     if is_main_process():
         write_history(trainer, summary, args.history, args.summary)
-        shutil.rmtree(args.checkpoints, ignore_errors=True)
+        remove_checkpoints(args.checkpoints)
     log.info("summary: %s", json.dumps(summary, sort_keys=True))
