@@ -19,6 +19,7 @@ rule make_tables:
         score_keys=lambda w: report_keys(w.report_dir),
         metrics=config["metrics"],
         variants=config["variants"],
+        label=lambda w: run_label(w.report_dir),
     script:
         "../scripts/make_tables.py"
 
@@ -41,6 +42,7 @@ rule plot_figures:
         score_keys=lambda w: report_keys(w.report_dir),
         metrics=config["metrics"],
         stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
+        label=lambda w: run_label(w.report_dir),
     script:
         "../scripts/plot_figures.py"
 
@@ -83,5 +85,5 @@ rule build_report:
         " (Debian/Ubuntu: apt-get install latexmk texlive-latex-recommended;"
         " conda: conda install -c conda-forge texlive-core latexmk)' | tee {log} >&2;"
         " exit 1; fi; "
-        "TEXINPUTS=$(realpath {params.results}):$TEXINPUTS latexmk -pdf -interaction=nonstopmode"
+        "TEXINPUTS=$(realpath {params.results}):${{TEXINPUTS:-}} latexmk -pdf -interaction=nonstopmode"
         " -outdir=$(dirname {output.pdf}) {input.tex} > {log} 2>&1"
