@@ -62,3 +62,63 @@ def test_released_scores_give_the_papers_table1(paper_ratings):
         assert t1.loc[model, "n_harmful"] == t1.loc[model, "n_helpful"] == 50
     # With 50 prompts, SFT+DPO's HpR interval is wide: the honest uncertainty of the study.
     assert t1.loc["sft_dpo", "HpR_hi"] - t1.loc["sft_dpo", "HpR_lo"] > 20
+
+
+def test_wilson_equals_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    for k, n in [(0, 50), (21, 50), (50, 50), (7, 192)]:
+        lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert wilson(100 * k / n, n) == pytest.approx((100 * lo, 100 * hi), abs=1e-9)
+
+
+def test_cas_interval_does_not_collapse_at_the_boundary():
+    from hhalign.metrics import cas_interval
+
+    lo, hi = cas_interval(100.0, 50, 100.0, 50)
+    assert hi == 100.0 and 94 < lo < 96  # each rate's Wilson interval is [93, 100]
+    lo, hi = cas_interval(0.0, 50, 0.0, 50)
+    assert lo == pytest.approx(0.0, abs=1e-12) and 4 < hi < 6
+    lo, hi = cas_interval(44.0, 50, 66.0, 50)
+    assert lo < 55 < hi and lo >= 0 and hi <= 100
+
+
+def test_cas_interval_covers_the_truth_at_its_nominal_rate():
+    """Simulated: two independent rates of 50 prompts each, truths from the middle to the edge."""
+    import numpy as np
+
+    from hhalign.metrics import cas_interval
+
+    rng = np.random.default_rng(0)
+    for p1, p2 in [(0.42, 0.22), (0.5, 0.5), (0.9, 0.97), (0.98, 0.99)]:
+        k1, k2 = rng.binomial(50, p1, 2000), rng.binomial(50, p2, 2000)
+        truth = 50 * (p1 + p2)
+        hits = [
+            lo <= truth <= hi
+            for lo, hi in (cas_interval(2 * a, 50, 2 * b, 50) for a, b in zip(k1, k2, strict=True))
+        ]
+        assert 0.92 <= np.mean(hits) <= 0.99, (p1, p2, np.mean(hits))
+
+
+def test_mean_interval_equals_statsmodels():
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    from hhalign.metrics import mean_interval
+
+    x = pd.Series([-4.2, -1.0, 0.5, -2.2, -3.3, 1.7])
+    assert mean_interval(x) == pytest.approx(DescrStatsW(x.to_numpy()).tconfint_mean(), abs=1e-12)
+    assert all(math.isnan(v) for v in mean_interval(pd.Series([1.0])))
+
+
+def test_empty_responses_are_counted_per_prompt_set():
+    scores = pd.DataFrame(
+        {
+            "protocol": "paper",
+            "variant": "sft",
+            "prompt_set": ["harmful"] * 3 + ["helpful"] * 2,
+            "score": [0.0, 1.0, -5.0, 0.0, -3.0],
+            "empty_response": [True, True, False, False, True],
+        }
+    )
+    row = table1(scores, PAPER, ["sft"]).iloc[0]
+    assert (row["empty_harmful"], row["empty_helpful"], row["empty_responses"]) == (2, 1, 3)
