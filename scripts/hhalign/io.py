@@ -1,13 +1,18 @@
-"""Small, deterministic file helpers (JSON lines, gzip with a fixed mtime)."""
+"""Small, deterministic file helpers (JSON lines, gzip with a fixed mtime, score files)."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import logging
+import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
 
 
 def open_text(path: str | Path) -> TextIO:
@@ -18,22 +23,33 @@ def open_text(path: str | Path) -> TextIO:
     return open(path, encoding="utf-8")
 
 
+class CorruptFileError(OSError):
+    """A file that cannot be read to its end (truncated gzip, bad bytes); names the file."""
+
+
 def read_jsonl_lines(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]]:
     """Yield (row index, parsed object or None, error or None) for each line.
 
     Blank lines are not rows. A line that is not JSON yields an error instead
-    of raising, so the caller can account for it as a reject.
+    of raising, so the caller can account for it as a reject. A file that cannot
+    be read to its end (a truncated download) raises ``CorruptFileError`` naming it.
     """
-    with open_text(path) as f:
-        index = 0
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                yield index, json.loads(line), None
-            except json.JSONDecodeError as err:
-                yield index, None, f"invalid_json: {err.msg}"
-            index += 1
+    index = 0
+    try:
+        with open_text(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    yield index, json.loads(line), None
+                except json.JSONDecodeError as err:
+                    yield index, None, f"invalid_json: {err.msg}"
+                index += 1
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as err:
+        raise CorruptFileError(
+            f"{path} is corrupt after {index} rows ({type(err).__name__}: {err}); it was "
+            f"probably cut short while downloading or copying. Fix: delete it and fetch it again"
+        ) from err
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -80,4 +96,69 @@ def stage_logger(name: str, log_file: str | Path | None = None) -> logging.Logge
         h.setFormatter(fmt)
         logger.addHandler(h)
     logger.propagate = False
+    if log_file:
+        log_uncaught_exceptions(logger)
     return logger
+
+
+def log_uncaught_exceptions(logger: logging.Logger) -> None:
+    """Send an uncaught exception's traceback to ``logger`` (the rule's log file and stderr),
+    so a failing job's log says why it failed; Snakemake points users to that file."""
+
+    def hook(kind, value, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        logger.error("failed: %s: %s", kind.__name__, value, exc_info=(kind, value, tb))
+
+    sys.excepthook = hook
+
+
+class ScoreFileError(ValueError):
+    """A score file with a missing or non-numeric score; the message names file, rows, fix."""
+
+
+BOOL_TEXT = {"True": True, "False": False, "true": True, "false": False, "": None}
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """One score file of rule score_responses (or the audit import).
+
+    Text columns stay text (a response reading "NaN" or "null" is a response); the
+    ``score`` column is parsed as numbers. A score that is empty, not a number, NaN
+    or infinite stops the run naming the file, the rows (1-based, after the header)
+    with their ids, and the fix.
+    """
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "score" not in df.columns:
+        raise ScoreFileError(f"{path}: no 'score' column (columns: {list(df.columns)})")
+    scores = pd.to_numeric(df["score"].str.strip(), errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(scores.to_numpy(dtype=float)))
+    if len(bad):
+        shown = ", ".join(
+            f"row {i + 1} (id {df['id'].iloc[i] if 'id' in df else '?'}: {df['score'].iloc[i]!r})"
+            for i in bad[:10]
+        )
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise ScoreFileError(
+            f"{path}: {len(bad)} score(s) missing or not a finite number: {shown}{more}. "
+            f"Fix: rescore this file (delete it, or `snakemake <this file> --forcerun "
+            f"score_responses`), or correct the rows by hand"
+        )
+    df["score"] = scores.astype(float)
+    for col in ("empty_response", "truncated_input"):
+        if col in df.columns:
+            unknown = set(df[col]) - set(BOOL_TEXT)
+            if unknown:
+                raise ScoreFileError(f"{path}: column {col} has non-boolean values {unknown}")
+            df[col] = df[col].map(BOOL_TEXT)
+    return df
+
+
+def read_score_files(paths: list[str], keys: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """Score files as one long table with protocol, variant and prompt_set columns."""
+    parts = [
+        read_scores(path).assign(protocol=p, variant=v, prompt_set=s)
+        for path, (p, v, s) in zip(paths, keys, strict=True)
+    ]
+    return pd.concat(parts, ignore_index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hhalign.io import write_jsonl
+from hhalign.io import CorruptFileError, read_jsonl_lines, write_jsonl
 from hhalign.synthetic import generate_rows
 
 
@@ -30,10 +30,41 @@ def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Pa
     return cached.parents[1].name  # .../snapshots/<commit>/<subset>/<split>.jsonl.gz
 
 
+def check_raw_file(path: Path, origin: str | Path, fix: str) -> int:
+    """Read a raw file to its end once, here in the rule that writes it, so no later rule
+    meets a truncated file; return its line count. On failure the file is removed and the
+    error names ``origin`` (where it came from) and ``fix``."""
+    try:
+        return sum(1 for _ in read_jsonl_lines(path))
+    except CorruptFileError as err:
+        path.unlink(missing_ok=True)
+        raise CorruptFileError(f"{origin} is corrupt: {err.__cause__}. Fix: {fix}") from err
+
+
 def fetch_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: str | Path) -> str:
     """Write the raw file for (subset, split) to ``out``; return a line for the log."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    line = _write_raw(subset, split, data, synthetic, out)
+    return f"{line}; {check_raw_file(out, *_origin(subset, split, data, out))} lines read back"
+
+
+def _origin(subset: str, split: str, data: dict, out: Path) -> tuple[str, str]:
+    """Where a raw file came from and how to get a good copy, for error messages."""
+    if data["source"] == "local":
+        src = Path(data["local_dir"]) / release_path(subset, split)
+        return str(src), f"replace {src} with a complete copy of the release file"
+    if data["source"] == "hub":
+        return (
+            f"{data['hub']['repo_id']}@{data['hub']['revision']} {release_path(subset, split)}",
+            "delete that file from the Hugging Face cache (under HF_HUB_CACHE) and "
+            "rerun to download it again",
+        )
+    return str(out), "rerun the rule to generate it again"
+
+
+def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: Path) -> str:
+    """Write the raw file from its source; return a line for the log."""
     source = data["source"]
     if source == "hub":
         commit = fetch_from_hub(data["hub"]["repo_id"], data["hub"]["revision"], subset, split, out)
