@@ -148,6 +148,12 @@ def report_keys(root):
     return score_keys(["paper"]) if root == AUDIT else score_keys()
 
 
+def run_label(root):
+    """What the run behind a report directory is: the config's run_label (empty for the
+    paper setup); the audit holds the authors' own scores, so it needs none."""
+    return "" if root == AUDIT else config["run_label"]
+
+
 def report_files(root):
     """The deliverables of one report directory."""
     return {

@@ -1,8 +1,11 @@
 """Audit import, LaTeX tables and macros, figures: on small fixtures in the release format."""
 
 import json
+import os
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +16,7 @@ from hhalign.figures import figure1_rates, figure2_scores, figure3_means
 from hhalign.metrics import table1, table2
 from hhalign.report import macros, table1_latex, table2_latex
 
+REPORT = Path(__file__).resolve().parents[1] / "paper" / "report.tex"
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
 PAPER = {
     "harmless_threshold": -3.0,
@@ -122,3 +126,63 @@ def test_release_json_round_trip(tmp_path):
     path = tmp_path / "harmfulness_classification.json"
     path.write_text(json.dumps(release("harmful")))
     assert read_release(str(path)) == release("harmful")
+
+
+LABEL = "Tiny offline world: synthetic data & tiny models, 100% not OPT-350M"
+
+
+def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
+    from hhalign.report import write_tables
+
+    _, t1, t2 = tables
+    assert "Note:" in table1_latex(t1, LABEL) and r"synthetic data \& tiny" in table2_latex(
+        t2, LABEL
+    )
+    assert "Note:" not in table1_latex(t1)
+    assert r"\newcommand{\RunTitle}{Pipeline check, not a reproduction: Tiny" in macros(
+        t1, t2, LABEL
+    )
+    assert r"\newcommand{\RunTitle}{Reproducing" in macros(t1, t2)
+    out = {k: str(tmp_path / f"{k}.x") for k in ("table1", "table2", "table1_tex", "table2_tex")}
+    write_tables(t1, t2, {**out, "macros": str(tmp_path / "m.tex")}, LABEL)
+    assert set(pd.read_csv(out["table1"])["run"]) == {LABEL}
+    write_tables(t1, t2, {**out, "macros": str(tmp_path / "m.tex")})
+    assert set(pd.read_csv(out["table2"])["run"]) == {"paper setup"}
+
+
+@pytest.mark.parametrize("label", ["", LABEL])
+def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
+    """paper/report.tex on this fixture's tables and figures: it compiles, and no line or
+    table runs past its column (Table 1 overflowed a column by ~96 pt once)."""
+    from hhalign.report import write_tables
+
+    if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
+        pytest.skip("latexmk/pdflatex not installed (Debian: latexmk texlive-latex-recommended)")
+    scores, _, _ = tables  # both protocols, as in a run (the report quotes both)
+    scores = pd.concat([scores, scores.assign(protocol="corrected")], ignore_index=True)
+    t1 = table1(scores, PAPER, VARIANTS)
+    t2 = table2(t1)
+    res = tmp_path / "results"
+    names = ("table1.csv", "table2.csv", "tables/table1.tex", "tables/table2.tex")
+    out = dict(zip(("table1", "table2", "table1_tex", "table2_tex"), names, strict=True))
+    write_tables(t1, t2, {**{k: str(res / v) for k, v in out.items()},
+                          "macros": str(res / "tables/macros.tex")}, label)  # fmt: skip
+    figure1_rates(t1, res / "figures/fig1_rates", label)
+    figure2_scores(scores, PAPER, res / "figures/fig2_scores", label)
+    figure3_means(t1, res / "figures/fig3_means", label)
+    env = {**os.environ, "TEXINPUTS": f"{res}:"}
+    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", f"-outdir={tmp_path}", str(REPORT)]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    log = (tmp_path / "report.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-3000:]
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    overfull = re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)
+    assert not [w for w in overfull if float(w) > 1.0], overfull
+    if shutil.which("pdftotext"):  # what a reader sees first: the title, and the note
+        cmd = ["pdftotext", "-l", "1", str(tmp_path / "report.pdf"), "-"]
+        text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
+        if label:
+            assert "Pipeline check, not a reproduction" in text and "What this run is" in text
+            assert "100% not OPT-350M" in text
+        else:
+            assert text.startswith("Reproducing") and "What this run is" not in text

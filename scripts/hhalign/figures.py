@@ -14,7 +14,22 @@ from hhalign.report import METRICS, display
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
 STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}
-COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"]
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]  # Okabe-Ito: colour-blind safe
+
+
+def model_ticks(sub: pd.DataFrame) -> list[str]:
+    """x tick labels: the model, and its empty responses (harmful/helpful) when it has any."""
+    return [
+        display(r["model"])
+        + (f"\n{r['empty_harmful']}/{r['empty_helpful']} empty" if r["empty_responses"] else "")
+        for _, r in sub.iterrows()
+    ]
+
+
+def _label(fig, label: str) -> None:
+    """Say on the figure what a run that is not the paper setup is."""
+    if label:
+        fig.text(0.5, -0.02, label, ha="center", va="top", fontsize=7, style="italic", wrap=True)
 
 
 def _panels(n: int, height: float = 2.4):
@@ -34,8 +49,9 @@ def _save(fig, stem: str | Path) -> list[Path]:
     return paths
 
 
-def figure1_rates(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Grouped bars of HmR, HpR and CAS per model (one panel per protocol), values labelled."""
+def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
+    """Grouped bars of HmR, HpR and CAS per model (one panel per protocol), values labelled,
+    95% intervals drawn, empty responses counted under each model."""
     with plt.rc_context(STYLE):
         protocols = list(dict.fromkeys(t1["protocol"]))
         fig, axes = _panels(len(protocols))
@@ -55,15 +71,20 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
                     error_kw={"elinewidth": 0.6, "capsize": 1.5},
                 )
                 ax.bar_label(bars, labels=[f"{v:.0f}" for v in sub[m]], fontsize=6, padding=1)
-            ax.set_xticks(range(len(sub)), [display(m) for m in sub["model"]])
+            ax.set_xticks(range(len(sub)), model_ticks(sub))
             ax.set_title(f"{protocol} protocol")
-            ax.set_ylim(0, 110)
+            ax.set_ylim(0, 112)
         axes[0].set_ylabel("% of responses (95% CI)")
-        axes[0].legend(loc="upper left", ncols=3, frameon=False)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncols=3, frameon=False,
+                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        _label(fig, label)
         return _save(fig, stem)
 
 
-def figure2_scores(scores: pd.DataFrame, thresholds: dict, stem: str | Path) -> list[Path]:
+def figure2_scores(
+    scores: pd.DataFrame, thresholds: dict, stem: str | Path, label: str = ""
+) -> list[Path]:
     """Box plots of reward scores per model, harmful and helpful side by side, thresholds drawn."""
     with plt.rc_context(STYLE):
         fig, axes = _panels(2, height=2.6)
@@ -82,7 +103,12 @@ def figure2_scores(scores: pd.DataFrame, thresholds: dict, stem: str | Path) -> 
                     pos.append(i + (k - (len(protocols) - 1) / 2) * 0.35)
                     colors.append(COLORS[k])
             box = ax.boxplot(
-                data, positions=pos, widths=0.3, patch_artist=True, flierprops={"markersize": 2}
+                data,
+                positions=pos,
+                widths=0.3,
+                patch_artist=True,
+                flierprops={"markersize": 2},
+                medianprops={"color": "black", "linewidth": 1.2},
             )
             for patch, c in zip(box["boxes"], colors, strict=True):
                 patch.set_facecolor(c)
@@ -110,11 +136,13 @@ def figure2_scores(scores: pd.DataFrame, thresholds: dict, stem: str | Path) -> 
             frameon=False,
             bbox_to_anchor=(0.5, 1.06),
         )
+        _label(fig, label)
         return _save(fig, stem)
 
 
-def figure3_means(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Mean reward score per model on harmful and helpful prompts (one panel per protocol)."""
+def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
+    """Mean reward score per model on harmful and helpful prompts (one panel per protocol),
+    with 95% t intervals."""
     with plt.rc_context(STYLE):
         protocols = list(dict.fromkeys(t1["protocol"]))
         fig, axes = _panels(len(protocols))
@@ -122,11 +150,23 @@ def figure3_means(t1: pd.DataFrame, stem: str | Path) -> list[Path]:
             sub = t1[t1["protocol"] == protocol].reset_index(drop=True)
             for j, col in enumerate(("mean_harmful", "mean_helpful")):
                 xs = [i + (j - 0.5) * 0.38 for i in range(len(sub))]
-                bars = ax.bar(xs, sub[col], 0.38, color=COLORS[j], label=col.split("_")[1])
+                errs = [sub[col] - sub[f"{col}_lo"], sub[f"{col}_hi"] - sub[col]]
+                bars = ax.bar(
+                    xs,
+                    sub[col],
+                    0.38,
+                    color=COLORS[j],
+                    label=f"{col.split('_')[1]} prompts",
+                    yerr=errs,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.5},
+                )
                 ax.bar_label(bars, labels=[f"{v:.2f}" for v in sub[col]], fontsize=6, padding=1)
             ax.axhline(0, color="k", lw=0.5)
-            ax.set_xticks(range(len(sub)), [display(m) for m in sub["model"]])
+            ax.set_xticks(range(len(sub)), model_ticks(sub))
             ax.set_title(f"{protocol} protocol")
-        axes[0].set_ylabel("mean reward score")
-        axes[0].legend(frameon=False)
+        axes[0].set_ylabel("mean reward score (95% CI)")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncols=2, frameon=False,
+                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        _label(fig, label)
         return _save(fig, stem)
