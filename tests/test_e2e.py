@@ -36,7 +36,7 @@ def run(*cmd: str, cwd: Path) -> subprocess.CompletedProcess:
         "GIT_COMMITTER_NAME": "test",
         "GIT_COMMITTER_EMAIL": "test@example.org",
     }
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert out.returncode == 0, f"{cmd}\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
     return out
 
@@ -86,6 +86,27 @@ def test_deliverables_exist(project):
     assert (t1["n_harmful"] == 50).all() and (t1["n_helpful"] == 50).all()
 
 
+def test_a_tiny_run_says_what_it_is_and_leaves_no_checkpoints(project):
+    t1 = pd.read_csv(project / TINY / "table1.csv")
+    assert t1["run"].str.startswith("Tiny offline world").all()
+    assert "Note:" in (project / TINY / "tables" / "table1.tex").read_text()
+    assert not (project / TINY / "checkpoints").exists()  # removed once every job finished
+
+
+def test_the_pdf_report_builds_through_its_rule(project):
+    """The README's command for the tiny preset's PDF (TeX Live needed; CI installs it)."""
+    if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
+        pytest.skip("latexmk/pdflatex not installed (Debian: latexmk texlive-latex-recommended)")
+    run(sys.executable, "-m", "snakemake", "--cores", "1", f"{TINY}/paper/report.pdf",
+        "--configfile", "presets/tiny.yaml", cwd=project)  # fmt: skip
+    pdf = project / TINY / "paper" / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        cmd = ["pdftotext", "-l", "1", str(pdf), "-"]
+        text = subprocess.run(cmd, capture_output=True, text=True).stdout
+        assert "Pipeline check, not a reproduction" in " ".join(text.split())
+
+
 def test_alignment_happens(project):
     """SFT and SFT+DPO beat Base on CAS under both protocols (judge: the tiny reward model)."""
     t1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
@@ -95,15 +116,15 @@ def test_alignment_happens(project):
         assert t1.loc[(protocol, "sft_dpo"), "CAS"] > base
 
 
-def test_second_run_does_nothing_in_seconds(project):
-    """A no-op run of the whole DAG (everything up to date): Snakemake's own overhead."""
+def test_second_run_does_nothing(project):
+    """A no-op run of the whole DAG (everything up to date) runs no job. Its time is printed,
+    not asserted: correctness tests never fail on time (the benchmark suite measures)."""
     start = time.perf_counter()
     out = run(sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
               "presets/tiny.yaml", cwd=project)  # fmt: skip
     elapsed = time.perf_counter() - start
     assert "Nothing to be done" in out.stdout + out.stderr
     print(f"no-op run of the whole tiny DAG: {elapsed:.1f} s")
-    assert elapsed < 15, f"a no-op run took {elapsed:.1f} s"
     status = run("dvc", "status", "tiny", cwd=project).stdout
     assert "up to date" in status, status
 

@@ -100,7 +100,6 @@ def test_latex_and_macros(tables, tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=120,
     )
     assert out.returncode == 0, out.stdout[-2000:]
 
