@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,33 @@ def test_audit_target_rebuilds_tables_from_a_release_fixture(tmp_path):
     assert t1.loc["base", "HmR"] == 50.0
     assert (results / "audit/tables/macros.tex").read_text().count("newcommand") > 40
     assert not (results / "generations").exists()  # nothing was generated or trained
+
+
+def readme_snakemake_commands() -> list[list[str]]:
+    """Every `snakemake ...` command in the README's code blocks, as argument lists."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    commands = []
+    for line in "\n".join(blocks).splitlines():
+        line = line.split("#")[0].strip().replace("\\", "")
+        words = line.split()
+        if words and Path(words[0]).name == "snakemake":
+            commands.append(words[1:])
+    return commands
+
+
+def test_readme_commands_put_targets_before_options_that_swallow_them():
+    """`--configfile` and `--forcerun` read every word after them: a target there is lost."""
+    commands = readme_snakemake_commands()
+    assert len(commands) >= 8
+    for args in commands:
+        for opt in ("--configfile", "--forcerun"):
+            if opt in args:
+                after = args[args.index(opt) + 2 :]
+                assert not [a for a in after if not a.startswith("-")], " ".join(args)
+
+
+@pytest.mark.parametrize("args", readme_snakemake_commands(), ids=" ".join)
+def test_readme_commands_dry_run_offline(args):
+    """Each of the README's Snakemake commands, as written, plans its jobs offline."""
+    out = snakemake(*args, "-n")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
