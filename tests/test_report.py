@@ -138,9 +138,9 @@ def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
         t2, LABEL
     )
     assert "Note:" not in table1_latex(t1)
-    assert r"\newcommand{\RunTitle}{Pipeline check, not a reproduction: Tiny" in macros(
-        t1, t2, LABEL
-    )
+    mac = macros(t1, t2, LABEL)
+    assert r"\newcommand{\RunTitle}{Pipeline check, not a reproduction" in mac
+    assert r"\newcommand{\RunNote}{Tiny offline world: synthetic data \& tiny" in mac
     assert r"\newcommand{\RunTitle}{Reproducing" in macros(t1, t2)
     out = {k: str(tmp_path / f"{k}.x") for k in ("table1", "table2", "table1_tex", "table2_tex")}
     write_tables(t1, t2, {**out, "macros": str(tmp_path / "m.tex")}, LABEL)
