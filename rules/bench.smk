@@ -4,6 +4,8 @@
 
 
 rule run_benchmark:
+    input:
+        code=code("run_benchmark.py"),
     output:
         summary=f"{R}/bench/summary.csv",
         estimate=f"{R}/bench/full_run_estimate.csv",

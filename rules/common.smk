@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from hhalign.config import prepare, model_source
+from hhalign.deps import code_inputs
 
 # Validates config.yaml (+ presets) and each protocol's view; stops naming the key on error.
 VIEWS = prepare(config, workflow.basedir)
@@ -24,6 +25,11 @@ wildcard_constraints:
     subset=r"[A-Za-z0-9_-]+",
     variant="|".join(config["variants"]),
     report_dir="|".join(re.escape(d) for d in (R, AUDIT)),
+
+
+def code(script):
+    """A rule's entry script and every library module it imports: editing any reruns it."""
+    return code_inputs(Path(workflow.basedir) / "scripts" / script)
 
 
 def view(protocol, section):
@@ -66,6 +72,17 @@ def variant_start(protocol, variant):
 def local_model_input(spec, tiny_dir):
     """A model directory the pipeline builds, as a rule input (nothing for Hub models)."""
     return [tiny_dir] if spec["source"] == "tiny" else []
+
+
+def safetensors_only(spec):
+    """Whether loading this model refuses pickled weights (models.safetensors_only, unless
+    the model's own allow_pickle says its pinned commit has none)."""
+    return config["models"]["safetensors_only"] and not spec.get("allow_pickle", False)
+
+
+def pickle_flag(spec):
+    """The training entry points' flag for a start model that may be read from .bin."""
+    return "" if safetensors_only(spec) else "--allow-pickle"
 
 
 def python_exe():
@@ -165,6 +182,31 @@ def report_files(root):
     }
 
 
+def manifest_models():
+    """role -> (model spec, the path it is read from) for the run manifest."""
+    models = {
+        "policy": (config["models"]["policy"], policy_start()[0]),
+        "judge": (config["models"]["judge"], judge_model()[0]),
+    }
+    if config["models"]["judge"]["source"] == "trained":
+        base = config["reward_model"]["base"]
+        models["reward_model_base"] = (
+            base,
+            model_source(base, tiny_model_dir("judge"))[0],
+        )
+    return models
+
+
+def raw_file_keys():
+    """(subset, split) of every raw file the run reads: training sets and prompt sets."""
+    keys = [(s, config["data"]["train_split"]) for s in config["data"]["train_subsets"]]
+    for p in PROTOCOLS:
+        for prompt_set in PROMPT_SETS:
+            ref = view(p, "prompts")[prompt_set]
+            keys.append((ref["subset"], ref["split"]))
+    return sorted(set(keys))
+
+
 FIGURES = ["fig1_rates", "fig2_scores", "fig3_means"]
 
 
@@ -181,4 +223,5 @@ def default_targets():
         ),
         *report_files(R).values(),
         *expand(f"{R}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
+        f"{R}/manifest.json",
     ]

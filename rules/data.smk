@@ -2,6 +2,8 @@
 
 
 rule fetch_raw_data:
+    input:
+        code=code("fetch_raw_data.py"),
     output:
         raw=f"{R}/data/raw/{{subset}}/{{split}}.jsonl.gz",
     log:
@@ -21,6 +23,7 @@ rule fetch_raw_data:
 
 rule build_datasets:
     input:
+        code=code("build_datasets.py"),
         raw=train_raw_files(),
     output:
         sft=f"{R}/data/sft.parquet",
@@ -41,6 +44,7 @@ rule build_datasets:
 
 rule select_prompts:
     input:
+        code=code("select_prompts.py"),
         harmful=lambda w: prompt_raw_file(w.protocol, "harmful"),
         helpful=lambda w: prompt_raw_file(w.protocol, "helpful"),
     output:
@@ -62,6 +66,7 @@ rule select_prompts:
 
 rule build_tiny_models:
     input:
+        code=code("build_tiny_models.py"),
         raw=train_raw_files(),
     output:
         policy=directory(tiny_model_dir("policy")),

@@ -5,6 +5,7 @@
 
 rule generate_responses:
     input:
+        code=code("generate_responses.py"),
         harmful=f"{R}/prompts/{{protocol}}/harmful.jsonl",
         helpful=f"{R}/prompts/{{protocol}}/helpful.jsonl",
         model=lambda w: variant_model_input(w.protocol, w.variant),
@@ -24,13 +25,14 @@ rule generate_responses:
         generation=lambda w: view(w.protocol, "generation"),
         model=lambda w: variant_model(w.protocol, w.variant)[0],
         revision=lambda w: variant_model(w.protocol, w.variant)[1],
-        safetensors_only=config["models"]["safetensors_only"],
+        safetensors_only=safetensors_only(config["models"]["policy"]),
     script:
         "../scripts/generate_responses.py"
 
 
 rule score_responses:
     input:
+        code=code("score_responses.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
         judge=judge_input(),
@@ -50,6 +52,6 @@ rule score_responses:
         scoring=config["scoring"],
         judge=judge_model()[0],
         revision=judge_model()[1],
-        safetensors_only=config["models"]["safetensors_only"],
+        safetensors_only=safetensors_only(config["models"]["judge"]),
     script:
         "../scripts/score_responses.py"

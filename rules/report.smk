@@ -4,6 +4,7 @@
 
 rule make_tables:
     input:
+        code=code("make_tables.py"),
         scores=lambda w: [
             score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
         ],
@@ -26,6 +27,7 @@ rule make_tables:
 
 rule plot_figures:
     input:
+        code=code("plot_figures.py"),
         table1="{report_dir}/table1.csv",
         scores=lambda w: [
             score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
@@ -48,6 +50,8 @@ rule plot_figures:
 
 
 rule import_audit_scores:
+    input:
+        code=code("import_audit_scores.py"),
     output:
         [score_path(AUDIT, *k) for k in score_keys(["paper"])],
     log:
@@ -59,7 +63,7 @@ rule import_audit_scores:
     params:
         sources=config["audit"],
         variants=config["variants"],
-        score_dir=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+        score_keys=[(v, s) for _, v, s in score_keys(["paper"])],
     script:
         "../scripts/import_audit_scores.py"
 
@@ -87,3 +91,23 @@ rule build_report:
         " exit 1; fi; "
         "TEXINPUTS=$(realpath {params.results}):${{TEXINPUTS:-}} latexmk -pdf -interaction=nonstopmode"
         " -outdir=$(dirname {output.pdf}) {input.tex} > {log} 2>&1"
+
+
+rule write_manifest:
+    input:
+        code=code("write_manifest.py"),
+        scores=[score_path(R, *k) for k in score_keys()],
+    output:
+        manifest=f"{R}/manifest.json",
+    log:
+        f"{R}/logs/write_manifest.log",
+    benchmark:
+        f"{R}/benchmarks/write_manifest.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        config=config,
+        models=manifest_models(),
+        raw_files=raw_file_keys(),
+    script:
+        "../scripts/write_manifest.py"

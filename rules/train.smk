@@ -6,6 +6,7 @@
 
 rule train_sft:
     input:
+        code=code("train_sft.py"),
         entry=f"{workflow.basedir}/scripts/train_sft.py",
         data=rules.build_datasets.output.sft,
         start=local_model_input(config["models"]["policy"], tiny_model_dir("policy")),
@@ -28,7 +29,7 @@ rule train_sft:
         revision=revision_arg(policy_start()[1]),
         checkpoints=f"{R}/checkpoints/{{protocol}}/sft",
         launch=lambda w, resources: launcher(resources.gpu),
-        pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
+        pickle=pickle_flag(config["models"]["policy"]),
     shell:
         "{params.launch} {input.entry} --section {params.section:q}"
         " --data {input.data} --start {params.start} {params.revision} --out {output.model}"
@@ -38,6 +39,7 @@ rule train_sft:
 
 rule train_dpo:
     input:
+        code=code("train_dpo.py"),
         entry=f"{workflow.basedir}/scripts/train_dpo.py",
         data=rules.build_datasets.output.dpo,
         start=lambda w: (
@@ -71,7 +73,9 @@ rule train_dpo:
         ),
         checkpoints=f"{R}/checkpoints/{{protocol}}/{{variant}}",
         launch=lambda w, resources: launcher(resources.gpu),
-        pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
+        pickle=lambda w: (
+            "" if w.variant == "sft_dpo" else pickle_flag(config["models"]["policy"])
+        ),
     shell:
         "{params.launch} {input.entry} --section {params.section:q}"
         " --data {input.data} --start {params.start} {params.revision} --out {output.model}"
@@ -82,6 +86,7 @@ rule train_dpo:
 
 rule train_reward_model:
     input:
+        code=code("train_reward_model.py"),
         entry=f"{workflow.basedir}/scripts/train_reward_model.py",
         data=rules.build_datasets.output.dpo,
         start=local_model_input(config["reward_model"]["base"], tiny_model_dir("judge")),
@@ -106,7 +111,7 @@ rule train_reward_model:
         ),
         checkpoints=f"{R}/checkpoints/reward",
         launch=lambda w, resources: launcher(resources.gpu),
-        pickle="" if config["models"]["safetensors_only"] else "--allow-pickle",
+        pickle=pickle_flag(config["reward_model"]["base"]),
     shell:
         "{params.launch} {input.entry}"
         " --section {params.section:q} --data {input.data} --start {params.start}"

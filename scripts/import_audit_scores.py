@@ -1,18 +1,15 @@
 """Rule import_audit_scores: the authors' released scores, in the pipeline's score format."""
 
-from pathlib import Path
-
 from hhalign.audit import read_release, release_scores
-from hhalign.io import stage_logger
+from hhalign.io import stage_logger, write_scores
 
 log = stage_logger("import_audit_scores", snakemake.log[0])
 variants, sources = snakemake.params.variants, snakemake.params.sources
+outputs = dict(zip(snakemake.params.score_keys, snakemake.output, strict=True))
 for prompt_set in ("harmful", "helpful"):
     tables = release_scores(read_release(sources[prompt_set]), prompt_set, variants)
     for variant, table in tables.items():
-        out = Path(snakemake.params.score_dir) / variant / f"{prompt_set}.csv"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
+        write_scores(table, outputs[(variant, prompt_set)])
         log.info(
             "%s/%s: %d released scores from %s",
             variant,

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from hhalign.io import read_jsonl, stage_logger
+from hhalign.io import read_jsonl, stage_logger, write_scores
 from hhalign.models import load_for_inference
 from hhalign.scoring import score_table
 
@@ -18,12 +18,11 @@ start = time.perf_counter()
 model, tokenizer, device = load_for_inference(
     p.judge, p.revision, "reward", p.safetensors_only, cfg["dtype"]
 )
-commit = getattr(model.config, "_commit_hash", None)
-log.info("judge %s (revision %s, commit %s) on %s", p.judge, p.revision, commit, device)
+log.info("judge %s (revision %s) on %s", p.judge, p.revision, device)
 for prompt_set in ("harmful", "helpful"):
     t0 = time.perf_counter()
     table = score_table(model, tokenizer, read_jsonl(snakemake.input[prompt_set]), cfg, True)
-    table.to_csv(snakemake.output[prompt_set], index=False)
+    write_scores(table, snakemake.output[prompt_set])
     log.info(
         "%s/%s/%s: %d pairs scored, mean %.3f, empty responses %d, truncated inputs %d; %.1f s",
         w.protocol,

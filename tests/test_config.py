@@ -54,6 +54,8 @@ def test_paper_values_are_written_out():
     assert cfg["models"]["policy"]["name"] == "facebook/opt-350m"
     assert is_pinned(cfg["models"]["policy"]["revision"])
     assert is_pinned(cfg["data"]["hub"]["revision"])
+    assert is_pinned(cfg["models"]["judge"]["revision"]) and cfg["models"]["judge"]["allow_pickle"]
+    assert is_pinned(cfg["reward_model"]["base"]["revision"])
     assert cfg["prompts"]["seed"] == 100 and cfg["prompts"]["n_harmful"] == 50
     assert cfg["protocol_overrides"]["paper"] == {}
 

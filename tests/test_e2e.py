@@ -191,3 +191,26 @@ def test_gpu_resource_caps_parallel_jobs(pulled):
     text = out.stdout + out.stderr
     assert job_counts(text)[0]["generate_responses"] == 8
     assert max_concurrent(text, "generate_responses") == 2
+
+
+def dry_run_after_touching(project: Path, module: str) -> dict[str, int]:
+    """Jobs a dry run plans once ``module`` is edited (its mtime moves), then put it back."""
+    path = project / "scripts" / "hhalign" / module
+    before = path.stat()
+    try:
+        os.utime(path, (time.time() + 60, time.time() + 60))
+        out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
+                  cwd=project)  # fmt: skip
+        return job_counts(out.stdout + out.stderr)[0]
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_editing_library_code_reruns_exactly_what_uses_it(project):
+    """Snakemake tracks the modules each rule imports (rules/common.smk: code)."""
+    jobs = dry_run_after_touching(project, "metrics.py")
+    assert set(jobs) == {"make_tables", "plot_figures", "all"}, jobs
+    jobs = dry_run_after_touching(project, "sft.py")
+    assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 2  # SFT+DPO starts from SFT
+    assert jobs["generate_responses"] == 4 and jobs["score_responses"] == 4
+    assert not {"build_datasets", "train_reward_model", "build_tiny_models"} & set(jobs), jobs

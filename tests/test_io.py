@@ -99,3 +99,23 @@ def test_finished_checkpoints_leave_no_empty_directories(tmp_path):
     assert not (root / "paper").exists() and (root / "reward").is_dir()
     remove_checkpoints(root / "reward")
     assert not root.exists() and (tmp_path / "results").is_dir()
+
+
+def test_score_files_survive_carriage_returns_in_responses(tmp_path):
+    """Real tokenizers generate \\r; pandas wrote it unquoted and the file read back shifted."""
+    from hhalign.io import write_scores
+
+    df = pd.DataFrame(
+        {
+            "id": ["h-0", "h-1"],
+            "prompt": ["q", "q2"],
+            "response": ["it?\r\r\rple\x0c", "NaN"],
+            "score": [0.5, -1.25],
+            "empty_response": [False, False],
+            "truncated_input": [None, True],
+        }
+    )
+    write_scores(df, tmp_path / "s.csv")
+    back = read_scores(tmp_path / "s.csv")
+    assert back["response"].tolist() == df["response"].tolist()
+    assert back["score"].tolist() == [0.5, -1.25] and back["id"].tolist() == ["h-0", "h-1"]

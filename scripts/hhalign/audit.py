@@ -19,6 +19,10 @@ import pandas as pd
 SCORE_COLUMNS = ["id", "prompt", "response", "score", "empty_response", "truncated_input"]
 
 
+class AuditSourceError(OSError):
+    """A release file that cannot be fetched; the message names the URL and the fix."""
+
+
 class AuditFormatError(ValueError):
     """The released file does not have the expected shape; the message names the row."""
 
@@ -26,8 +30,15 @@ class AuditFormatError(ValueError):
 def read_release(source: str) -> list[dict]:
     """Read a release file from a local path or an http(s) URL."""
     if source.startswith(("http://", "https://")):
-        with urllib.request.urlopen(source, timeout=60) as response:
-            return json.loads(response.read().decode("utf-8"))
+        try:
+            with urllib.request.urlopen(source, timeout=60) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except OSError as err:  # URLError, timeouts, refused connections
+            raise AuditSourceError(
+                f"cannot download the authors' released scores from {source}: {err}. Fix: "
+                f"download the file on a machine with internet and set audit.harmful and "
+                f"audit.helpful to local paths"
+            ) from err
     return json.loads(Path(source).read_text(encoding="utf-8"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import logging
@@ -83,10 +84,14 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def stage_logger(name: str, log_file: str | Path | None = None) -> logging.Logger:
-    """A logger that writes to stderr and, when given, to the rule's log file."""
-    logger = logging.getLogger(f"hhalign.{name}")
-    logger.setLevel(logging.INFO)
-    logger.handlers.clear()
+    """A logger that writes to stderr and, when given, to the rule's log file.
+
+    The handlers sit on the package logger ``hhalign``, so what library modules log
+    (``hhalign.models``: which commit a revision resolved to) lands in the same log.
+    """
+    package = logging.getLogger("hhalign")
+    package.setLevel(logging.INFO)
+    package.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file:
@@ -94,8 +99,12 @@ def stage_logger(name: str, log_file: str | Path | None = None) -> logging.Logge
         handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
     for h in handlers:
         h.setFormatter(fmt)
-        logger.addHandler(h)
-    logger.propagate = False
+        package.addHandler(h)
+    package.propagate = False
+    logger = logging.getLogger(f"hhalign.{name}")
+    logger.handlers.clear()
+    logger.setLevel(logging.INFO)
+    logger.propagate = True
     if log_file:
         log_uncaught_exceptions(logger)
     return logger
@@ -153,6 +162,13 @@ def read_scores(path: str | Path) -> pd.DataFrame:
                 raise ScoreFileError(f"{path}: column {col} has non-boolean values {unknown}")
             df[col] = df[col].map(BOOL_TEXT)
     return df
+
+
+def write_scores(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a score table with every text field quoted: generated responses hold carriage
+    returns, which pandas writes unquoted, so the file read back as shifted rows."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 def read_score_files(paths: list[str], keys: list[tuple[str, str, str]]) -> pd.DataFrame:

@@ -6,6 +6,9 @@ only transformers (a job's start-up time is paid 16 times per protocol).
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,16 +24,72 @@ class TrainingInputError(ValueError):
     """The inputs of a training stage cannot work; the message says why and what to do."""
 
 
+log = logging.getLogger("hhalign.models")
+NO_SAFETENSORS = "cannot be loaded with `safetensors`"
+
+
+def is_hub_id(path: str) -> bool:
+    """True for a Hub repository id ("org/name"), False for a directory on disk."""
+    return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
+
+
 def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any) -> Any:
     """Call a from_pretrained, turning a missing or unreadable model into a clear error."""
+    from hhalign.hub import explain
+
     try:
         return loader(path, revision=revision, trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as err:
+        if NO_SAFETENSORS in str(err):
+            raise TrainingInputError(
+                f"{path} at revision {revision} holds no safetensors weights and "
+                "models.safetensors_only refuses pickled ones. Fix: pin a revision that has "
+                "model.safetensors, or set allow_pickle: true for this model to read its .bin "
+                "through torch's weights-only unpickler (no code is run)"
+            ) from err
+        if is_hub_id(path):
+            raise explain(err, f"model {path}@{revision}", "model", revision) from err
         raise TrainingInputError(
-            f"cannot load the starting model {path!r} (revision {revision}): {err}\n"
-            "Check the path or Hub id; if the repository has only .bin weights, pin a revision "
-            "with safetensors or set models.safetensors_only: false."
+            f"cannot load the model {path!r} (revision {revision}): {err}\n"
+            "Check the path: a directory written by save_pretrained, or a Hub id."
         ) from err
+
+
+def weights_file(path: str, commit: str | None) -> str:
+    """Which weight file a loaded model came from: a local file, or the Hub cache's."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json"):  # fmt: skip
+        if not is_hub_id(path):
+            if (Path(path) / name).is_file():
+                return name
+        elif isinstance(try_to_load_from_cache(path, name, revision=commit), str):
+            return name
+    return "unknown"
+
+
+def describe(model: PreTrainedModel, path: str, revision: str | None) -> dict:
+    """Log what was loaded (the commit a revision resolved to, the weight file) and return it.
+
+    Pickled weights are read by transformers through torch's weights-only unpickler
+    (``torch.load(weights_only=True)``), which rebuilds tensors and runs no code; the
+    warning names the file and its commit so a reviewer sees it in the job's log.
+    """
+    from hhalign.hub import cached_commit
+
+    commit = cached_commit(path, revision, "config.json") if is_hub_id(path) else None
+    info = {"model": path, "revision": revision, "commit": commit}
+    info["weights"] = weights_file(path, commit)
+    log.info("loaded %s (revision %s, commit %s) from %s", path, revision, commit, info["weights"])
+    if info["weights"].startswith("pytorch_model"):
+        log.warning(
+            "%s@%s: read pickled weights %s through torch's weights-only unpickler",
+            path,
+            commit or revision,
+            info["weights"],
+        )
+    return info
 
 
 def load_model(
@@ -42,12 +101,15 @@ def load_model(
 ) -> PreTrainedModel:
     """Load a causal LM (kind="causal") or a one-output classifier (kind="reward").
 
-    Remote code is never run; with ``safetensors_only`` pickled weights are refused.
+    Remote code is never run; with ``safetensors_only`` pickled weights are refused,
+    without it they are read through torch's weights-only unpickler. Transformers'
+    background conversion to safetensors (which asks the Hub) is switched off.
     """
+    os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "1")
     auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
     extra = {"num_labels": 1} if kind == "reward" else {}
     use_safetensors = True if safetensors_only else None
-    return _from_pretrained(
+    model = _from_pretrained(
         auto.from_pretrained,
         path,
         revision,
@@ -55,6 +117,8 @@ def load_model(
         dtype=getattr(torch, dtype),
         **extra,
     )
+    describe(model, path, revision)
+    return model
 
 
 def load_tokenizer(path: str, revision: str | None = None) -> Any:

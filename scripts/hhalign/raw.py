@@ -21,12 +21,17 @@ def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Pa
     """
     from huggingface_hub import hf_hub_download
 
-    cached = Path(
-        hf_hub_download(
-            repo_id, release_path(subset, split), repo_type="dataset", revision=revision
-        )
-    )
-    shutil.copyfile(cached, out)
+    from hhalign.hub import explain
+
+    name = release_path(subset, split)
+    try:
+        cached = Path(hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
+        shutil.copyfile(cached, out)
+    except Exception as err:
+        out.unlink(missing_ok=True)  # a partial copy never becomes the rule's output
+        raise explain(
+            err, f"dataset {repo_id}@{revision} file {name}", "dataset", revision
+        ) from err
     return cached.parents[1].name  # .../snapshots/<commit>/<subset>/<split>.jsonl.gz
 
 
