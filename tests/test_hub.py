@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from huggingface_hub.errors import LocalEntryNotFoundError
+from huggingface_hub.errors import (
+    GatedRepoError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
 from hhalign.config import deep_merge, validate_config
 from hhalign.hub import cause_and_fix
@@ -188,6 +193,16 @@ def test_causes_are_read_from_the_whole_exception_chain():
     assert "not in the local Hugging Face cache" in cause_and_fix(offline, "model", "abc")[0]
     full = raised(OSError("download failed"), OSError(errno.ENOSPC, "No space left on device"))
     assert cause_and_fix(full, "dataset", "abc")[0] == "the disk filled during the download"
+    import httpx2
+
+    response = httpx2.Response(401, request=httpx2.Request("GET", "http://127.0.0.1:9/x"))
+    for kind, why in [
+        (GatedRepoError, "the repository is gated"),
+        (RepositoryNotFoundError, "the repository does not exist or is private"),
+        (RevisionNotFoundError, "it has no revision 'abc'"),
+    ]:
+        err = raised(OSError("cannot load"), kind("from the Hub", response=response))
+        assert cause_and_fix(err, "model", "abc")[0] == why
     other = cause_and_fix(ValueError("odd"), "dataset", "abc")
     assert other[0] == "ValueError: odd" and "data.source: local" in other[1]
 
