@@ -117,3 +117,24 @@ def test_scores_do_not_depend_on_the_token_budget(world):
     plain, _ = score_pairs(judge, tok, prompts, responses, batch_size=10)
     capped, _ = score_pairs(judge, tok, prompts, responses, batch_size=10, max_batch_tokens=64)
     assert capped == pytest.approx(plain, abs=1e-5)
+
+
+def test_generation_stops_at_any_of_the_models_stop_tokens(world):
+    """An instruct model lists several stop ids (end of turn, EOS) in its generation config:
+    generation ends at the first of them, not only at the tokenizer's single EOS."""
+    import copy
+
+    from hhalign.generation import stop_ids
+
+    (w, rows) = world
+    model, tok = w["policy"]
+    prompt = rows[0]["chosen"][: rows[0]["chosen"].rfind("Assistant:") + 10]
+    free = generate(model, tok, [prompt], 12, batch_size=1)[0]
+    first = free.new_ids[0]
+    assert first != tok.eos_token_id and len(free.new_ids) > 1  # it would run on
+    turn = copy.deepcopy(model)
+    turn.generation_config.eos_token_id = [first, tok.eos_token_id]  # "end of turn" first
+    assert stop_ids(turn, tok) == [first, tok.eos_token_id]
+    stopped = generate(turn, tok, [prompt], 12, batch_size=1)[0]
+    assert stopped.new_ids == [first] and stopped.stopped_at_eos
+    assert stop_ids(model, tok) == [tok.eos_token_id]  # OPT: one stop id, as before

@@ -30,24 +30,39 @@ class Generated:
     hit_token_limit: bool
 
 
-def greedy_config(tokenizer, max_new_tokens: int) -> GenerationConfig:
-    """Greedy decoding, stated in full so no model's generation_config.json changes it."""
+def stop_ids(model: torch.nn.Module, tokenizer) -> list[int]:
+    """Every token that ends a response: the model's own stop tokens (its generation
+    config's ``eos_token_id``, one id or several, e.g. an instruct model's end-of-turn) and
+    the tokenizer's EOS, in that order, without repeats."""
+    ids: list[int] = []
+    for source in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        for i in source if isinstance(source, list | tuple) else [source]:
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+    return ids
+
+
+def greedy_config(tokenizer, max_new_tokens: int, stops: list[int] | None = None):
+    """Greedy decoding, stated in full so no model's generation_config.json changes it;
+    generation stops at any of ``stops`` (default: the tokenizer's EOS)."""
     return GenerationConfig(
         do_sample=False,
         num_beams=1,
         max_new_tokens=max_new_tokens,
         repetition_penalty=1.0,
         pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+        eos_token_id=stops or tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
     )
 
 
-def _trim(new: list[int], eos: int, pad: int, limit: int) -> tuple[list[int], bool, bool]:
-    """Drop the padding after EOS; report (ids up to and including EOS, at EOS, at limit)."""
-    if eos in new:
-        return new[: new.index(eos) + 1], True, False
-    while new and new[-1] == pad and pad != eos:
+def _trim(new: list[int], stops: list[int], pad: int, limit: int) -> tuple[list[int], bool, bool]:
+    """Cut at the first stop token (kept) and drop padding; report (ids, at a stop token,
+    at the token limit)."""
+    at = [new.index(s) for s in stops if s in new]
+    if at:
+        return new[: min(at) + 1], True, False
+    while new and new[-1] == pad and pad not in stops:
         new = new[:-1]
     return new, False, len(new) >= limit
 
@@ -68,7 +83,8 @@ def generate(
     mask, so left padding does not change the result.
     """
     tokenizer.padding_side = "left"
-    config = greedy_config(tokenizer, max_new_tokens)
+    stops = stop_ids(model, tokenizer)
+    config = greedy_config(tokenizer, max_new_tokens, stops)
     encoded = tokenizer(prompts)["input_ids"]
     order = length_order([len(ids) for ids in encoded])
     device = next(model.parameters()).device
@@ -83,7 +99,7 @@ def generate(
         for row, i in enumerate(idx):
             new, eos, limit = _trim(
                 seqs[row, width:].tolist(),
-                tokenizer.eos_token_id,
+                stops,
                 tokenizer.pad_token_id,
                 max_new_tokens,
             )

@@ -49,18 +49,27 @@ TRAINER_KEYS = (
 )
 
 
+def lora_wrappable() -> tuple[type, ...]:
+    """Module types PEFT's LoRA can wrap: linear and embedding layers, convolutions,
+    GPT-2's Conv1D (``c_attn``) and multi-head attention."""
+    from transformers.pytorch_utils import Conv1D
+
+    nn = torch.nn
+    return (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention,
+            Conv1D)  # fmt: skip
+
+
 def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:
     """Fail naming the missing LoRA target modules and listing the ones the model has."""
-    linear = {
-        name.rsplit(".", 1)[-1]
-        for name, mod in model.named_modules()
-        if isinstance(mod, torch.nn.Linear | torch.nn.Embedding)
+    kinds = lora_wrappable()
+    names = {
+        name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, kinds)
     }
-    missing = [t for t in targets if t not in linear]
+    missing = [t for t in targets if t not in names]
     if missing:
         raise TrainingInputError(
             f"LoRA target modules {missing} do not exist in {type(model).__name__}; "
-            f"it has: {sorted(linear)}. Fix dpo.lora.target_modules."
+            f"it has: {sorted(names)}. Fix dpo.lora.target_modules."
         )
 
 

@@ -1,0 +1,48 @@
+"""Policy-side checks on tiny models of several architectures, built from config."""
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+from hhalign.models import TrainingInputError
+from hhalign.train import check_lora_targets
+
+SMALL = {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 1,
+         "num_attention_heads": 2, "intermediate_size": 64}  # fmt: skip
+ARCHITECTURES = {
+    "gpt2": (
+        lambda: GPT2LMHeadModel(GPT2Config(vocab_size=128, n_embd=32, n_layer=1, n_head=2)),
+        ["c_attn"],
+    ),
+    "llama": (lambda: LlamaForCausalLM(LlamaConfig(**SMALL)), ["q_proj", "v_proj"]),
+    "qwen2": (lambda: Qwen2ForCausalLM(Qwen2Config(**SMALL)), ["q_proj", "v_proj"]),
+    "gpt_neox": (lambda: GPTNeoXForCausalLM(GPTNeoXConfig(**SMALL)), ["query_key_value"]),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_lora_targets_that_peft_can_wrap_are_accepted(arch):
+    build, targets = ARCHITECTURES[arch]
+    model = build()
+    check_lora_targets(model, targets)  # GPT-2's c_attn is a Conv1D, not an nn.Linear
+    peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=targets))
+    assert any("lora_" in n for n, _ in peft.named_parameters())
+    with pytest.raises(TrainingInputError, match=r"it has: \[.*\]\. Fix dpo.lora.target_modules"):
+        check_lora_targets(build(), ["no_such_proj"])
+
+
+def test_the_error_lists_what_the_model_has():
+    model = ARCHITECTURES["gpt_neox"][0]()
+    with pytest.raises(TrainingInputError) as err:
+        check_lora_targets(model, ["q_proj", "v_proj"])
+    assert "query_key_value" in str(err.value) and isinstance(model, torch.nn.Module)
