@@ -46,3 +46,26 @@ def test_the_error_lists_what_the_model_has():
     with pytest.raises(TrainingInputError) as err:
         check_lora_targets(model, ["q_proj", "v_proj"])
     assert "query_key_value" in str(err.value) and isinstance(model, torch.nn.Module)
+
+
+def test_lengths_beyond_the_models_positions_fail_at_start_up_naming_the_key():
+    from hhalign.generation import generate
+    from hhalign.models import check_length, position_limit
+
+    gpt2 = GPT2LMHeadModel(
+        GPT2Config(vocab_size=128, n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    )
+    assert position_limit(gpt2) == 64
+    check_length(gpt2, 64, "sft.max_length")
+    with pytest.raises(TrainingInputError, match=r"sft.max_length: 65 tokens exceed the 64 "):
+        check_length(gpt2, 65, "sft.max_length")
+
+    class Tok:  # the tokenizer interface generate() uses before the model runs
+        padding_side, pad_token_id, eos_token_id, bos_token_id = "right", 0, 1, 1
+
+        def __call__(self, prompts):
+            return {"input_ids": [[5] * 40 for _ in prompts]}
+
+    with pytest.raises(TrainingInputError, match=r"generation.max_new_tokens: 90 tokens \(the "
+                       r"longest prompt, 40 tokens, plus 50 new\) exceed the 64"):  # fmt: skip
+        generate(gpt2, Tok(), ["a prompt"], 50, batch_size=1)

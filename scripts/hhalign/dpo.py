@@ -9,7 +9,7 @@ from datasets import Dataset
 from peft import LoraConfig
 from trl import DPOConfig, DPOTrainer
 
-from hhalign.models import load_model, load_tokenizer
+from hhalign.models import check_length, load_model, load_tokenizer
 from hhalign.train import (
     check_lora_targets,
     dpo_dataset,
@@ -102,6 +102,7 @@ def train_dpo(
     training_backends()
     tokenizer = load_tokenizer(start, revision)
     model = load_model(start, revision, "causal", safetensors_only)
+    check_length(model, section["max_length"], "dpo.max_length")
     peft_config = lora_config(section["lora"])
     if peft_config is not None:
         check_lora_targets(model, section["lora"]["target_modules"])

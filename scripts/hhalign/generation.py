@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
 from hhalign.dialogue import HUMAN
+from hhalign.models import check_length
 from hhalign.scoring import length_order
 
 
@@ -86,6 +87,9 @@ def generate(
     stops = stop_ids(model, tokenizer)
     config = greedy_config(tokenizer, max_new_tokens, stops)
     encoded = tokenizer(prompts)["input_ids"]
+    longest = max((len(ids) for ids in encoded), default=0)
+    check_length(model, longest + max_new_tokens, "generation.max_new_tokens",
+                 f" (the longest prompt, {longest} tokens, plus {max_new_tokens} new)")  # fmt: skip
     order = length_order([len(ids) for ids in encoded])
     device = next(model.parameters()).device
     model.eval()

@@ -121,6 +121,27 @@ def load_model(
     return model
 
 
+def position_limit(model: PreTrainedModel) -> int | None:
+    """The longest sequence the model's positions cover (None when its config has no limit)."""
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(model.config, key, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def check_length(model: PreTrainedModel, needed: int, key: str, detail: str = "") -> None:
+    """Fail at start-up, naming the config key and the limit, when ``needed`` positions do not
+    fit the loaded model (instead of an indexing error mid-run)."""
+    limit = position_limit(model)
+    if limit is not None and needed > limit:
+        raise TrainingInputError(
+            f"{key}: {needed} tokens{detail} exceed the {limit} positions of "
+            f"{type(model).__name__} (its config's position limit). Fix: lower {key} to at "
+            f"most {limit}, or use a model with longer positions"
+        )
+
+
 def load_tokenizer(path: str, revision: str | None = None) -> Any:
     """Load a tokenizer without remote code; give it a pad token if it has none."""
     tok = _from_pretrained(AutoTokenizer.from_pretrained, path, revision)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from trl import SFTConfig, SFTTrainer
 
-from hhalign.models import load_model, load_tokenizer
+from hhalign.models import check_length, load_model, load_tokenizer
 from hhalign.train import (
     fit,
     seed_everything,
@@ -38,6 +38,7 @@ def train_sft(
     training_backends()
     tokenizer = load_tokenizer(start, revision)
     model = load_model(start, revision, "causal", safetensors_only)
+    check_length(model, section["max_length"], "sft.max_length")
     dataset = sft_dataset(pd.read_parquet(data_path), section["loss"], section["max_train_samples"])
     args = SFTConfig(
         **trainer_kwargs(section, checkpoint_dir, processes),
