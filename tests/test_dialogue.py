@@ -65,6 +65,10 @@ def test_common_prefix_split_overshoots_into_completions():
     prompt, c, r = common_prefix_split(chosen, rejected)
     assert prompt == "\n\nHuman: hi\n\nAssistant: I can"
     assert (c, r) == (" help.", "not.")
+    # TRL 0.16.1 moved a space before the difference into the completions.
+    prompt, c, r = common_prefix_split("H: hi A: Yes.", "H: hi A: No.")
+    assert (prompt, c, r) == ("H: hi A:", " Yes.", " No.")
+    assert common_prefix_split("abc", "abcd") == ("ab", "c", "cd")  # its off-by-one, kept
 
 
 def test_sft_row_and_empty_completion():

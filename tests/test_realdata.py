@@ -49,3 +49,64 @@ def test_corrected_rules_drop_skill_and_grape(rows, synthetic_helpful):
 def test_common_prefix_overshoots_the_prompt_in_a_fifth_of_rows(rows):
     ends = [common_prefix_split(r["chosen"], r["rejected"])[0].rstrip() for r in rows]
     assert sum(e.endswith("Assistant:") for e in ends) == 1867
+
+
+def reference_extract_prompt(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """trl 0.16.1, trl/data_utils.py extract_prompt, transcribed line for line."""
+    for idx in range(min(len(chosen), len(rejected))):
+        if chosen[idx] != rejected[idx]:
+            if chosen[idx - 1] == " ":  # remove space before the prompt
+                idx -= 1
+            break
+    return chosen[:idx], chosen[idx:], rejected[idx:]
+
+
+def reference_tokenize_row(features, tokenizer, max_prompt_length, max_completion_length):
+    """trl 0.16.1, DPOTrainer.tokenize_row (add_special_tokens=False: a decoder-only model)."""
+    prompt_input_ids = tokenizer(features["prompt"], add_special_tokens=False)["input_ids"]
+    chosen_input_ids = tokenizer(features["chosen"], add_special_tokens=False)["input_ids"]
+    rejected_input_ids = tokenizer(features["rejected"], add_special_tokens=False)["input_ids"]
+    chosen_input_ids = [*chosen_input_ids, tokenizer.eos_token_id]
+    rejected_input_ids = [*rejected_input_ids, tokenizer.eos_token_id]
+    if max_prompt_length is not None:
+        prompt_input_ids = prompt_input_ids[-max_prompt_length:]
+    if max_completion_length is not None:
+        chosen_input_ids = chosen_input_ids[:max_completion_length]
+        rejected_input_ids = rejected_input_ids[:max_completion_length]
+    return prompt_input_ids, chosen_input_ids, rejected_input_ids
+
+
+def reference_keep_end(prompt, completion, width, max_length):
+    """trl 0.16.1 concatenated_forward: one row, flushed left, padded to the batch ``width``
+    (the longest row), then ``input_ids[:, -max_length:]`` (keep_end)."""
+    row = prompt + completion + [None] * (width - len(prompt) - len(completion))
+    kept = row[-max_length:]
+    return [t for t in kept if t is not None]
+
+
+def test_paper_dpo_ids_equal_the_authors_trl_on_real_pairs(rows):
+    """Every real pair: the ids the paper protocol trains on equal TRL 0.16.1's, with its
+    defaults (max_prompt_length 512, max_length 1024, keep_end), one pair per batch; and
+    TRL 1.16's joint tokenization would have taken other completions for most pairs."""
+    from hhalign.dpo import tokenize_like_trl016
+    from hhalign.tiny import policy_tokenizer, train_bpe
+
+    texts = [r[k] for r in rows for k in ("chosen", "rejected")]
+    tok = policy_tokenizer(train_bpe(texts, 2000))
+    differs_in_trl116 = cut = 0
+    for r in rows:
+        prompt, chosen, rejected = reference_extract_prompt(r["chosen"], r["rejected"])
+        assert common_prefix_split(r["chosen"], r["rejected"]) == (prompt, chosen, rejected)
+        feats = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        p, c, rj = reference_tokenize_row(feats, tok, 512, None)
+        width = len(p) + max(len(c), len(rj))
+        want = [reference_keep_end(p, x, width, 1024) for x in (c, rj)]
+        ours = tokenize_like_trl016(prompt, chosen, rejected, tok, 512, 1024)
+        got = [ours["prompt_ids"] + ours[k] for k in ("chosen_ids", "rejected_ids")]
+        assert got == want, r["chosen"][:80]
+        cut += width > 1024
+        joint = tok(prompt + chosen, add_special_tokens=False)["input_ids"]
+        p_alone = tok(prompt, add_special_tokens=False)["input_ids"]
+        differs_in_trl116 += joint[: len(p_alone)] != p_alone
+    assert differs_in_trl116 > 0  # TRL 1.16 would have moved these completions' first tokens
+    print(f"{differs_in_trl116} of {len(rows)} pairs tokenize differently jointly; {cut} cut")

@@ -113,6 +113,20 @@ def test_lora_dpo_changes_only_adapters_and_exports_a_merged_model(world, sft_mo
     changed = {k for k in before if not torch.equal(before[k], merged[k])}
     assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
     assert summary["reference"] == str(root / "policy")
+    # The paper protocol's DPO trains on the ids the authors' TRL 0.16.1 built, unchanged.
+    from hhalign.dialogue import common_prefix_split
+    from hhalign.dpo import tokenize_like_trl016
+
+    first = pd.read_parquet(root / "dpo.parquet").iloc[0]
+    section = world["cfg"]["dpo"]
+    want = tokenize_like_trl016(
+        *common_prefix_split(first["chosen_text"], first["rejected_text"]),
+        trainer.processing_class,
+        section["max_prompt_length"],
+        section["max_length"],
+    )
+    row = trainer.train_dataset[0]
+    assert {k: row[k] for k in want} == want
 
 
 def test_merged_model_equals_the_adapter_wrapped_model(world):

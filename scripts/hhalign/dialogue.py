@@ -12,7 +12,6 @@ split that prefix runs past the prompt in about a fifth of the rows.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -74,13 +73,21 @@ def split_prompt(dialogue: str) -> tuple[str, str]:
 
 
 def common_prefix_split(chosen: str, rejected: str) -> tuple[str, str, str]:
-    """Split at the longest common prefix, as TRL's implicit-prompt DPO did.
+    """Split where chosen and rejected first differ, exactly as the authors' TRL (0.16.1,
+    ``trl.data_utils.extract_prompt``) extracted the implicit prompt.
 
-    This is the ``paper`` protocol's DPO prompt (what the authors' TRL release
-    extracted); it may run past "Assistant:" into the completions.
+    This is the ``paper`` protocol's DPO prompt; it may run past "Assistant:" into the
+    completions. Two quirks are kept on purpose: a space just before the first difference
+    goes to the completions (the prompt ends "Assistant:", the completions start " ..."),
+    and when one text is a prefix of the other the split falls one character early.
     """
-    prefix = os.path.commonprefix([chosen, rejected])  # noqa: RUF071 (strings, on purpose)
-    return prefix, chosen[len(prefix) :], rejected[len(prefix) :]
+    idx = 0
+    for idx in range(min(len(chosen), len(rejected))):
+        if chosen[idx] != rejected[idx]:
+            if chosen[idx - 1] == " ":
+                idx -= 1
+            break
+    return chosen[:idx], chosen[idx:], rejected[idx:]
 
 
 def sft_row(chosen: str) -> dict[str, str]:
