@@ -121,3 +121,19 @@ def test_protocol_view_merges_without_touching_the_base():
 
 def test_is_pinned():
     assert is_pinned("0" * 40) and not is_pinned("main") and not is_pinned(None)
+
+
+def test_chat_template_rendering_is_refused_where_it_cannot_work():
+    cfg = base_config()
+    cfg["generation"]["prompt_rendering"] = "chat_template"
+    with pytest.raises(ConfigError, match="not allowed in the paper protocol"):
+        protocol_view(cfg, "paper")
+    cfg = base_config()
+    cfg["protocol_overrides"]["corrected"]["generation"] = {
+        "prompt_rendering": "chat_template",
+        "extraction": "paper",
+    }
+    with pytest.raises(ConfigError, match=r"needs generation\.extraction: corrected"):
+        protocol_view(cfg, "corrected")
+    cfg["protocol_overrides"]["corrected"]["generation"]["extraction"] = "corrected"
+    assert protocol_view(cfg, "corrected")["generation"]["prompt_rendering"] == "chat_template"

@@ -138,3 +138,37 @@ def test_generation_stops_at_any_of_the_models_stop_tokens(world):
     stopped = generate(turn, tok, [prompt], 12, batch_size=1)[0]
     assert stopped.new_ids == [first] and stopped.stopped_at_eos
     assert stop_ids(model, tok) == [tok.eos_token_id]  # OPT: one stop id, as before
+
+
+CHAT = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_chat_template_rendering_feeds_the_template_once_and_keeps_the_hh_prompt(world):
+    """Instruct policies read the transcript as messages through their own template; the BOS
+    the template writes is not doubled, and the judge still gets the HH prompt."""
+    import copy
+
+    from hhalign.generation import render_chat, respond
+
+    (w, _rows) = world
+    model, tok = w["policy"]
+    tok = copy.deepcopy(tok)
+    tok.chat_template = CHAT
+    prompt = "\n\nHuman: hi there\n\nAssistant: hello\n\nHuman: how are you?\n\nAssistant:"
+    text = render_chat(tok, prompt)
+    assert text == (
+        f"{tok.bos_token}<|user|>hi there\n<|assistant|>hello\n<|user|>how are you?\n<|assistant|>"
+    )
+    cfg = {"max_new_tokens": 5, "batch_size": 2, "extraction": "corrected",
+           "prompt_rendering": "chat_template"}  # fmt: skip
+    out = respond(model, tok, [{"id": "a", "prompt": prompt}], cfg)
+    assert out[0]["prompt"] == prompt
+    ids = generate(model, tok, [text], 5, 1, add_special_tokens=False)[0].prompt_ids
+    assert ids == tok(text, add_special_tokens=False)["input_ids"]
+    assert ids.count(tok.bos_token_id) == 1
+    tok.chat_template = None
+    with pytest.raises(ValueError, match=r"has no chat template\. Fix: prompt_rendering: raw"):
+        render_chat(tok, prompt)

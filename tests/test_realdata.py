@@ -1,5 +1,6 @@
 """The data and prompt code on the real harmless-base test split (skipped when absent)."""
 
+import itertools
 import re
 
 import pytest
@@ -110,3 +111,25 @@ def test_paper_dpo_ids_equal_the_authors_trl_on_real_pairs(rows):
         differs_in_trl116 += joint[: len(p_alone)] != p_alone
     assert differs_in_trl116 > 0  # TRL 1.16 would have moved these completions' first tokens
     print(f"{differs_in_trl116} of {len(rows)} pairs tokenize differently jointly; {cut} cut")
+
+
+def test_transcripts_become_messages_without_losing_text(rows):
+    """Every real dialogue (chosen and rejected): one message per turn, roles from the
+    markers, every turn's text kept once, in order."""
+    from hhalign.dialogue import parse_turns, to_messages
+
+    alternating = 0
+    for r in rows:
+        for text in (r["chosen"], r["rejected"]):
+            turns = parse_turns(text)
+            messages = to_messages(text)
+            assert len(messages) == len(turns) - (
+                not turns[-1].text and turns[-1].role == "Assistant"
+            )
+            assert [m["content"] for m in messages] == [t.text for t in turns][: len(messages)]
+            assert {m["role"] for m in messages} <= {"user", "assistant"}
+            assert messages[0]["role"] == "user"
+            roles = [m["role"] for m in messages]
+            alternating += all(a != b for a, b in itertools.pairwise(roles))
+    assert alternating >= 0.95 * 2 * len(rows)  # the data has a few repeated-role turns
+    assert to_messages("\n\nHuman: hi\n\nAssistant:") == [{"role": "user", "content": "hi"}]

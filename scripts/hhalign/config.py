@@ -80,7 +80,27 @@ def protocol_view(config: dict, protocol: str, schema: dict | None = None) -> di
             f"(known: {sorted(overrides)}); add `protocol_overrides: {{{protocol}: {{}}}}`"
         )
     view = deep_merge(config, overrides[protocol])
-    return validate_config(view, schema, where=f"config for protocol {protocol!r}")
+    view = validate_config(view, schema, where=f"config for protocol {protocol!r}")
+    check_rendering(view["generation"], protocol)
+    return view
+
+
+def check_rendering(generation: dict, protocol: str) -> None:
+    """A chat-template rendering is for instruct policies in protocols of one's own: never
+    the paper's, and only with the extraction that decodes new tokens alone."""
+    if generation["prompt_rendering"] != "chat_template":
+        return
+    if protocol == "paper":
+        raise ConfigError(
+            "generation.prompt_rendering: chat_template is not allowed in the paper protocol "
+            "(the authors fed raw HH text); set it under protocol_overrides of another protocol"
+        )
+    if generation["extraction"] != "corrected":
+        raise ConfigError(
+            f"protocol {protocol!r}: generation.prompt_rendering: chat_template needs "
+            "generation.extraction: corrected (the paper's extraction cuts len(prompt) "
+            "characters from the decoded text, which a rendered prompt does not match)"
+        )
 
 
 def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:

@@ -56,6 +56,23 @@ def parse_turns(dialogue: str) -> list[Turn]:
     ]
 
 
+ROLES = {"Human": "user", "Assistant": "assistant"}
+
+
+def to_messages(prompt: str) -> list[dict[str, str]]:
+    """An HH prompt as chat messages (Human -> user, Assistant -> assistant), for a model's
+    chat template. The empty Assistant turn a prompt ends with (the cue) is the turn the
+    model is asked to write, so it is left out; an Assistant turn the prompt ends inside (the
+    paper's prompts can) stays as the last message. Turn texts are stripped, as
+    ``parse_turns`` does; consecutive turns of one role (the real data has them) are kept
+    as they are.
+    """
+    turns = parse_turns(prompt)
+    if turns and turns[-1].role == "Assistant" and not turns[-1].text:
+        turns = turns[:-1]
+    return [{"role": ROLES[t.role], "content": t.text} for t in turns]
+
+
 def split_prompt(dialogue: str) -> tuple[str, str]:
     """Return (prompt, completion): the prompt ends with the last "\\n\\nAssistant:".
 

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
-from hhalign.dialogue import HUMAN
+from hhalign.dialogue import HUMAN, to_messages
 from hhalign.models import check_length
 from hhalign.scoring import length_order
 
@@ -76,6 +76,7 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     progress: bool = False,
+    add_special_tokens: bool = True,
 ) -> list[Generated]:
     """Greedy continuations of ``prompts``, in input order.
 
@@ -86,7 +87,7 @@ def generate(
     tokenizer.padding_side = "left"
     stops = stop_ids(model, tokenizer)
     config = greedy_config(tokenizer, max_new_tokens, stops)
-    encoded = tokenizer(prompts)["input_ids"]
+    encoded = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]
     longest = max((len(ids) for ids in encoded), default=0)
     check_length(model, longest + max_new_tokens, "generation.max_new_tokens",
                  f" (the longest prompt, {longest} tokens, plus {max_new_tokens} new)")  # fmt: skip
@@ -155,15 +156,36 @@ def response_rows(
     return rows
 
 
+def render_chat(tokenizer, prompt: str) -> str:
+    """An HH prompt rendered by the model's own chat template (no system prompt), ending
+    with the template's cue for the assistant's turn."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"generation.prompt_rendering is chat_template but the tokenizer of "
+            f"{tokenizer.name_or_path!r} has no chat template. Fix: prompt_rendering: raw"
+        )
+    return tokenizer.apply_chat_template(
+        to_messages(prompt), add_generation_prompt=True, tokenize=False
+    )
+
+
 def respond(model, tokenizer, prompts: list[dict], cfg: dict, progress: bool = False) -> list[dict]:
-    """Greedy responses to prompt rows under a ``generation`` config section."""
+    """Greedy responses to prompt rows under a ``generation`` config section.
+
+    With ``prompt_rendering: chat_template`` the model reads each prompt through its chat
+    template (the rendered text already holds the template's BOS, so none is added again);
+    the rows keep the HH prompt, which is what the judge scores.
+    """
+    chat = cfg["prompt_rendering"] == "chat_template"
+    texts = [render_chat(tokenizer, p["prompt"]) if chat else p["prompt"] for p in prompts]
     outputs = generate(
         model,
         tokenizer,
-        [p["prompt"] for p in prompts],
+        texts,
         cfg["max_new_tokens"],
         cfg["batch_size"],
         progress=progress,
+        add_special_tokens=not chat,
     )
     return response_rows(tokenizer, prompts, outputs, cfg["extraction"])
 
