@@ -22,9 +22,9 @@ rule run_benchmark:
         gpu=1,
     params:
         bench=config["bench"],
-        sft=view("paper", "sft"),
-        dpo=view("paper", "dpo"),
-        generation=view("paper", "generation"),
+        sft=paper_view("sft"),
+        dpo=paper_view("dpo"),
+        generation=paper_view("generation"),
         scoring=config["scoring"],
     script:
         "../scripts/run_benchmark.py"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from hhalign.config import prepare, model_source
+from hhalign.config import prepare, model_source, protocol_view
 from hhalign.deps import code_inputs
 
 # Validates config.yaml (+ presets) and each protocol's view; stops naming the key on error.
@@ -25,6 +25,12 @@ wildcard_constraints:
     subset=r"[A-Za-z0-9_-]+",
     variant="|".join(config["variants"]),
     report_dir="|".join(re.escape(d) for d in (R, AUDIT)),
+
+
+def paper_view(section):
+    """A config section as the paper protocol sees it, whether or not this run includes
+    that protocol (the benchmark suite measures the paper's setup)."""
+    return (VIEWS.get("paper") or protocol_view(config, "paper"))[section]
 
 
 def code(script):

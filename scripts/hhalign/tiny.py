@@ -15,6 +15,10 @@ from tokenizers import ByteLevelBPETokenizer, processors
 from transformers import (
     DebertaV2Config,
     DebertaV2ForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
     OPTConfig,
     OPTForCausalLM,
     PreTrainedTokenizerFast,
@@ -93,6 +97,42 @@ def tiny_opt(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int
     return OPTForCausalLM(config)
 
 
+def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
+    """The tiny policy of ``sizes["architecture"]`` (opt, llama or gpt2), same sizes."""
+    arch = sizes.get("architecture", "opt")
+    ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+           "eos_token_id": tokenizer.eos_token_id}  # fmt: skip
+    if arch == "opt":
+        return tiny_opt(tokenizer, sizes, max_positions, seed)
+    if arch == "llama":
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=sizes["hidden_size"],
+            intermediate_size=sizes["ffn_dim"],
+            num_hidden_layers=sizes["num_hidden_layers"],
+            num_attention_heads=sizes["num_attention_heads"],
+            num_key_value_heads=sizes["num_attention_heads"],
+            max_position_embeddings=max_positions,
+            tie_word_embeddings=False,
+            **ids,
+        )
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(config)
+    if arch == "gpt2":
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_embd=sizes["hidden_size"],
+            n_inner=sizes["ffn_dim"],
+            n_layer=sizes["num_hidden_layers"],
+            n_head=sizes["num_attention_heads"],
+            n_positions=max_positions,
+            **ids,
+        )
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(config)
+    raise ValueError(f"unknown tiny.policy.architecture {arch!r} (opt, llama or gpt2)")
+
+
 def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
     """A DebertaV2ForSequenceClassification with one output, DeBERTa-v3 style attention."""
     config = DebertaV2Config(
@@ -123,6 +163,6 @@ def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:
     p_tok, j_tok = policy_tokenizer(bpe), judge_tokenizer(bpe)
     n = cfg["max_position_embeddings"]
     return {
-        "policy": (tiny_opt(p_tok, cfg["policy"], n, cfg["seed"]), p_tok),
+        "policy": (tiny_policy(p_tok, cfg["policy"], n, cfg["seed"]), p_tok),
         "judge": (tiny_deberta(j_tok, cfg["judge"], n, cfg["seed"]), j_tok),
     }
