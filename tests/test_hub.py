@@ -227,3 +227,19 @@ def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(tmp_
     log = (results / "audit/logs/import_audit_scores.log").read_text()
     assert f"cannot download the authors' released scores from {dead}/h.json" in log
     assert "set audit.harmful and audit.helpful to local paths" in log
+
+
+@pytest.mark.slow
+def test_no_network_model_load_is_explained(tmp_path):
+    """A model job's loader with the Hub unreachable (a closed local port)."""
+    code = (
+        "from hhalign.models import load_model\n"
+        f"load_model({POLICY['name']!r}, {POLICY['revision']!r}, 'causal')\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9",
+           "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"hhalign.hub.HubError: model {POLICY['name']}@{POLICY['revision']}")
+    assert "the Hub cannot be reached" in last and "Fix: point the model's source to local" in last

@@ -186,6 +186,12 @@ def use_epoch_seeded_order(trainer: Any) -> None:
     trainer._get_train_sampler = sampler
 
 
+RESUME_EXACT = (
+    "bit-identical to an uninterrupted run on CPU (tested); on a GPU, kernels that are not "
+    "deterministic can make any two runs differ in the last bits, resumed or not"
+)
+
+
 class RunLoss(TrainerCallback):
     """The sum of the training loss over the whole run, across resumes.
 
@@ -254,6 +260,7 @@ def fit(trainer: Any, checkpoint_dir: str, stop_after: int | None = None) -> dic
     losses = [h["loss"] for h in history if "loss" in h]
     return {
         "resumed_from": last,
+        "resume_exact": None if last is None else RESUME_EXACT,
         "steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
         "tokens_seen": trainer.state.num_input_tokens_seen,
