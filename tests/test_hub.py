@@ -148,30 +148,28 @@ def test_the_manifest_and_the_logs_name_every_commit(default_run):
     assert f"{DATA['repo_id']}@{DATA['revision']}" in fetch
 
 
-def load_in_subprocess(cache: Path, code: str) -> subprocess.CompletedProcess:
+def load_in_subprocess(cache: Path, name: str, revision: str, kind: str, **kw):
+    """``load_model`` in a fresh interpreter reading only ``cache``, offline."""
+    args = ", ".join(
+        [repr(name), repr(revision), repr(kind)] + [f"{k}={v!r}" for k, v in kw.items()]
+    )
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
+    code = f"from hhalign.models import load_model\nload_model({args})\n"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
 @pytest.mark.slow
 def test_pickled_weights_are_refused_unless_the_model_allows_them(hub_cache):
-    code = (
-        "from hhalign.models import load_model\n"
-        f"load_model({JUDGE['name']!r}, {JUDGE['revision']!r}, 'reward', safetensors_only=True)\n"
-    )
-    out = load_in_subprocess(hub_cache, code)
+    out = load_in_subprocess(hub_cache, JUDGE["name"], JUDGE["revision"], "reward",
+                             safetensors_only=True)  # fmt: skip
     assert out.returncode != 0
     assert "holds no safetensors weights" in out.stderr and "allow_pickle: true" in out.stderr
 
 
 @pytest.mark.slow
 def test_a_revision_missing_from_the_offline_cache_is_explained(hub_cache):
-    code = (
-        "from hhalign.models import load_model\n"
-        f"load_model({POLICY['name']!r}, {'0' * 40!r}, 'causal')\n"
-    )
-    out = load_in_subprocess(hub_cache, code)
+    out = load_in_subprocess(hub_cache, POLICY["name"], "0" * 40, "causal")
     assert out.returncode != 0
     assert f"model {POLICY['name']}@{'0' * 40}: it is not in the local Hugging Face cache" in (
         out.stderr

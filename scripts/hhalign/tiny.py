@@ -79,58 +79,61 @@ def judge_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
     )
 
 
-def tiny_opt(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
-    """An OPTForCausalLM of the given sizes, initialised from ``seed``."""
-    config = OPTConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=sizes["hidden_size"],
-        word_embed_proj_dim=sizes["hidden_size"],
-        num_hidden_layers=sizes["num_hidden_layers"],
-        num_attention_heads=sizes["num_attention_heads"],
-        ffn_dim=sizes["ffn_dim"],
-        max_position_embeddings=max_positions,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(seed)
-    return OPTForCausalLM(config)
-
-
 def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
-    """The tiny policy of ``sizes["architecture"]`` (opt, llama or gpt2), same sizes."""
+    """The tiny policy of ``sizes["architecture"]`` (opt as the paper, llama or gpt2): the
+    same sizes in each family's own config names, initialised from ``seed``."""
+    h, layers = sizes["hidden_size"], sizes["num_hidden_layers"]
+    heads, ffn = sizes["num_attention_heads"], sizes["ffn_dim"]
+    ids = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    families = {
+        "opt": (
+            OPTForCausalLM,
+            OPTConfig,
+            {
+                "hidden_size": h,
+                "word_embed_proj_dim": h,
+                "num_hidden_layers": layers,
+                "num_attention_heads": heads,
+                "ffn_dim": ffn,
+                "max_position_embeddings": max_positions,
+            },
+        ),
+        "llama": (
+            LlamaForCausalLM,
+            LlamaConfig,
+            {
+                "hidden_size": h,
+                "intermediate_size": ffn,
+                "num_hidden_layers": layers,
+                "num_attention_heads": heads,
+                "num_key_value_heads": heads,
+                "max_position_embeddings": max_positions,
+                "tie_word_embeddings": False,
+            },
+        ),
+        "gpt2": (
+            GPT2LMHeadModel,
+            GPT2Config,
+            {
+                "n_embd": h,
+                "n_inner": ffn,
+                "n_layer": layers,
+                "n_head": heads,
+                "n_positions": max_positions,
+            },
+        ),
+    }
     arch = sizes.get("architecture", "opt")
-    ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
-           "eos_token_id": tokenizer.eos_token_id}  # fmt: skip
-    if arch == "opt":
-        return tiny_opt(tokenizer, sizes, max_positions, seed)
-    if arch == "llama":
-        config = LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=sizes["hidden_size"],
-            intermediate_size=sizes["ffn_dim"],
-            num_hidden_layers=sizes["num_hidden_layers"],
-            num_attention_heads=sizes["num_attention_heads"],
-            num_key_value_heads=sizes["num_attention_heads"],
-            max_position_embeddings=max_positions,
-            tie_word_embeddings=False,
-            **ids,
-        )
-        torch.manual_seed(seed)
-        return LlamaForCausalLM(config)
-    if arch == "gpt2":
-        config = GPT2Config(
-            vocab_size=len(tokenizer),
-            n_embd=sizes["hidden_size"],
-            n_inner=sizes["ffn_dim"],
-            n_layer=sizes["num_hidden_layers"],
-            n_head=sizes["num_attention_heads"],
-            n_positions=max_positions,
-            **ids,
-        )
-        torch.manual_seed(seed)
-        return GPT2LMHeadModel(config)
-    raise ValueError(f"unknown tiny.policy.architecture {arch!r} (opt, llama or gpt2)")
+    if arch not in families:
+        raise ValueError(f"unknown tiny.policy.architecture {arch!r} (opt, llama or gpt2)")
+    model_class, config_class, names = families[arch]
+    torch.manual_seed(seed)
+    return model_class(config_class(**names, **ids))
 
 
 def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
