@@ -251,7 +251,7 @@ def test_clear_failures(world, tmp_path):
             str(tmp_path / "o"),
             str(tmp_path / "c"),
         )
-    with pytest.raises(TrainingInputError, match="cannot load the starting model"):
+    with pytest.raises(TrainingInputError, match="cannot load the model"):
         train_sft(
             small(cfg["sft"]),
             str(root / "sft.parquet"),
