@@ -63,7 +63,7 @@ def test_lengths_beyond_the_models_positions_fail_at_start_up_naming_the_key():
     class Tok:  # the tokenizer interface generate() uses before the model runs
         padding_side, pad_token_id, eos_token_id, bos_token_id = "right", 0, 1, 1
 
-        def __call__(self, prompts):
+        def __call__(self, prompts, **kwargs):
             return {"input_ids": [[5] * 40 for _ in prompts]}
 
     with pytest.raises(TrainingInputError, match=r"generation.max_new_tokens: 90 tokens \(the "

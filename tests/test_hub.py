@@ -101,9 +101,12 @@ def hub_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def default_run(hub_cache, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def default_run(
+    hub_cache, tmp_path_factory, unreachable_model_load
+) -> tuple[Path, subprocess.CompletedProcess]:
     """The default configuration through Snakemake, offline from the cache. Only sizes are
-    cut (one protocol, short training); sources and revisions are the paper's."""
+    cut (one protocol, short training); sources and revisions are the paper's. (The
+    unreachable-Hub model load runs meanwhile.)"""
     results = tmp_path_factory.mktemp("run") / "results"
     small = {
         "results_dir": str(results),
@@ -227,17 +230,26 @@ def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(tmp_
     assert "set audit.harmful and audit.helpful to local paths" in log
 
 
-@pytest.mark.slow
-def test_no_network_model_load_is_explained(tmp_path):
-    """A model job's loader with the Hub unreachable (a closed local port)."""
+@pytest.fixture(scope="module")
+def unreachable_model_load(tmp_path_factory) -> subprocess.Popen:
+    """A model load with the Hub unreachable (a closed local port), started early: it spends
+    about a minute in huggingface_hub's retries, idle, while the offline run works."""
     code = (
         "from hhalign.models import load_model\n"
         f"load_model({POLICY['name']!r}, {POLICY['revision']!r}, 'causal')\n"
     )
+    home = str(tmp_path_factory.mktemp("hf"))
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9",
-           "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.returncode != 0
-    last = out.stderr.strip().splitlines()[-1]
+           "HF_HOME": home, "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_no_network_model_load_is_explained(unreachable_model_load):
+    """A model job's loader with the Hub unreachable."""
+    _, stderr = unreachable_model_load.communicate()
+    assert unreachable_model_load.returncode != 0
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith(f"hhalign.hub.HubError: model {POLICY['name']}@{POLICY['revision']}")
     assert "the Hub cannot be reached" in last and "Fix: point the model's source to local" in last
