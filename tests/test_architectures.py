@@ -14,8 +14,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from hhalign.models import TrainingInputError
-from hhalign.train import check_lora_targets
+from hhalign.dpo import check_lora_targets
+from hhalign.models import InputError
 
 SMALL = {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 1,
          "num_attention_heads": 2, "intermediate_size": 64}  # fmt: skip
@@ -37,13 +37,13 @@ def test_lora_targets_that_peft_can_wrap_are_accepted(arch):
     check_lora_targets(model, targets)  # GPT-2's c_attn is a Conv1D, not an nn.Linear
     peft = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=targets))
     assert any("lora_" in n for n, _ in peft.named_parameters())
-    with pytest.raises(TrainingInputError, match=r"it has: \[.*\]\. Fix dpo.lora.target_modules"):
+    with pytest.raises(InputError, match=r"it has: \[.*\]\. Fix dpo.lora.target_modules"):
         check_lora_targets(build(), ["no_such_proj"])
 
 
 def test_the_error_lists_what_the_model_has():
     model = ARCHITECTURES["gpt_neox"][0]()
-    with pytest.raises(TrainingInputError) as err:
+    with pytest.raises(InputError) as err:
         check_lora_targets(model, ["q_proj", "v_proj"])
     assert "query_key_value" in str(err.value) and isinstance(model, torch.nn.Module)
 
@@ -57,7 +57,7 @@ def test_lengths_beyond_the_models_positions_fail_at_start_up_naming_the_key():
     )
     assert position_limit(gpt2) == 64
     check_length(gpt2, 64, "sft.max_length")
-    with pytest.raises(TrainingInputError, match=r"sft.max_length: 65 tokens exceed the 64 "):
+    with pytest.raises(InputError, match=r"sft.max_length: 65 tokens exceed the 64 "):
         check_length(gpt2, 65, "sft.max_length")
 
     class Tok:  # the tokenizer interface generate() uses before the model runs
@@ -66,6 +66,6 @@ def test_lengths_beyond_the_models_positions_fail_at_start_up_naming_the_key():
         def __call__(self, prompts, **kwargs):
             return {"input_ids": [[5] * 40 for _ in prompts]}
 
-    with pytest.raises(TrainingInputError, match=r"generation.max_new_tokens: 90 tokens \(the "
+    with pytest.raises(InputError, match=r"generation.max_new_tokens: 90 tokens \(the "
                        r"longest prompt, 40 tokens, plus 50 new\) exceed the 64"):  # fmt: skip
         generate(gpt2, Tok(), ["a prompt"], 50, batch_size=1)

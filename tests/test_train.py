@@ -4,33 +4,21 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-import yaml
 from peft import PeftModel
+from support import ROOT
 from transformers import AutoModelForCausalLM
 
-from hhalign.config import deep_merge, validate_config
-from hhalign.data import build_training_sets
 from hhalign.dpo import train_dpo
-from hhalign.io import write_jsonl
-from hhalign.models import TrainingInputError
+from hhalign.models import InputError
 from hhalign.reward import train_reward
 from hhalign.sft import train_sft
-from hhalign.synthetic import generate_rows
-from hhalign.tiny import build_tiny_world
+from hhalign.train import StopAt, TrainingRun
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def tiny_config() -> dict:
-    base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg = deep_merge(base, yaml.safe_load((ROOT / "presets" / "tiny.yaml").read_text()))
-    return validate_config(cfg)
 
 
 def small(section: dict, **extra) -> dict:
@@ -38,20 +26,21 @@ def small(section: dict, **extra) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """Tiny policy and judge on disk, and small SFT/DPO sets, built once for this module."""
-    root = tmp_path_factory.mktemp("world")
-    cfg = tiny_config()
-    raw = root / "raw.jsonl"
-    write_jsonl(raw, generate_rows("harmless-base", "train", 120, 0, 0.0))
-    result = build_training_sets([("harmless-base", "train", raw)])
-    pd.DataFrame(result.sft).to_parquet(root / "sft.parquet")
-    pd.DataFrame(result.dpo).to_parquet(root / "dpo.parquet")
-    texts = [r["text"] for r in result.sft]
-    for role, (model, tok) in build_tiny_world(texts, cfg["tiny"]).items():
-        model.save_pretrained(root / role)
-        tok.save_pretrained(root / role)
-    return {"root": root, "cfg": cfg}
+def world(tiny_world):
+    return tiny_world
+
+
+def training_run(world, section: dict, start, name: str, data="sft", **extra) -> TrainingRun:
+    """A run of ``section`` from ``start`` on the world's ``data`` set, written under ``name``."""
+    root = world["root"]
+    return TrainingRun(
+        section=section,
+        data=str(root / f"{data}.parquet"),
+        start=str(start),
+        out_dir=str(root / name),
+        checkpoint_dir=str(root / f"ckpt-{name}"),
+        **extra,
+    )
 
 
 def weights(path) -> dict:
@@ -60,29 +49,16 @@ def weights(path) -> dict:
 
 
 def run_sft(world, name, stop_after=None, **extra):
-    root, cfg = world["root"], world["cfg"]
-    return train_sft(
-        small(cfg["sft"], **extra),
-        str(root / "sft.parquet"),
-        str(root / "policy"),
-        None,
-        str(root / name),
-        str(root / f"ckpt-{name}"),
-        stop_after=stop_after,
-    )
+    callbacks = (StopAt(stop_after),) if stop_after is not None else ()
+    section = small(world["cfg"]["sft"], **extra)
+    return train_sft(training_run(world, section, world["root"] / "policy", name,
+                                  callbacks=callbacks))  # fmt: skip
 
 
 def run_dpo(world, name, start, **extra):
-    root, cfg = world["root"], world["cfg"]
-    return train_dpo(
-        small(cfg["dpo"], **extra),
-        str(root / "dpo.parquet"),
-        str(start),
-        None,
-        str(root / name),
-        str(root / f"{name}-adapter"),
-        str(root / f"ckpt-{name}"),
-    )
+    section = small(world["cfg"]["dpo"], **extra)
+    adapter = str(world["root"] / f"{name}-adapter")
+    return train_dpo(training_run(world, section, start, name, "dpo", adapter_dir=adapter))
 
 
 @pytest.fixture(scope="module")
@@ -164,14 +140,7 @@ def test_sft_dpo_reference_is_the_sft_model(world, sft_model):
 def test_completion_only_masks_the_prompt(world):
     root, cfg = world["root"], world["cfg"]
     section = small(cfg["sft"], loss="completion_only", num_train_epochs=0.01)
-    trainer, _ = train_sft(
-        section,
-        str(root / "sft.parquet"),
-        str(root / "policy"),
-        None,
-        str(root / "sft-co"),
-        str(root / "ckpt-sft-co"),
-    )
+    trainer, _ = train_sft(training_run(world, section, root / "policy", "sft-co"))
     example = trainer.train_dataset[0]
     labels = trainer.data_collator([example])["labels"][0].tolist()
     ids = example["input_ids"]
@@ -226,14 +195,7 @@ def test_length_grouped_order_is_a_function_of_seed_and_epoch():
 def test_reward_model_learns_to_rank(world):
     root, cfg = world["root"], world["cfg"]
     section = {**cfg["reward_model"], "max_train_samples": None, "num_train_epochs": 3}
-    _, summary = train_reward(
-        section,
-        str(root / "dpo.parquet"),
-        str(root / "judge"),
-        None,
-        str(root / "reward"),
-        str(root / "ckpt-reward"),
-    )
+    _, summary = train_reward(training_run(world, section, root / "judge", "reward", "dpo"))
     assert summary["held_out_pairs"] > 0
     assert summary["final_loss"] < summary["first_loss"]
 
@@ -242,35 +204,16 @@ def test_clear_failures(world, tmp_path):
     root, cfg = world["root"], world["cfg"]
     empty = tmp_path / "empty.parquet"
     pd.DataFrame(columns=["prompt", "completion", "text"]).to_parquet(empty)
-    with pytest.raises(TrainingInputError, match="training set is empty"):
+    out = {"out_dir": str(tmp_path / "o"), "checkpoint_dir": str(tmp_path / "c")}
+    with pytest.raises(InputError, match="training set is empty"):
+        train_sft(TrainingRun(small(cfg["sft"]), str(empty), str(root / "policy"), **out))
+    with pytest.raises(InputError, match="cannot load the model"):
         train_sft(
-            small(cfg["sft"]),
-            str(empty),
-            str(root / "policy"),
-            None,
-            str(tmp_path / "o"),
-            str(tmp_path / "c"),
-        )
-    with pytest.raises(TrainingInputError, match="cannot load the model"):
-        train_sft(
-            small(cfg["sft"]),
-            str(root / "sft.parquet"),
-            str(tmp_path / "nope"),
-            None,
-            str(tmp_path / "o"),
-            str(tmp_path / "c"),
+            TrainingRun(small(cfg["sft"]), str(root / "sft.parquet"), str(tmp_path / "nope"), **out)
         )
     bad = small(cfg["dpo"], lora={**cfg["dpo"]["lora"], "target_modules": ["query", "v_proj"]})
-    with pytest.raises(TrainingInputError, match=r"\['query'\] do not exist.*k_proj"):
-        train_dpo(
-            bad,
-            str(root / "dpo.parquet"),
-            str(root / "policy"),
-            None,
-            str(tmp_path / "o"),
-            str(tmp_path / "a"),
-            str(tmp_path / "c"),
-        )
+    with pytest.raises(InputError, match=r"\['query'\] do not exist.*k_proj"):
+        train_dpo(TrainingRun(bad, str(root / "dpo.parquet"), str(root / "policy"), **out))
 
 
 def test_two_process_cpu_run_under_accelerate(world, tmp_path):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
-import time
 from pathlib import Path
 
 import torch
@@ -30,9 +28,9 @@ def training_parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def set_threads(threads: int) -> int:
+def set_threads(threads: int, processes: int) -> int:
     """Split the job's threads between its processes, so the machine is never oversubscribed."""
-    per_process = max(1, threads // int(os.environ.get("WORLD_SIZE", "1")))
+    per_process = max(1, threads // processes)
     torch.set_num_threads(per_process)
     return per_process
 
@@ -72,54 +70,46 @@ def remove_checkpoints(path: str | Path, root_name: str = "checkpoints") -> None
             break
 
 
-def is_main_process() -> bool:
-    """True in the process that writes files (rank 0, or the only one)."""
-    return int(os.environ.get("RANK", "0")) == 0
+def distributed_state():
+    """accelerate's process state (one process, or one per GPU under ``accelerate launch``;
+    on a CPU-only machine the processes talk over gloo)."""
+    from accelerate import PartialState
 
-
-def wait_for_stamp(args: argparse.Namespace, timeout_s: float = 120.0) -> None:
-    """Non-main processes wait until rank 0 has vetted the checkpoint directory."""
-    stamp, fp = Path(args.checkpoints) / "inputs.sha256", fingerprint(args)
-    deadline = time.monotonic() + timeout_s
-    while not (stamp.is_file() and stamp.read_text() == fp):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"rank 0 did not prepare {args.checkpoints} in {timeout_s} s")
-        time.sleep(0.2)
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def main(stage: str, train_fn) -> None:
     """Parse the command line, train with ``train_fn``, write history and summary.
 
-    Checkpoints are removed once the run has finished: they only serve to
-    resume an interrupted run, and must not leak into a later run.
+    Rank 0 vets the checkpoint directory while the others wait; checkpoints are removed
+    once the run has finished: they only serve to resume an interrupted run, and must
+    not leak into a later run.
     """
     from hhalign.io import stage_logger
-    from hhalign.train import write_history
+    from hhalign.train import TrainingRun, write_history
 
     args = training_parser(f"rule {stage}").parse_args()
     log = stage_logger(stage)
-    threads = set_threads(args.threads)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    log.info("%d process(es), %d torch thread(s) each", world, threads)
-    if is_main_process():
-        prepare_checkpoints(args, log)
-    else:
-        wait_for_stamp(args)
-    kwargs = {
-        "section": json.loads(args.section),
-        "data_path": args.data,
-        "start": args.start,
-        "revision": args.revision,
-        "out_dir": args.out,
-        "checkpoint_dir": args.checkpoints,
-        "safetensors_only": not args.allow_pickle,
-        "processes": world,
-    }
-    if args.adapter_out:
-        kwargs["adapter_dir"] = args.adapter_out
-    trainer, summary = train_fn(**kwargs)
-    summary = {**summary, "processes": world, "threads_per_process": threads}
-    if is_main_process():
+    state = distributed_state()
+    threads = set_threads(args.threads, state.num_processes)
+    log.info("%d process(es), %d torch thread(s) each", state.num_processes, threads)
+    with state.main_process_first():
+        if state.is_main_process:
+            prepare_checkpoints(args, log)
+    run = TrainingRun(
+        section=json.loads(args.section),
+        data=args.data,
+        start=args.start,
+        revision=args.revision,
+        out_dir=args.out,
+        adapter_dir=args.adapter_out,
+        checkpoint_dir=args.checkpoints,
+        safetensors_only=not args.allow_pickle,
+        processes=state.num_processes,
+    )
+    trainer, summary = train_fn(run)
+    summary = {**summary, "processes": state.num_processes, "threads_per_process": threads}
+    if state.is_main_process:
         write_history(trainer, summary, args.history, args.summary)
         remove_checkpoints(args.checkpoints)
     log.info("summary: %s", json.dumps(summary, sort_keys=True))

@@ -1,23 +1,66 @@
-"""Direct preference optimisation with TRL's DPOTrainer, LoRA through PEFT."""
+"""Direct preference optimisation with TRL's DPOTrainer, LoRA through PEFT.
+
+The walk from config to TRL stays in this module: ``dpo_dataset`` (which prompt),
+``lora_config`` and ``check_lora_targets`` (``dpo.lora``), ``dpo_trainer``
+(``DPOConfig`` from the ``dpo`` section), ``train_dpo`` and ``export``.
+"""
 
 from __future__ import annotations
 
 import copy
 
 import pandas as pd
+import torch
 from datasets import Dataset
 from peft import LoraConfig
 from trl import DPOConfig, DPOTrainer
 
-from hhalign.models import check_length, load_model, load_tokenizer
-from hhalign.train import (
-    check_lora_targets,
-    dpo_dataset,
-    fit,
-    seed_everything,
-    trainer_kwargs,
-    training_backends,
-)
+from hhalign.dialogue import common_prefix_split
+from hhalign.models import InputError, check_length
+from hhalign.train import TrainingRun, nonempty, run_training, trainer_kwargs
+
+
+def dpo_dataset(df: pd.DataFrame, prompt_mode: str, max_samples: int | None) -> Dataset:
+    """The preference set as TRL expects it.
+
+    ``explicit`` (corrected): the prompt cut at the last "Assistant:" by the data stage.
+    ``common_prefix`` (paper): the raw dialogues split at their longest common prefix,
+    which is what the authors' TRL release did implicitly.
+    """
+    df = nonempty(df, "DPO")[:max_samples]
+    if prompt_mode == "explicit":
+        cols = {k: df[k].tolist() for k in ("prompt", "chosen", "rejected")}
+    elif prompt_mode == "common_prefix":
+        pairs = zip(df["chosen_text"], df["rejected_text"], strict=True)
+        split = [common_prefix_split(c, r) for c, r in pairs]
+        cols = {k: [s[i] for s in split] for i, k in enumerate(("prompt", "chosen", "rejected"))}
+    else:
+        raise InputError(f"unknown dpo.prompt {prompt_mode!r} (explicit or common_prefix)")
+    return Dataset.from_dict(cols)
+
+
+def lora_wrappable() -> tuple[type, ...]:
+    """Module types PEFT's LoRA can wrap: linear and embedding layers, convolutions,
+    GPT-2's Conv1D (``c_attn``) and multi-head attention."""
+    from transformers.pytorch_utils import Conv1D
+
+    nn = torch.nn
+    return (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention,
+            Conv1D)  # fmt: skip
+
+
+def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:
+    """Fail naming the missing LoRA target modules and listing the ones the model has."""
+    kinds = lora_wrappable()
+    names = {
+        name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, kinds)
+    }
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise InputError(
+            f"LoRA target modules {missing} do not exist in {type(model).__name__}; "
+            f"it has: {sorted(names)}. Fix dpo.lora.target_modules."
+        )
 
 
 def truncate_prompts(ds: Dataset, tokenizer, max_length: int, max_prompt_length: int):
@@ -135,53 +178,37 @@ def lora_config(lora: dict) -> LoraConfig | None:
     )
 
 
-def train_dpo(
-    section: dict,
-    data_path: str,
-    start: str,
-    revision: str | None,
-    out_dir: str,
-    adapter_dir: str,
-    checkpoint_dir: str,
-    safetensors_only: bool = True,
-    processes: int = 1,
-    stop_after: int | None = None,
-) -> tuple[DPOTrainer, dict]:
-    """DPO from ``start``; the reference model is ``start`` itself.
+def preference_set(run: TrainingRun, tokenizer) -> tuple[Dataset, int]:
+    """The DPO training rows for ``run.section`` and the number of prompts cut.
 
-    DPO starts from the base model, SFT+DPO from the SFT model: the same
-    function, a different ``start``. We pass no ``ref_model``, so TRL uses the
-    starting weights as the reference: with LoRA, the policy with its adapter
-    switched off (= ``start``); without LoRA, a second copy loaded from
-    ``start``. For SFT+DPO the reference is therefore the SFT model, never the
-    base. The merged model goes to ``out_dir``, the adapter alone to ``adapter_dir``.
+    The paper protocol's implicit prompts get the authors' token ids exactly (TRL
+    0.16.1); explicit prompts are cut to ``max_prompt_length`` where a pair is too
+    long, and get a ``length`` column when batches are grouped by length.
     """
-    seed_everything(section["seed"])
-    training_backends()
-    tokenizer = load_tokenizer(start, revision)
-    model = load_model(start, revision, "causal", safetensors_only)
-    check_length(model, section["max_length"], "dpo.max_length")
-    peft_config = lora_config(section["lora"])
-    if peft_config is not None:
-        check_lora_targets(model, section["lora"]["target_modules"])
+    section = run.section
     dataset = dpo_dataset(
-        pd.read_parquet(data_path), section["prompt"], section["max_train_samples"]
+        pd.read_parquet(run.data), section["prompt"], section["max_train_samples"]
     )
-    n_cut = 0
-    grouped = section["train_sampling_strategy"] == "group_by_length"
-    if section["prompt"] == "common_prefix":  # the authors' ids, exactly (TRL 0.16.1)
-        dataset, n_cut = pretokenize_like_trl016(
+    if section["prompt"] == "common_prefix":
+        return pretokenize_like_trl016(
             dataset, tokenizer, section["max_prompt_length"], section["max_length"]
         )
-    else:
-        if section["max_prompt_length"]:
-            dataset, n_cut = truncate_prompts(
-                dataset, tokenizer, section["max_length"], section["max_prompt_length"]
-            )
-        if grouped:
-            dataset = with_lengths(dataset, tokenizer)
-    args = DPOConfig(
-        **trainer_kwargs(section, checkpoint_dir, processes),
+    n_cut = 0
+    if section["max_prompt_length"]:
+        dataset, n_cut = truncate_prompts(
+            dataset, tokenizer, section["max_length"], section["max_prompt_length"]
+        )
+    if section["train_sampling_strategy"] == "group_by_length":
+        dataset = with_lengths(dataset, tokenizer)
+    return dataset, n_cut
+
+
+def dpo_config(run: TrainingRun) -> DPOConfig:
+    """TRL's DPOConfig from the ``dpo`` section: every setting the study depends on."""
+    section = run.section
+    grouped = section["train_sampling_strategy"] == "group_by_length"
+    return DPOConfig(
+        **trainer_kwargs(section, run.checkpoint_dir, run.processes),
         # Keep the ``length`` column for the sampler (the collator reads only its own keys).
         remove_unused_columns=not grouped,
         beta=section["beta"],
@@ -191,27 +218,51 @@ def train_dpo(
         truncation_mode="keep_start",
         padding_free=False,
     )
+
+
+def dpo_trainer(run: TrainingRun, model, tokenizer) -> PretokenizedDPOTrainer:
+    """DPOTrainer with LoRA from ``dpo.lora`` and no ``ref_model``: TRL then uses the
+    starting weights as the reference (with LoRA, the policy with its adapter off; without,
+    a second copy of ``start``)."""
+    section = run.section
+    check_length(model, section["max_length"], "dpo.max_length")
+    peft_config = lora_config(section["lora"])
+    if peft_config is not None:
+        check_lora_targets(model, section["lora"]["target_modules"])
+    dataset, n_cut = preference_set(run, tokenizer)
     trainer = PretokenizedDPOTrainer(
         model=model,
         ref_model=None,
-        args=args,
+        args=dpo_config(run),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    trainer.prompts_truncated = n_cut
+    return trainer
+
+
+def train_dpo(run: TrainingRun) -> tuple[DPOTrainer, dict]:
+    """DPO from ``run.start``; the reference model is ``run.start`` itself.
+
+    DPO starts from the base model, SFT+DPO from the SFT model: the same function, a
+    different ``start``, so for SFT+DPO the reference is the SFT model, never the base.
+    The merged model goes to ``run.out_dir``, the adapter alone to ``run.adapter_dir``.
+    """
+    trainer, tokenizer, summary = run_training(run, "causal", dpo_trainer)
+    lora = run.section["lora"]["enabled"]
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
-    summary = fit(trainer, checkpoint_dir, stop_after)
-    export(trainer, tokenizer, out_dir, adapter_dir if peft_config else None)
+    export(trainer, tokenizer, run.out_dir, run.adapter_dir if lora else None)
     last = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
     return trainer, {
         "stage": "dpo",
-        "start": start,
-        "reference": start,
-        "prompt_mode": section["prompt"],
-        "lora": peft_config is not None,
+        "start": run.start,
+        "reference": run.start,
+        "prompt_mode": run.section["prompt"],
+        "lora": lora,
         "trainable_tensors": len(trainable),
         "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-        "prompts_truncated": n_cut,
+        "prompts_truncated": trainer.prompts_truncated,
         "final_reward_accuracy": last[-1]["rewards/accuracies"] if last else None,
         **summary,
     }

@@ -20,8 +20,9 @@ from transformers import (
 )
 
 
-class TrainingInputError(ValueError):
-    """The inputs of a training stage cannot work; the message says why and what to do."""
+class InputError(ValueError):
+    """A model, training set or setting a stage cannot use (training and evaluation loads
+    alike); the message says why and what to do."""
 
 
 log = logging.getLogger("hhalign.models")
@@ -41,7 +42,7 @@ def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any
         return loader(path, revision=revision, trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as err:
         if NO_SAFETENSORS in str(err):
-            raise TrainingInputError(
+            raise InputError(
                 f"{path} at revision {revision} holds no safetensors weights and "
                 "models.safetensors_only refuses pickled ones. Fix: pin a revision that has "
                 "model.safetensors, or set allow_pickle: true for this model to read its .bin "
@@ -49,7 +50,7 @@ def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any
             ) from err
         if is_hub_id(path):
             raise explain(err, f"model {path}@{revision}", "model", revision) from err
-        raise TrainingInputError(
+        raise InputError(
             f"cannot load the model {path!r} (revision {revision}): {err}\n"
             "Check the path: a directory written by save_pretrained, or a Hub id."
         ) from err
@@ -135,7 +136,7 @@ def check_length(model: PreTrainedModel, needed: int, key: str, detail: str = ""
     fit the loaded model (instead of an indexing error mid-run)."""
     limit = position_limit(model)
     if limit is not None and needed > limit:
-        raise TrainingInputError(
+        raise InputError(
             f"{key}: {needed} tokens{detail} exceed the {limit} positions of "
             f"{type(model).__name__} (its config's position limit). Fix: lower {key} to at "
             f"most {limit}, or use a model with longer positions"

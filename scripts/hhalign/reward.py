@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
-from hhalign.models import load_model, load_tokenizer
 from hhalign.scoring import score_pairs
-from hhalign.train import (
-    fit,
-    reward_dataset,
-    seed_everything,
-    trainer_kwargs,
-)
+from hhalign.train import TrainingRun, nonempty, run_training, save, trainer_kwargs
 
 
 def split_held_out(df: pd.DataFrame, fraction: float, seed: int):
@@ -20,6 +15,22 @@ def split_held_out(df: pd.DataFrame, fraction: float, seed: int):
     shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     n_eval = round(len(shuffled) * fraction)
     return shuffled[n_eval:], shuffled[:n_eval]
+
+
+def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: int | None):
+    """Preference pairs tokenized as (prompt, response) text pairs, exactly as scoring does."""
+    df = nonempty(df, "reward model")[:max_samples]
+
+    def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
+        return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
+
+    prompts = df["prompt"].tolist()
+    return Dataset.from_dict(
+        {
+            "chosen_ids": encode(prompts, df["chosen"].tolist()),
+            "rejected_ids": encode(prompts, df["rejected"].tolist()),
+        }
+    )
 
 
 def pairwise_accuracy(
@@ -36,43 +47,36 @@ def pairwise_accuracy(
     return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / max(len(df), 1)
 
 
-def train_reward(
-    section: dict,
-    data_path: str,
-    start: str,
-    revision: str | None,
-    out_dir: str,
-    checkpoint_dir: str,
-    safetensors_only: bool = True,
-    processes: int = 1,
-    stop_after: int | None = None,
-) -> tuple[RewardTrainer, dict]:
+def held_out_split(run: TrainingRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, held-out) pairs of ``run``: a seeded share is kept aside to measure accuracy."""
+    section = run.section
+    return split_held_out(pd.read_parquet(run.data), section["held_out_fraction"], section["seed"])
+
+
+def reward_trainer(run: TrainingRun, model, tokenizer) -> RewardTrainer:
+    """TRL's RewardTrainer for ``run.section`` on the training share of the pairs."""
+    section = run.section
+    model.config.pad_token_id = tokenizer.pad_token_id
+    dataset = reward_dataset(
+        held_out_split(run)[0], tokenizer, section["max_length"], section["max_train_samples"]
+    )
+    args = RewardConfig(
+        **trainer_kwargs(section, run.checkpoint_dir, run.processes),
+        center_rewards_coefficient=section["center_rewards_coefficient"],
+    )
+    return RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+
+
+def train_reward(run: TrainingRun) -> tuple[RewardTrainer, dict]:
     """Train a one-output sequence classifier on the preference pairs.
 
     Pairs are tokenized as (prompt, response) text pairs, the same call that
     scores responses later, and a seeded held-out share measures accuracy.
     """
-    seed_everything(section["seed"])
-    tokenizer = load_tokenizer(start, revision)
-    model = load_model(start, revision, "reward", safetensors_only)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    train_df, held_out = split_held_out(
-        pd.read_parquet(data_path), section["held_out_fraction"], section["seed"]
-    )
-    dataset = reward_dataset(
-        train_df, tokenizer, section["max_length"], section["max_train_samples"]
-    )
-    args = RewardConfig(
-        **trainer_kwargs(section, checkpoint_dir, processes),
-        center_rewards_coefficient=section["center_rewards_coefficient"],
-    )
-    trainer = RewardTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer
-    )
-    summary = fit(trainer, checkpoint_dir, stop_after)
-    trainer.save_model(out_dir)
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(out_dir)
+    section = run.section
+    trainer, tokenizer, summary = run_training(run, "reward", reward_trainer)
+    save(trainer, tokenizer, run.out_dir)
+    held_out = held_out_split(run)[1]
     accuracy = pairwise_accuracy(
         trainer.model,
         tokenizer,
@@ -82,7 +86,7 @@ def train_reward(
     )
     return trainer, {
         "stage": "reward_model",
-        "start": start,
+        "start": run.start,
         "held_out_pairs": len(held_out),
         "held_out_accuracy": accuracy,
         **summary,

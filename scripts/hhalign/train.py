@@ -1,4 +1,9 @@
-"""SFT, DPO and reward-model training with TRL and PEFT: thin glue, no trainer of our own.
+"""One shape for SFT, DPO and reward-model training: a run record and a shared runner.
+
+``TrainingRun`` says what a job needs; ``run_training`` loads the start model, lets
+the stage module build its trainer (dataset and TRL config live in ``sft.py``,
+``dpo.py`` and ``reward.py``), fits with exact resume, and returns the trainer and
+a summary. Thin glue over TRL and PEFT, no trainer of our own.
 
 Every hyperparameter comes from the config section of the stage (``sft``,
 ``dpo``, ``reward_model``); nothing is left to a library default that has
@@ -11,18 +16,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-from datasets import Dataset
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
-from hhalign.dialogue import common_prefix_split
-from hhalign.models import TrainingInputError
+from hhalign.models import InputError, load_model, load_tokenizer
 
 # Keys of a stage section that map one-to-one onto TRL/transformers training arguments.
 TRAINER_KEYS = (
@@ -49,84 +54,10 @@ TRAINER_KEYS = (
 )
 
 
-def lora_wrappable() -> tuple[type, ...]:
-    """Module types PEFT's LoRA can wrap: linear and embedding layers, convolutions,
-    GPT-2's Conv1D (``c_attn``) and multi-head attention."""
-    from transformers.pytorch_utils import Conv1D
-
-    nn = torch.nn
-    return (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention,
-            Conv1D)  # fmt: skip
-
-
-def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:
-    """Fail naming the missing LoRA target modules and listing the ones the model has."""
-    kinds = lora_wrappable()
-    names = {
-        name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, kinds)
-    }
-    missing = [t for t in targets if t not in names]
-    if missing:
-        raise TrainingInputError(
-            f"LoRA target modules {missing} do not exist in {type(model).__name__}; "
-            f"it has: {sorted(names)}. Fix dpo.lora.target_modules."
-        )
-
-
-def sft_dataset(df: pd.DataFrame, loss: str, max_samples: int | None) -> Dataset:
-    """The SFT set as TRL expects it.
-
-    ``full_text`` (paper): ``{"text": chosen}``, loss on every token.
-    ``completion_only`` (corrected): ``{"prompt", "completion"}``, prompt tokens masked.
-    """
-    df = _nonempty(df, "SFT")[:max_samples]
-    if loss == "full_text":
-        return Dataset.from_dict({"text": df["text"].tolist()})
-    if loss == "completion_only":
-        return Dataset.from_dict(
-            {"prompt": df["prompt"].tolist(), "completion": df["completion"].tolist()}
-        )
-    raise TrainingInputError(f"unknown sft.loss {loss!r} (full_text or completion_only)")
-
-
-def dpo_dataset(df: pd.DataFrame, prompt_mode: str, max_samples: int | None) -> Dataset:
-    """The preference set as TRL expects it.
-
-    ``explicit`` (corrected): the prompt cut at the last "Assistant:" by the data stage.
-    ``common_prefix`` (paper): the raw dialogues split at their longest common prefix,
-    which is what the authors' TRL release did implicitly.
-    """
-    df = _nonempty(df, "DPO")[:max_samples]
-    if prompt_mode == "explicit":
-        cols = {k: df[k].tolist() for k in ("prompt", "chosen", "rejected")}
-    elif prompt_mode == "common_prefix":
-        pairs = zip(df["chosen_text"], df["rejected_text"], strict=True)
-        split = [common_prefix_split(c, r) for c, r in pairs]
-        cols = {k: [s[i] for s in split] for i, k in enumerate(("prompt", "chosen", "rejected"))}
-    else:
-        raise TrainingInputError(f"unknown dpo.prompt {prompt_mode!r} (explicit or common_prefix)")
-    return Dataset.from_dict(cols)
-
-
-def reward_dataset(df: pd.DataFrame, tokenizer: Any, max_length: int, max_samples: int | None):
-    """Preference pairs tokenized as (prompt, response) text pairs, exactly as scoring does."""
-    df = _nonempty(df, "reward model")[:max_samples]
-
-    def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
-        return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
-
-    prompts = df["prompt"].tolist()
-    return Dataset.from_dict(
-        {
-            "chosen_ids": encode(prompts, df["chosen"].tolist()),
-            "rejected_ids": encode(prompts, df["rejected"].tolist()),
-        }
-    )
-
-
-def _nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
+def nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``df`` with a fresh index, or a clear error if the training set has no rows."""
     if len(df) == 0:
-        raise TrainingInputError(
+        raise InputError(
             f"the {what} training set is empty: check the data stage's summary and rejects"
         )
     return df.reset_index(drop=True)
@@ -208,7 +139,7 @@ class RunLoss(TrainerCallback):
         if resumed_from:
             saved = Path(resumed_from) / self.FILE
             if not saved.is_file():
-                raise TrainingInputError(
+                raise InputError(
                     f"{saved} is missing (a checkpoint from older code): delete "
                     f"{Path(resumed_from).parent} to train from the start"
                 )
@@ -242,18 +173,19 @@ class StopAt(TrainerCallback):
             raise KeyboardInterrupt(f"stopped after step {state.global_step} (test hook)")
 
 
-def fit(trainer: Any, checkpoint_dir: str, stop_after: int | None = None) -> dict:
+def fit(trainer: Any, checkpoint_dir: str, callbacks: tuple = ()) -> dict:
     """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one.
 
     A resumed run equals an uninterrupted one: model, optimizer, scheduler and RNG
-    states come from the checkpoint, and the batch order from (seed, epoch).
+    states come from the checkpoint, and the batch order from (seed, epoch). ``callbacks``
+    run after ours (a checkpoint is complete before they see it).
     """
     last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
     use_epoch_seeded_order(trainer)
     run_loss = RunLoss(trainer, last)
     trainer.add_callback(run_loss)
-    if stop_after is not None:
-        trainer.add_callback(StopAt(stop_after))
+    for callback in callbacks:
+        trainer.add_callback(callback)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     history = trainer.state.log_history
@@ -293,6 +225,45 @@ def training_backends() -> None:
         torch.backends.cuda.enable_cudnn_sdp(False)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (transformers.set_seed does all three)."""
-    set_seed(seed)
+@dataclass(frozen=True)
+class TrainingRun:
+    """What one training job needs, whatever the stage.
+
+    ``section`` is the stage's config section (``sft``, ``dpo``, ``reward_model``);
+    ``adapter_dir`` is where DPO writes its LoRA adapter alone; ``callbacks`` are
+    extra TrainerCallbacks (the tests' ``StopAt``).
+    """
+
+    section: dict
+    data: str
+    start: str
+    out_dir: str
+    checkpoint_dir: str
+    revision: str | None = None
+    adapter_dir: str | None = None
+    safetensors_only: bool = True
+    processes: int = 1
+    callbacks: tuple[TrainerCallback, ...] = field(default=())
+
+
+# A stage's trainer factory: (run, model, tokenizer) -> a TRL trainer ready to train.
+BuildTrainer = Callable[[TrainingRun, Any, Any], Any]
+
+
+def run_training(run: TrainingRun, kind: str, build: BuildTrainer) -> tuple[Any, Any, dict]:
+    """Seed, load the start model (``kind``: causal or reward) and its tokenizer, build the
+    stage's trainer, fit with resume. Returns (trainer, tokenizer, summary); saving is the
+    stage's (``save`` for a plain model, DPO exports its adapter too)."""
+    set_seed(run.section["seed"])
+    training_backends()
+    tokenizer = load_tokenizer(run.start, run.revision)
+    model = load_model(run.start, run.revision, kind, run.safetensors_only)
+    trainer = build(run, model, tokenizer)
+    return trainer, tokenizer, fit(trainer, run.checkpoint_dir, run.callbacks)
+
+
+def save(trainer: Any, tokenizer: Any, out_dir: str) -> None:
+    """Save the trained model (every rank takes part) and its tokenizer (rank 0)."""
+    trainer.save_model(out_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out_dir)
