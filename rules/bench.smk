@@ -7,14 +7,14 @@ rule run_benchmark:
     input:
         code=code("run_benchmark.py"),
     output:
-        summary=f"{R}/bench/summary.csv",
-        estimate=f"{R}/bench/full_run_estimate.csv",
-        environment=f"{R}/bench/environment.json",
-        figure=f"{R}/bench/speedup.png",
+        summary=f"{RESULTS}/bench/summary.csv",
+        estimate=f"{RESULTS}/bench/full_run_estimate.csv",
+        environment=f"{RESULTS}/bench/environment.json",
+        figure=f"{RESULTS}/bench/speedup.png",
     log:
-        f"{R}/logs/run_benchmark.log",
+        f"{RESULTS}/logs/run_benchmark.log",
     benchmark:
-        f"{R}/benchmarks/run_benchmark.tsv"
+        f"{RESULTS}/benchmarks/run_benchmark.tsv"
     conda:
         "../envs/train.yaml"
     threads: 2

@@ -7,15 +7,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from hhalign.config import prepare, model_source, protocol_view
+from hhalign.config import ModelRef, prepare, model_source, protocol_view
 from hhalign.deps import code_inputs
 
 # Validates config.yaml (+ presets) and each protocol's view; stops naming the key on error.
 VIEWS = prepare(config, workflow.basedir)
-R = config["results_dir"]
+RESULTS = config["results_dir"]
 PROTOCOLS = config["protocols"]
 PROMPT_SETS = ["harmful", "helpful"]
-AUDIT = f"{R}/audit"  # tables and figures rebuilt from the authors' released scores
+AUDIT = (
+    f"{RESULTS}/audit"  # tables and figures rebuilt from the authors' released scores
+)
 
 
 wildcard_constraints:
@@ -24,7 +26,7 @@ wildcard_constraints:
     split=r"[A-Za-z0-9_-]+",
     subset=r"[A-Za-z0-9_-]+",
     variant="|".join(config["variants"]),
-    report_dir="|".join(re.escape(d) for d in (R, AUDIT)),
+    report_dir="|".join(re.escape(d) for d in (RESULTS, AUDIT)),
 
 
 def paper_view(section):
@@ -44,7 +46,7 @@ def view(protocol, section):
 
 
 def raw_path(subset, split):
-    return f"{R}/data/raw/{subset}/{split}.jsonl.gz"
+    return f"{RESULTS}/data/raw/{subset}/{split}.jsonl.gz"
 
 
 def train_raw_files():
@@ -58,37 +60,58 @@ def prompt_raw_file(protocol, prompt_set):
 
 
 def tiny_model_dir(role):
-    return f"{R}/models/tiny/{role}"
+    return f"{RESULTS}/models/tiny/{role}"
 
 
 def model_dir(protocol, variant):
-    return f"{R}/models/{protocol}/{variant}"
+    return f"{RESULTS}/models/{protocol}/{variant}"
 
 
-def policy_start():
-    """(name or path, revision) of the base model."""
-    return model_source(config["models"]["policy"], tiny_model_dir("policy"))
+def built_model(path):
+    """A model directory this pipeline writes (always safetensors)."""
+    return ModelRef(path, None, [path], True)
 
 
-def variant_start(protocol, variant):
-    """Where a trained variant starts: DPO from the base, SFT+DPO from the SFT model."""
-    return model_dir(protocol, "sft") if variant == "sft_dpo" else policy_start()[0]
+def model_ref(spec, tiny_role):
+    """A configured model (Hub, local, tiny, or our trained reward model). Loading refuses
+    pickled weights (models.safetensors_only) unless the model's own allow_pickle says its
+    pinned commit has none."""
+    if spec["source"] == "trained":
+        return built_model(f"{RESULTS}/models/reward")
+    path, revision = model_source(spec, tiny_model_dir(tiny_role))
+    return ModelRef(
+        path,
+        revision,
+        [path] if spec["source"] == "tiny" else [],
+        config["models"]["safetensors_only"] and not spec.get("allow_pickle", False),
+    )
 
 
-def local_model_input(spec, tiny_dir):
-    """A model directory the pipeline builds, as a rule input (nothing for Hub models)."""
-    return [tiny_dir] if spec["source"] == "tiny" else []
+def policy_ref():
+    """The base model."""
+    return model_ref(config["models"]["policy"], "policy")
 
 
-def safetensors_only(spec):
-    """Whether loading this model refuses pickled weights (models.safetensors_only, unless
-    the model's own allow_pickle says its pinned commit has none)."""
-    return config["models"]["safetensors_only"] and not spec.get("allow_pickle", False)
+def judge_ref():
+    """The judge that scores responses."""
+    return model_ref(config["models"]["judge"], "judge")
 
 
-def pickle_flag(spec):
-    """The training entry points' flag for a start model that may be read from .bin."""
-    return "" if safetensors_only(spec) else "--allow-pickle"
+def reward_base_ref():
+    """Where the reward model's training starts."""
+    return model_ref(config["reward_model"]["base"], "judge")
+
+
+def variant_ref(protocol, variant):
+    """A variant's weights: base is the policy itself, the others what training wrote."""
+    if variant == "base":
+        return policy_ref()
+    return built_model(model_dir(protocol, variant))
+
+
+def start_ref(protocol, variant):
+    """Where a trained variant starts: SFT and DPO from the base, SFT+DPO from SFT."""
+    return variant_ref(protocol, "sft" if variant == "sft_dpo" else "base")
 
 
 def python_exe():
@@ -114,42 +137,18 @@ def launcher(gpus):
     )
 
 
-def section_json(protocol, section):
-    """A protocol's config section as JSON, handed to a training entry point."""
-    return json.dumps(view(protocol, section), sort_keys=True)
+def section_json(section):
+    """A config section as JSON, handed to a training entry point."""
+    return json.dumps(section, sort_keys=True)
 
 
-def revision_arg(revision):
-    return f"--revision {revision}" if revision else ""
-
-
-def variant_model(protocol, variant):
-    """(path or Hub id, revision) of a variant's weights: base is the policy itself."""
-    if variant == "base":
-        return policy_start()
-    return model_dir(protocol, variant), None
-
-
-def variant_model_input(protocol, variant):
-    """The rule input for a variant's weights (a directory the pipeline builds, if any)."""
-    if variant == "base":
-        return local_model_input(config["models"]["policy"], tiny_model_dir("policy"))
-    return [model_dir(protocol, variant)]
-
-
-def judge_model():
-    """(path or Hub id, revision) of the judge: Hub, local, tiny, or our trained reward model."""
-    spec = config["models"]["judge"]
-    if spec["source"] == "trained":
-        return f"{R}/models/reward", None
-    return model_source(spec, tiny_model_dir("judge"))
-
-
-def judge_input():
-    spec = config["models"]["judge"]
-    if spec["source"] == "trained":
-        return [f"{R}/models/reward"]
-    return local_model_input(spec, tiny_model_dir("judge"))
+# The shell command of the three training rules; each gives its start model's arguments
+# (ModelRef.args), and DPO the directory of its adapter.
+TRAIN_COMMAND = (
+    "{params.launch} {input.entry} --section {params.section:q} --data {input.data}"
+    " {params.start} --out {output.model} {params.adapter} --checkpoints {params.checkpoints}"
+    " --history {output.history} --summary {output.summary} --threads {threads} > {log} 2>&1"
+)
 
 
 def score_keys(protocols=None):
@@ -169,6 +168,12 @@ def score_path(root, protocol, variant, prompt_set):
 def report_keys(root):
     """Score files behind the tables in ``root``: the run's own, or the authors' release."""
     return score_keys(["paper"]) if root == AUDIT else score_keys()
+
+
+def report_score_files(wildcards):
+    """The score files behind the tables and figures of ``{report_dir}``."""
+    root = wildcards.report_dir
+    return [score_path(root, *k) for k in report_keys(root)]
 
 
 def run_label(root):
@@ -191,14 +196,13 @@ def report_files(root):
 def manifest_models():
     """role -> (model spec, the path it is read from) for the run manifest."""
     models = {
-        "policy": (config["models"]["policy"], policy_start()[0]),
-        "judge": (config["models"]["judge"], judge_model()[0]),
+        "policy": (config["models"]["policy"], policy_ref().path),
+        "judge": (config["models"]["judge"], judge_ref().path),
     }
     if config["models"]["judge"]["source"] == "trained":
-        base = config["reward_model"]["base"]
         models["reward_model_base"] = (
-            base,
-            model_source(base, tiny_model_dir("judge"))[0],
+            config["reward_model"]["base"],
+            reward_base_ref().path,
         )
     return models
 
@@ -220,14 +224,14 @@ def default_targets():
     """What `snakemake` builds with no target: every deliverable of the configured run."""
     trained = [v for v in config["variants"] if v != "base"]
     return [
-        f"{R}/data/summary.json",
-        *expand(f"{R}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS),
+        f"{RESULTS}/data/summary.json",
+        *expand(f"{RESULTS}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS),
         *expand(
-            f"{R}/train/{{protocol}}/{{variant}}/summary.json",
+            f"{RESULTS}/train/{{protocol}}/{{variant}}/summary.json",
             protocol=PROTOCOLS,
             variant=trained,
         ),
-        *report_files(R).values(),
-        *expand(f"{R}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
-        f"{R}/manifest.json",
+        *report_files(RESULTS).values(),
+        *expand(f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
+        f"{RESULTS}/manifest.json",
     ]

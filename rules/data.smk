@@ -5,11 +5,11 @@ rule fetch_raw_data:
     input:
         code=code("fetch_raw_data.py"),
     output:
-        raw=f"{R}/data/raw/{{subset}}/{{split}}.jsonl.gz",
+        raw=f"{RESULTS}/data/raw/{{subset}}/{{split}}.jsonl.gz",
     log:
-        f"{R}/logs/fetch_raw_data/{{subset}}_{{split}}.log",
+        f"{RESULTS}/logs/fetch_raw_data/{{subset}}_{{split}}.log",
     benchmark:
-        f"{R}/benchmarks/fetch_raw_data/{{subset}}_{{split}}.tsv"
+        f"{RESULTS}/benchmarks/fetch_raw_data/{{subset}}_{{split}}.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -26,14 +26,14 @@ rule build_datasets:
         code=code("build_datasets.py"),
         raw=train_raw_files(),
     output:
-        sft=f"{R}/data/sft.parquet",
-        dpo=f"{R}/data/dpo.parquet",
-        rejects=f"{R}/data/rejects.jsonl",
-        summary=f"{R}/data/summary.json",
+        sft=f"{RESULTS}/data/sft.parquet",
+        dpo=f"{RESULTS}/data/dpo.parquet",
+        rejects=f"{RESULTS}/data/rejects.jsonl",
+        summary=f"{RESULTS}/data/summary.json",
     log:
-        f"{R}/logs/build_datasets.log",
+        f"{RESULTS}/logs/build_datasets.log",
     benchmark:
-        f"{R}/benchmarks/build_datasets.tsv"
+        f"{RESULTS}/benchmarks/build_datasets.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -48,14 +48,14 @@ rule select_prompts:
         harmful=lambda w: prompt_raw_file(w.protocol, "harmful"),
         helpful=lambda w: prompt_raw_file(w.protocol, "helpful"),
     output:
-        harmful=f"{R}/prompts/{{protocol}}/harmful.jsonl",
-        helpful=f"{R}/prompts/{{protocol}}/helpful.jsonl",
-        rejects=f"{R}/prompts/{{protocol}}/rejects.jsonl",
-        summary=f"{R}/prompts/{{protocol}}/summary.json",
+        harmful=f"{RESULTS}/prompts/{{protocol}}/harmful.jsonl",
+        helpful=f"{RESULTS}/prompts/{{protocol}}/helpful.jsonl",
+        rejects=f"{RESULTS}/prompts/{{protocol}}/rejects.jsonl",
+        summary=f"{RESULTS}/prompts/{{protocol}}/summary.json",
     log:
-        f"{R}/logs/select_prompts/{{protocol}}.log",
+        f"{RESULTS}/logs/select_prompts/{{protocol}}.log",
     benchmark:
-        f"{R}/benchmarks/select_prompts/{{protocol}}.tsv"
+        f"{RESULTS}/benchmarks/select_prompts/{{protocol}}.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -72,9 +72,9 @@ rule build_tiny_models:
         policy=directory(tiny_model_dir("policy")),
         judge=directory(tiny_model_dir("judge")),
     log:
-        f"{R}/logs/build_tiny_models.log",
+        f"{RESULTS}/logs/build_tiny_models.log",
     benchmark:
-        f"{R}/benchmarks/build_tiny_models.tsv"
+        f"{RESULTS}/benchmarks/build_tiny_models.tsv"
     conda:
         "../envs/train.yaml"
     threads: 1

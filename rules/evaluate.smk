@@ -6,16 +6,16 @@
 rule generate_responses:
     input:
         code=code("generate_responses.py"),
-        harmful=f"{R}/prompts/{{protocol}}/harmful.jsonl",
-        helpful=f"{R}/prompts/{{protocol}}/helpful.jsonl",
-        model=lambda w: variant_model_input(w.protocol, w.variant),
+        harmful=f"{RESULTS}/prompts/{{protocol}}/harmful.jsonl",
+        helpful=f"{RESULTS}/prompts/{{protocol}}/helpful.jsonl",
+        model=lambda w: variant_ref(w.protocol, w.variant).input,
     output:
-        harmful=f"{R}/generations/{{protocol}}/{{variant}}/harmful.jsonl",
-        helpful=f"{R}/generations/{{protocol}}/{{variant}}/helpful.jsonl",
+        harmful=f"{RESULTS}/generations/{{protocol}}/{{variant}}/harmful.jsonl",
+        helpful=f"{RESULTS}/generations/{{protocol}}/{{variant}}/helpful.jsonl",
     log:
-        f"{R}/logs/generate_responses/{{protocol}}_{{variant}}.log",
+        f"{RESULTS}/logs/generate_responses/{{protocol}}_{{variant}}.log",
     benchmark:
-        f"{R}/benchmarks/generate_responses/{{protocol}}_{{variant}}.tsv"
+        f"{RESULTS}/benchmarks/generate_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
     threads: 2
@@ -23,9 +23,7 @@ rule generate_responses:
         gpu=1,
     params:
         generation=lambda w: view(w.protocol, "generation"),
-        model=lambda w: variant_model(w.protocol, w.variant)[0],
-        revision=lambda w: variant_model(w.protocol, w.variant)[1],
-        safetensors_only=safetensors_only(config["models"]["policy"]),
+        model=lambda w: variant_ref(w.protocol, w.variant)._asdict(),
     script:
         "../scripts/generate_responses.py"
 
@@ -35,14 +33,14 @@ rule score_responses:
         code=code("score_responses.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
-        judge=judge_input(),
+        judge=judge_ref().input,
     output:
-        harmful=score_path(R, "{protocol}", "{variant}", "harmful"),
-        helpful=score_path(R, "{protocol}", "{variant}", "helpful"),
+        harmful=score_path(RESULTS, "{protocol}", "{variant}", "harmful"),
+        helpful=score_path(RESULTS, "{protocol}", "{variant}", "helpful"),
     log:
-        f"{R}/logs/score_responses/{{protocol}}_{{variant}}.log",
+        f"{RESULTS}/logs/score_responses/{{protocol}}_{{variant}}.log",
     benchmark:
-        f"{R}/benchmarks/score_responses/{{protocol}}_{{variant}}.tsv"
+        f"{RESULTS}/benchmarks/score_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
     threads: 2
@@ -50,8 +48,6 @@ rule score_responses:
         gpu=1,
     params:
         scoring=config["scoring"],
-        judge=judge_model()[0],
-        revision=judge_model()[1],
-        safetensors_only=safetensors_only(config["models"]["judge"]),
+        judge=judge_ref()._asdict(),
     script:
         "../scripts/score_responses.py"

@@ -5,9 +5,7 @@
 rule make_tables:
     input:
         code=code("make_tables.py"),
-        scores=lambda w: [
-            score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
-        ],
+        scores=report_score_files,
     output:
         **report_files("{report_dir}"),
     log:
@@ -29,9 +27,7 @@ rule plot_figures:
     input:
         code=code("plot_figures.py"),
         table1="{report_dir}/table1.csv",
-        scores=lambda w: [
-            score_path(w.report_dir, *k) for k in report_keys(w.report_dir)
-        ],
+        scores=report_score_files,
     output:
         expand("{{report_dir}}/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"]),
     log:
@@ -71,14 +67,14 @@ rule import_audit_scores:
 rule build_report:
     input:
         tex="paper/report.tex",
-        tables=list(report_files(R).values()),
-        figures=expand(f"{R}/figures/{{fig}}.pdf", fig=FIGURES),
+        tables=list(report_files(RESULTS).values()),
+        figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
     output:
-        pdf=f"{R}/paper/report.pdf",
+        pdf=f"{RESULTS}/paper/report.pdf",
     log:
-        f"{R}/logs/build_report.log",
+        f"{RESULTS}/logs/build_report.log",
     benchmark:
-        f"{R}/benchmarks/build_report.tsv"
+        f"{RESULTS}/benchmarks/build_report.tsv"
     conda:
         "../envs/report.yaml"
     params:
@@ -96,13 +92,13 @@ rule build_report:
 rule write_manifest:
     input:
         code=code("write_manifest.py"),
-        scores=[score_path(R, *k) for k in score_keys()],
+        scores=[score_path(RESULTS, *k) for k in score_keys()],
     output:
-        manifest=f"{R}/manifest.json",
+        manifest=f"{RESULTS}/manifest.json",
     log:
-        f"{R}/logs/write_manifest.log",
+        f"{RESULTS}/logs/write_manifest.log",
     benchmark:
-        f"{R}/benchmarks/write_manifest.tsv"
+        f"{RESULTS}/benchmarks/write_manifest.tsv"
     conda:
         "../envs/report.yaml"
     params:

@@ -13,16 +13,16 @@ from hhalign.models import load_for_inference
 
 log = stage_logger("generate_responses", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-cfg, w, p = snakemake.params.generation, snakemake.wildcards, snakemake.params
+cfg, w, ref = snakemake.params.generation, snakemake.wildcards, snakemake.params.model
 start = time.perf_counter()
 model, tokenizer, device = load_for_inference(
-    p.model, p.revision, "causal", p.safetensors_only, cfg["dtype"]
+    ref["path"], ref["revision"], "causal", ref["safetensors_only"], cfg["dtype"]
 )
 log.info(
     "%s/%s: %s loaded on %s in %.1f s",
     w.protocol,
     w.variant,
-    p.model,
+    ref["path"],
     device,
     time.perf_counter() - start,
 )

@@ -13,12 +13,12 @@ from hhalign.scoring import score_table
 
 log = stage_logger("score_responses", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-cfg, w, p = snakemake.params.scoring, snakemake.wildcards, snakemake.params
+cfg, w, judge = snakemake.params.scoring, snakemake.wildcards, snakemake.params.judge
 start = time.perf_counter()
 model, tokenizer, device = load_for_inference(
-    p.judge, p.revision, "reward", p.safetensors_only, cfg["dtype"]
+    judge["path"], judge["revision"], "reward", judge["safetensors_only"], cfg["dtype"]
 )
-log.info("judge %s (revision %s) on %s", p.judge, p.revision, device)
+log.info("judge %s (revision %s) on %s", judge["path"], judge["revision"], device)
 for prompt_set in ("harmful", "helpful"):
     t0 = time.perf_counter()
     table = score_table(model, tokenizer, read_jsonl(snakemake.input[prompt_set]), cfg, True)

@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import yaml
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ModelRef(NamedTuple):
+    """Which model, from where: what a job loads (``path``: Hub id or directory, and its
+    ``revision``), what a rule waits for (``input``: the directory when the pipeline builds
+    it), and whether loading refuses pickled weights (``safetensors_only``)."""
+
+    path: str
+    revision: str | None
+    input: list
+    safetensors_only: bool
+
+    def args(self) -> str:
+        """The training entry points' start arguments: --start, --revision, --allow-pickle."""
+        revision = f" --revision {self.revision}" if self.revision else ""
+        pickle = "" if self.safetensors_only else " --allow-pickle"
+        return f"--start {self.path}{revision}{pickle}"
 
 
 class ConfigError(ValueError):
