@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from test_workflow import snakemake
+from support import snakemake
 
 from hhalign.bench import (
     authors_section,

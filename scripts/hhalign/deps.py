@@ -14,8 +14,9 @@ from pathlib import Path
 PACKAGE = "hhalign"
 
 
-def imported_modules(source: str) -> set[str]:
-    """Names of the ``hhalign`` modules that a piece of Python source imports."""
+def imported_modules(source: str, package: Path = Path(__file__).parent) -> set[str]:
+    """Dotted names (below ``hhalign``) of the modules of ``package`` that a piece of Python
+    source imports, with the packages above them (importing ``x.y`` runs ``x/__init__``)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -26,22 +27,30 @@ def imported_modules(source: str) -> set[str]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == PACKAGE and len(parts) > 1:
-                found.add(parts[1])
-    return found
+            if parts[0] == PACKAGE:
+                # a submodule and every package above it (importing it runs their __init__)
+                found |= {".".join(parts[1:i]) for i in range(2, len(parts) + 1)}
+    return {name for name in found if module_path(package, name)}
+
+
+def module_path(package: Path, name: str) -> Path | None:
+    """The file of a dotted module name inside ``package`` (a module or a subpackage), or
+    None where the name is not a module (an imported function or class)."""
+    base = package.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
 
 
 def code_inputs(entry: str | Path) -> list[str]:
     """The entry script and every library module it imports, transitively, as paths."""
     entry = Path(entry)
     package = entry.parent / PACKAGE
-    seen: set[str] = set()
-    todo = imported_modules(entry.read_text())
+    seen: dict[str, Path] = {}
+    todo = imported_modules(entry.read_text(), package)
     while todo:
         name = todo.pop()
-        path = package / f"{name}.py"
-        if name in seen or not path.is_file():
-            continue
-        seen.add(name)
-        todo |= imported_modules(path.read_text()) - seen
-    return [str(entry), *(str(package / f"{n}.py") for n in sorted(seen))]
+        seen[name] = path = module_path(package, name)
+        todo |= imported_modules(path.read_text(), package) - set(seen)
+    return [str(entry), *(str(seen[n]) for n in sorted(seen))]

@@ -79,6 +79,13 @@ def judge_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
     )
 
 
+def build_model(model_class: type, config, seed: int):
+    """A model of ``model_class`` from ``config`` with random weights drawn from ``seed``: how
+    every model without released weights is made (the tiny world's, the benchmark suite's)."""
+    torch.manual_seed(seed)
+    return model_class(config)
+
+
 def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
     """The tiny policy of ``sizes["architecture"]`` (opt as the paper, llama or gpt2): the
     same sizes in each family's own config names, initialised from ``seed``."""
@@ -132,8 +139,7 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
     if arch not in families:
         raise ValueError(f"unknown tiny.policy.architecture {arch!r} (opt, llama or gpt2)")
     model_class, config_class, names = families[arch]
-    torch.manual_seed(seed)
-    return model_class(config_class(**names, **ids))
+    return build_model(model_class, config_class(**names, **ids), seed)
 
 
 def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
@@ -156,8 +162,7 @@ def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions:
         num_labels=1,
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(seed)
-    return DebertaV2ForSequenceClassification(config)
+    return build_model(DebertaV2ForSequenceClassification, config, seed)
 
 
 def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:

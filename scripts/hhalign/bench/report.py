@@ -1,0 +1,42 @@
+"""The suite's outputs: summary.csv, full_run_estimate.csv, environment.json, speedup.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from hhalign.bench.suite import full_run_hours
+
+
+def plot_speedups(summary: pd.DataFrame, path: str) -> None:
+    """Bar chart of authors' time / our time per stage, with both timings written on the bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    bars = ax.bar(summary["stage"], summary["speedup"], color="#3b6ea5")
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    for bar, (_, r) in zip(bars, summary.iterrows(), strict=True):
+        label = f"{r['speedup']:.2f}x\n{r['authors_s']:.1f}s -> {r['ours_s']:.1f}s"
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=7)  # fmt: skip
+    ax.set_ylabel("speed-up over the authors' way")
+    ax.set_ylim(0, max(summary["speedup"].max() * 1.35, 1.5))
+    ax.set_title(f"{summary['size'].iloc[0]} size on {summary['device'].iloc[0]}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def write_outputs(summary: pd.DataFrame, env: dict, cfg: dict, out_dir: str) -> None:
+    """summary.csv, full_run_estimate.csv, environment.json and speedup.png in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(out / "summary.csv", index=False)
+    full_run_hours(summary, cfg["full_run"]).to_csv(out / "full_run_estimate.csv", index=False)
+    (out / "environment.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+    plot_speedups(summary, str(out / "speedup.png"))

@@ -1,0 +1,120 @@
+"""The suite: every stage pair in one process, the batch-size sweep, the full-run estimate."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from hhalign.bench.inputs import generation_inputs, scoring_inputs, training_rows
+from hhalign.bench.models import bench_tokenizers, build_judge, build_policy
+from hhalign.bench.stages import bench_generation, bench_scoring, bench_training
+from hhalign.bench.timing import device_name, environment, peak_gib, timed
+from hhalign.generation import generate
+from hhalign.models import best_device
+from hhalign.scoring import score_pairs
+
+
+def time_sizes(stage: str, run: Callable[[int], Any], n: int, sizes, device, progress):
+    """One row per batch size: seconds for ``run(size)`` over ``n`` items, peak memory."""
+    run(2)  # warm-up: kernels, allocator
+    rows = []
+    for size in sizes:
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        seconds, _ = timed(lambda b=size: run(b), device)
+        rows.append({"stage": stage, "batch_size": size, "n": n, "seconds": round(seconds, 4),
+                     "per_s": round(n / seconds, 3), "peak_gib": peak_gib(device)})  # fmt: skip
+        progress(rows[-1])
+    return rows
+
+
+def sweep_batches(cfg: dict, sizes: list[int], progress=print) -> pd.DataFrame:
+    """Our generation and scoring alone at each batch size: seconds, items/s, peak memory.
+
+    For choosing ``generation.batch_size`` and ``scoring.batch_size`` on a new device;
+    the inputs are the suite's own.
+    """
+    device = best_device()
+    p_tok, j_tok = bench_tokenizers(cfg["seed"])
+    rows = []
+    if "generation" in cfg["stages"]:
+        prompts = generation_inputs(cfg, p_tok)
+        policy = build_policy(cfg["size"], p_tok, cfg["seed"]).to(device)
+        run = partial(generate, policy, p_tok, prompts, cfg["max_new_tokens"])
+        rows += time_sizes("generation", run, len(prompts), sizes, device, progress)
+        del policy
+    if "scoring" in cfg["stages"]:
+        prompts, responses = scoring_inputs(cfg, j_tok)
+        judge = build_judge(cfg["size"], j_tok, cfg["seed"]).to(device)
+        run = partial(score_pairs, judge, j_tok, prompts, responses)
+        rows += time_sizes("scoring", run, len(prompts), sizes, device, progress)
+        del judge
+    return pd.DataFrame(rows).assign(device=device_name(), size=cfg["size"])
+
+
+def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, progress=print):
+    """Every pair of the suite under the ``bench`` config section; returns (summary, env)."""
+    device = best_device()
+    p_tok, j_tok = bench_tokenizers(cfg["seed"])
+    lo, hi = cfg["prompt_tokens"]
+    rows = []
+    stages = cfg["stages"]
+    if "generation" in stages:
+        policy = build_policy(cfg["size"], p_tok, cfg["seed"]).to(device)
+        prompts = generation_inputs(cfg, p_tok)
+        rows.append(
+            bench_generation(
+                policy, p_tok, prompts, cfg["max_new_tokens"], generation["batch_size"], device
+            )
+        )
+        progress(rows[-1])
+        del policy
+    if "scoring" in stages:
+        judge = build_judge(cfg["size"], j_tok, cfg["seed"]).to(device)
+        prompts, responses = scoring_inputs(cfg, j_tok)
+        batch, max_tokens = scoring["batch_size"], scoring["max_batch_tokens"]
+        rows.append(bench_scoring(judge, j_tok, prompts, responses, batch, device, max_tokens))
+        progress(rows[-1])
+        del judge
+    with tempfile.TemporaryDirectory() as tmp:
+        start, data = Path(tmp) / "policy", Path(tmp) / "rows.parquet"
+        if {"sft_training", "dpo_training"} & set(stages):
+            build_policy(cfg["size"], p_tok, cfg["seed"]).save_pretrained(start)
+            p_tok.save_pretrained(start)
+            training_rows(p_tok, cfg["train_rows"], lo, hi, cfg["seed"]).to_parquet(data)
+        for stage, section in (("sft", sft), ("dpo", dpo)):
+            if f"{stage}_training" in stages:
+                rows.append(
+                    bench_training(stage, section, str(start), str(data), cfg["train_rows"], device)
+                )
+                progress(rows[-1])
+    env = {**environment(), "size": cfg["size"]}
+    return pd.DataFrame(rows).assign(device=env["device"], size=cfg["size"]), env
+
+
+def full_run_hours(summary: pd.DataFrame, full: dict) -> pd.DataFrame:
+    """Estimated hours of the paper's run on this device, the authors' way and ours.
+
+    2 SFT epochs and 2 one-epoch DPO runs over ``full["train_rows"]`` rows, and
+    ``full["eval_items"]`` generations and scores, at the measured rows per second.
+    Training rows are assumed to have the benchmark's length distribution.
+    """
+    s = summary.set_index("stage")
+    work = {
+        "sft_training": 2 * full["train_rows"],
+        "dpo_training": 2 * full["train_rows"],
+        "generation": full["eval_items"],
+        "scoring": full["eval_items"],
+    }
+    rows = []
+    for way in ("authors", "ours"):
+        hours = {k: n / s.loc[k, f"{way}_per_s"] / 3600 for k, n in work.items() if k in s.index}
+        rows.append({"way": way, **{k: round(v, 2) for k, v in hours.items()}})
+        rows[-1]["total_hours"] = round(sum(hours.values()), 2)
+    return pd.DataFrame(rows)
