@@ -2,7 +2,7 @@
 
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import table1, table2
-from hhalign.report import write_tables
+from hhalign.tables import write_tables
 
 log = stage_logger("make_tables", snakemake.log[0])
 scores = read_score_files(snakemake.input.scores, snakemake.params.score_keys)

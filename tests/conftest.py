@@ -1,8 +1,10 @@
-"""Shared fixtures. Every test runs offline: nothing may touch the Hugging Face Hub."""
+"""Shared fixtures, the one tiny world every test module uses among them. Every test runs
+offline: nothing may touch the Hugging Face Hub."""
 
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,8 +12,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+from support import SHARED, tiny_config
 
 
 @pytest.fixture
@@ -38,3 +39,43 @@ def synthetic_helpful() -> list[dict]:
     from hhalign.synthetic import generate_rows
 
     return generate_rows("helpful-base", "test", 200, 0, 0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg() -> dict:
+    """The tiny preset's validated config."""
+    return tiny_config()
+
+
+@pytest.fixture(scope="session")
+def tiny_rows() -> list[dict]:
+    """Synthetic harmless-base training dialogues (the tiny world's corpus)."""
+    from hhalign.synthetic import generate_rows
+
+    return generate_rows("harmless-base", "train", 200, 0, 0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tiny_cfg, tiny_rows, tmp_path_factory) -> dict:
+    """The tiny world, built once per session from the tiny preset: the policy and judge
+    (``models``: role -> (model, tokenizer); on disk under ``root/<role>``) and the SFT and
+    DPO sets built from ``tiny_rows`` by the data stage (``root/{sft,dpo}.parquet``)."""
+    import torch
+
+    from hhalign.data import build_training_sets
+    from hhalign.io import write_jsonl
+    from hhalign.tiny import build_tiny_world
+
+    root = tmp_path_factory.mktemp("tiny-world")
+    raw = root / "raw.jsonl"
+    write_jsonl(raw, tiny_rows)
+    sets = build_training_sets([("harmless-base", "train", raw)])
+    pd.DataFrame(sets.sft).to_parquet(root / "sft.parquet")
+    pd.DataFrame(sets.dpo).to_parquet(root / "dpo.parquet")
+    torch.manual_seed(0)
+    models = build_tiny_world([r["text"] for r in sets.sft], tiny_cfg["tiny"])
+    for role, (model, tok) in models.items():
+        model.eval()
+        model.save_pretrained(root / role)
+        tok.save_pretrained(root / role)
+    return {"root": root, "cfg": tiny_cfg, "models": models, "rows": tiny_rows}

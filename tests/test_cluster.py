@@ -1,13 +1,10 @@
 """Scale-out: the SLURM profile, GPU resources, the multi-GPU launcher, and the container."""
 
 import re
-from pathlib import Path
 
 import pytest
-from test_envs import pins
-from test_workflow import snakemake
+from support import ROOT, pins, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 GPU_RULES = {
     "train_sft",
     "train_dpo",

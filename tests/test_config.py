@@ -1,10 +1,10 @@
 """The schema, config.yaml, the presets and the errors a bad config must give."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
+from support import ROOT
 
 from hhalign.config import (
     ConfigError,
@@ -15,8 +15,6 @@ from hhalign.config import (
     protocol_view,
     validate_config,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def base_config() -> dict:

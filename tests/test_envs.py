@@ -1,20 +1,7 @@
 """The conda environments pin the same versions as requirements.txt."""
 
-from pathlib import Path
-
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def pins(lines) -> dict[str, str]:
-    out = {}
-    for line in lines:
-        line = line.split("#")[0].strip()
-        if "==" in line:
-            name, version = line.split("==")
-            out[name.strip().lower().replace("_", "-")] = version.strip()
-    return out
+from support import ROOT, pins
 
 
 def test_conda_envs_agree_with_requirements():

@@ -7,28 +7,12 @@ import torch
 
 from hhalign.generation import Generated, extract_corrected, extract_paper, generate
 from hhalign.scoring import score_pairs, token_batches
-from hhalign.synthetic import generate_rows
-from hhalign.tiny import build_tiny_world
-
-CFG = {
-    "seed": 0,
-    "vocab_size": 500,
-    "max_position_embeddings": 256,
-    "policy": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "ffn_dim": 64},
-    "judge": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 64,
-    },
-}
 
 
 @pytest.fixture(scope="module")
-def world():
-    rows = generate_rows("harmless-base", "train", 200, 0, 0.0)
-    torch.manual_seed(0)
-    return build_tiny_world([r["chosen"] for r in rows], CFG), rows
+def world(tiny_world):
+    """(role -> (model, tokenizer), the corpus rows) of the session's tiny world."""
+    return tiny_world["models"], tiny_world["rows"]
 
 
 def test_batched_equals_one_at_a_time(world):

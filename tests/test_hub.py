@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from support import ROOT, snakemake
 
 from hhalign.config import deep_merge, validate_config
 from hhalign.hub import cause_and_fix
@@ -27,15 +28,9 @@ from hhalign.io import read_jsonl, write_jsonl
 from hhalign.synthetic import generate_rows
 from hhalign.tiny import build_tiny_world
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED_TEST = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base" / "test.jsonl.gz"
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 POLICY, JUDGE, DATA = CONFIG["models"]["policy"], CONFIG["models"]["judge"], CONFIG["data"]["hub"]
-
-
-def snakemake(*args: str, env: dict, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
-    return subprocess.run(cmd, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
 
 
 def put(cache: Path, repo_type: str, repo_id: str, commit: str, files: dict[str, Path]) -> None:

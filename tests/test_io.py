@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import ROOT
 
 from hhalign.io import CorruptFileError, ScoreFileError, read_jsonl_lines, read_scores, write_jsonl
 from hhalign.raw import fetch_raw
 from hhalign.synthetic import generate_rows
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADER = "id,prompt,response,score,empty_response,truncated_input\n"
 
 

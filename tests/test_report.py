@@ -14,7 +14,7 @@ from matplotlib.image import imread
 from hhalign.audit import AuditFormatError, release_scores
 from hhalign.figures import figure1_rates, figure2_scores, figure3_means
 from hhalign.metrics import table1, table2
-from hhalign.report import macros, table1_latex, table2_latex
+from hhalign.tables import macros, table1_latex, table2_latex
 
 REPORT = Path(__file__).resolve().parents[1] / "paper" / "report.tex"
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
@@ -131,7 +131,7 @@ LABEL = "Tiny offline world: synthetic data & tiny models, 100% not OPT-350M"
 
 
 def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
-    from hhalign.report import write_tables
+    from hhalign.tables import write_tables
 
     _, t1, t2 = tables
     assert "Note:" in table1_latex(t1, LABEL) and r"synthetic data \& tiny" in table2_latex(
@@ -153,7 +153,7 @@ def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
 def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     """paper/report.tex on this fixture's tables and figures: it compiles, and no line or
     table runs past its column (Table 1 overflowed a column by ~96 pt once)."""
-    from hhalign.report import write_tables
+    from hhalign.tables import write_tables
 
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         pytest.skip("latexmk/pdflatex not installed (Debian: latexmk texlive-latex-recommended)")

@@ -1,33 +1,16 @@
 """Tiny models: real classes, built from config, through save_pretrained/from_pretrained."""
 
+import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from hhalign.synthetic import generate_rows
 from hhalign.tiny import build_tiny_world
 
-CFG = {
-    "seed": 0,
-    "vocab_size": 400,
-    "max_position_embeddings": 128,
-    "policy": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "ffn_dim": 64},
-    "judge": {
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 64,
-    },
-}
 PROMPT = "\n\nHuman: How do I bake bread?\n\nAssistant:"
 
 
-def world():
-    rows = generate_rows("helpful-base", "train", 100, 0, 0.0)
-    return build_tiny_world([r["chosen"] for r in rows], CFG)
-
-
-def test_round_trip_gives_identical_outputs(tmp_path):
-    w = world()
+def test_round_trip_gives_identical_outputs(tiny_world, tmp_path):
+    w = tiny_world["models"]
     for role, auto in (
         ("policy", AutoModelForCausalLM),
         ("judge", AutoModelForSequenceClassification),
@@ -47,8 +30,8 @@ def test_round_trip_gives_identical_outputs(tmp_path):
         assert type(loaded).__name__ == type(model).__name__
 
 
-def test_tokenizers_follow_the_real_conventions():
-    w = world()
+def test_tokenizers_follow_the_real_conventions(tiny_world):
+    w = tiny_world["models"]
     ptok, jtok = w["policy"][1], w["judge"][1]
     ids = ptok(PROMPT)["input_ids"]
     assert ids[0] == ptok.bos_token_id == ptok.eos_token_id == 2  # OPT prepends </s>
@@ -58,8 +41,10 @@ def test_tokenizers_follow_the_real_conventions():
     assert ptok.decode(ids, skip_special_tokens=True) == PROMPT
 
 
-def test_sizes_and_determinism():
-    a, b = world(), world()
+def test_sizes_and_determinism(tiny_cfg, tiny_world):
+    """A second build from the same corpus and config equals the session's world."""
+    sft = pd.read_parquet(tiny_world["root"] / "sft.parquet")
+    a, b = tiny_world["models"], build_tiny_world(sft["text"].tolist(), tiny_cfg["tiny"])
     model = a["policy"][0]
     assert type(model).__name__ == "OPTForCausalLM"
     assert sum(p.numel() for p in model.parameters()) < 3_000_000

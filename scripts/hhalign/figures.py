@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hhalign.report import METRICS, display
+from hhalign.tables import METRICS, display
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
 STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}

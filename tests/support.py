@@ -1,0 +1,39 @@
+"""Helpers shared by the test modules (their fixtures are in conftest.py): the repository's
+paths, Snakemake run offline, the tiny preset's config, and pinned versions."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from hhalign.config import deep_merge, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run Snakemake from this interpreter's environment, offline."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", **(env or {})}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def tiny_config() -> dict:
+    """config.yaml with the tiny preset on top, validated (schema defaults filled in)."""
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = deep_merge(base, yaml.safe_load((ROOT / "presets" / "tiny.yaml").read_text()))
+    return validate_config(cfg)
+
+
+def pins(lines) -> dict[str, str]:
+    """name -> version of every ``name==version`` line (comments ignored)."""
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            out[name.strip().lower().replace("_", "-")] = version.strip()
+    return out
