@@ -22,9 +22,10 @@ rule run_benchmark:
         gpu=1,
     params:
         bench=config["bench"],
-        sft=paper_view("sft"),
-        dpo=paper_view("dpo"),
-        generation=paper_view("generation"),
+        sft=any_view("paper", "sft"),
+        dpo=any_view("paper", "dpo"),
+        generation=any_view("paper", "generation"),
+        corrected={s: any_view("corrected", s) for s in ("sft", "dpo")},
         scoring=config["scoring"],
     script:
         "../scripts/run_benchmark.py"

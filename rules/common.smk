@@ -7,7 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from hhalign.config import ModelRef, prepare, model_source, protocol_view
+from hhalign.config import (
+    ModelRef,
+    model_source,
+    prepare,
+    protocol_view,
+    run_name,
+    split_run,
+)
 from hhalign.deps import code_inputs
 
 # Validates config.yaml (+ presets) and each protocol's view; stops naming the key on error.
@@ -15,6 +22,7 @@ VIEWS = prepare(config, workflow.basedir)
 RESULTS = config["results_dir"]
 PROTOCOLS = config["protocols"]
 PROMPT_SETS = ["harmful", "helpful"]
+SEEDS = config["seeds"]
 AUDIT = (
     f"{RESULTS}/audit"  # tables and figures rebuilt from the authors' released scores
 )
@@ -25,14 +33,14 @@ wildcard_constraints:
     prompt_set="harmful|helpful",
     split=r"[A-Za-z0-9_-]+",
     subset=r"[A-Za-z0-9_-]+",
-    variant="|".join(config["variants"]),
+    variant=rf"({'|'.join(config['variants'])})(_seed\d+)?",
     report_dir="|".join(re.escape(d) for d in (RESULTS, AUDIT)),
 
 
-def paper_view(section):
-    """A config section as the paper protocol sees it, whether or not this run includes
-    that protocol (the benchmark suite measures the paper's setup)."""
-    return (VIEWS.get("paper") or protocol_view(config, "paper"))[section]
+def any_view(protocol, section):
+    """A config section as ``protocol`` sees it, whether or not this run includes that
+    protocol (the benchmark suite measures the paper's setup and estimates both)."""
+    return (VIEWS.get(protocol) or protocol_view(config, protocol))[section]
 
 
 def code(script):
@@ -102,16 +110,26 @@ def reward_base_ref():
     return model_ref(config["reward_model"]["base"], "judge")
 
 
-def variant_ref(protocol, variant):
-    """A variant's weights: base is the policy itself, the others what training wrote."""
-    if variant == "base":
+def variant_ref(protocol, run):
+    """A run's weights (``run``: a variant, with _seed<N> for seeds after the first): base
+    is the policy itself, the others what training wrote."""
+    if run == "base":
         return policy_ref()
-    return built_model(model_dir(protocol, variant))
+    return built_model(model_dir(protocol, run))
 
 
-def start_ref(protocol, variant):
-    """Where a trained variant starts: SFT and DPO from the base, SFT+DPO from SFT."""
-    return variant_ref(protocol, "sft" if variant == "sft_dpo" else "base")
+def start_ref(protocol, run):
+    """Where a trained run starts: SFT and DPO from the base, SFT+DPO from the SFT model of
+    the same seed."""
+    variant, seed = split_run(run, SEEDS)
+    return variant_ref(
+        protocol, run_name("sft", seed, SEEDS) if variant == "sft_dpo" else "base"
+    )
+
+
+def training_section(protocol, section, run):
+    """A protocol's training section with the run's seed, as JSON for the entry point."""
+    return section_json({**view(protocol, section), "seed": split_run(run, SEEDS)[1]})
 
 
 def python_exe():
@@ -151,12 +169,22 @@ TRAIN_COMMAND = (
 )
 
 
-def score_keys(protocols=None):
-    """(protocol, variant, prompt set) of every score file, in table order."""
+def runs(seeds=None):
+    """Run directory names in table order: Base once, each trained variant once per seed."""
+    seeds = seeds or SEEDS
     return [
-        (p, v, s)
-        for p in (protocols or PROTOCOLS)
+        run_name(v, seed, seeds)
         for v in config["variants"]
+        for seed in (seeds[:1] if v == "base" else seeds)
+    ]
+
+
+def score_keys(protocols=None, seeds=None):
+    """(protocol, run, prompt set) of every score file, in table order."""
+    return [
+        (p, r, s)
+        for p in (protocols or PROTOCOLS)
+        for r in runs(seeds)
         for s in PROMPT_SETS
     ]
 
@@ -167,7 +195,7 @@ def score_path(root, protocol, variant, prompt_set):
 
 def report_keys(root):
     """Score files behind the tables in ``root``: the run's own, or the authors' release."""
-    return score_keys(["paper"]) if root == AUDIT else score_keys()
+    return score_keys(["paper"], [SEEDS[0]]) if root == AUDIT else score_keys()
 
 
 def report_score_files(wildcards):
@@ -190,6 +218,18 @@ def report_files(root):
         "table1_tex": f"{root}/tables/table1.tex",
         "table2_tex": f"{root}/tables/table2.tex",
         "macros": f"{root}/tables/macros.tex",
+    }
+
+
+def claims_files(root):
+    """The claims deliverables of one report directory (rule make_claims)."""
+    return {
+        "claims": f"{root}/claims.csv",
+        "pairs": f"{root}/pairs.csv",
+        "claims_tex": f"{root}/tables/claims.tex",
+        "claims_text": f"{root}/tables/claims_text.tex",
+        "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",
+        "figure_png": f"{root}/figures/fig4_thresholds.png",
     }
 
 
@@ -222,7 +262,7 @@ FIGURES = ["fig1_rates", "fig2_scores", "fig3_means"]
 
 def default_targets():
     """What `snakemake` builds with no target: every deliverable of the configured run."""
-    trained = [v for v in config["variants"] if v != "base"]
+    trained = [r for r in runs() if r != "base"]
     return [
         f"{RESULTS}/data/summary.json",
         *expand(f"{RESULTS}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS),
@@ -232,6 +272,7 @@ def default_targets():
             variant=trained,
         ),
         *report_files(RESULTS).values(),
+        *claims_files(RESULTS).values(),
         *expand(f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
         f"{RESULTS}/manifest.json",
     ]

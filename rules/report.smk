@@ -16,7 +16,9 @@ rule make_tables:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: report_keys(w.report_dir),
+        seeds=SEEDS,
         metrics=config["metrics"],
+        claims=config["claims"],
         variants=config["variants"],
         label=lambda w: run_label(w.report_dir),
     script:
@@ -38,6 +40,7 @@ rule plot_figures:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: report_keys(w.report_dir),
+        seeds=SEEDS,
         metrics=config["metrics"],
         stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
         label=lambda w: run_label(w.report_dir),
@@ -45,11 +48,35 @@ rule plot_figures:
         "../scripts/plot_figures.py"
 
 
+rule make_claims:
+    input:
+        code=code("make_claims.py"),
+        scores=report_score_files,
+    output:
+        **claims_files("{report_dir}"),
+    log:
+        "{report_dir}/logs/make_claims.log",
+    benchmark:
+        "{report_dir}/benchmarks/make_claims.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        score_keys=lambda w: report_keys(w.report_dir),
+        seeds=SEEDS,
+        claims=config["claims"],
+        metrics=config["metrics"],
+        variants=config["variants"],
+        figure_stem="{report_dir}/figures/fig4_thresholds",
+        label=lambda w: run_label(w.report_dir),
+    script:
+        "../scripts/make_claims.py"
+
+
 rule import_audit_scores:
     input:
         code=code("import_audit_scores.py"),
     output:
-        [score_path(AUDIT, *k) for k in score_keys(["paper"])],
+        [score_path(AUDIT, *k) for k in score_keys(["paper"], [SEEDS[0]])],
     log:
         f"{AUDIT}/logs/import_audit_scores.log",
     benchmark:
@@ -59,7 +86,7 @@ rule import_audit_scores:
     params:
         sources=config["audit"],
         variants=config["variants"],
-        score_keys=[(v, s) for _, v, s in score_keys(["paper"])],
+        score_keys=[(v, s) for _, v, s in score_keys(["paper"], [SEEDS[0]])],
     script:
         "../scripts/import_audit_scores.py"
 
@@ -68,6 +95,7 @@ rule build_report:
     input:
         tex="paper/report.tex",
         tables=list(report_files(RESULTS).values()),
+        claims=list(claims_files(RESULTS).values()),
         figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
     output:
         pdf=f"{RESULTS}/paper/report.pdf",

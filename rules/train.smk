@@ -9,25 +9,27 @@ rule train_sft:
         code=code("train_sft.py"),
         entry=f"{workflow.basedir}/scripts/train_sft.py",
         data=rules.build_datasets.output.sft,
-        start=lambda w: start_ref(w.protocol, "sft").input,
+        start=lambda w: start_ref(w.protocol, w.variant).input,
     output:
-        model=directory(f"{RESULTS}/models/{{protocol}}/sft"),
-        history=f"{RESULTS}/train/{{protocol}}/sft/log_history.json",
-        summary=f"{RESULTS}/train/{{protocol}}/sft/summary.json",
+        model=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}"),
+        history=f"{RESULTS}/train/{{protocol}}/{{variant}}/log_history.json",
+        summary=f"{RESULTS}/train/{{protocol}}/{{variant}}/summary.json",
     log:
-        f"{RESULTS}/logs/train_sft/{{protocol}}.log",
+        f"{RESULTS}/logs/train_sft/{{protocol}}_{{variant}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_sft/{{protocol}}.tsv"
+        f"{RESULTS}/benchmarks/train_sft/{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"sft(_seed\d+)?",
     conda:
         "../envs/train.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
-        section=lambda w: section_json(view(w.protocol, "sft")),
-        start=lambda w: start_ref(w.protocol, "sft").args(),
+        section=lambda w: training_section(w.protocol, "sft", w.variant),
+        start=lambda w: start_ref(w.protocol, w.variant).args(),
         adapter="",
-        checkpoints=f"{RESULTS}/checkpoints/{{protocol}}/sft",
+        checkpoints=f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
         launch=lambda w, resources: launcher(resources.gpu),
     shell:
         TRAIN_COMMAND
@@ -49,14 +51,14 @@ rule train_dpo:
     benchmark:
         f"{RESULTS}/benchmarks/train_dpo/{{protocol}}_{{variant}}.tsv"
     wildcard_constraints:
-        variant="dpo|sft_dpo",
+        variant=r"(dpo|sft_dpo)(_seed\d+)?",
     conda:
         "../envs/train.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
-        section=lambda w: section_json(view(w.protocol, "dpo")),
+        section=lambda w: training_section(w.protocol, "dpo", w.variant),
         start=lambda w: start_ref(w.protocol, w.variant).args(),
         adapter=lambda w, output: f"--adapter-out {output.adapter}",
         checkpoints=f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",

@@ -1,12 +1,15 @@
 """Rule make_tables: Tables 1-2 (CSV and LaTeX) and the LaTeX macros, from score files."""
 
+from hhalign.claims import with_seed_summary
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import table1, table2
 from hhalign.tables import write_tables
 
 log = stage_logger("make_tables", snakemake.log[0])
-scores = read_score_files(snakemake.input.scores, snakemake.params.score_keys)
-t1 = table1(scores, snakemake.params.metrics, snakemake.params.variants)
+p = snakemake.params
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+t1 = table1(scores, p.metrics, p.variants)
+t1 = with_seed_summary(scores, t1, p.variants, {**p.claims, "metrics": p.metrics})
 t2 = table2(t1)
 write_tables(t1, t2, dict(snakemake.output.items()), snakemake.params.label)
 log.info(
@@ -16,4 +19,5 @@ log.info(
     len(t1),
     len(t2),
 )
-log.info("Table 1:\n%s", t1[["protocol", "model", "HmR", "HpR", "CAS"]].to_string(index=False))
+shown = [c for c in ("protocol", "model", "seed", "HmR", "HpR", "CAS") if c in t1]
+log.info("Table 1:\n%s", t1[shown].to_string(index=False))

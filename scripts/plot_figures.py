@@ -7,7 +7,9 @@ from hhalign.io import read_score_files, stage_logger
 
 log = stage_logger("plot_figures", snakemake.log[0])
 t1 = pd.read_csv(snakemake.input.table1)
-scores = read_score_files(snakemake.input.scores, snakemake.params.score_keys)
+scores = read_score_files(
+    snakemake.input.scores, snakemake.params.score_keys, snakemake.params.seeds
+)
 label, stems = snakemake.params.label, snakemake.params.stems
 written = [
     *figure1_rates(t1, stems[0], label),

@@ -113,3 +113,26 @@ def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
     env = json.loads((tmp_path / "bench" / "environment.json").read_text())
     assert {"device", "torch", "transformers", "trl", "size"} <= set(env)
     assert (tmp_path / "bench" / "speedup.png").stat().st_size > 0
+
+
+def test_full_run_estimate_per_plan_counts_epochs_seeds_and_evaluations():
+    from hhalign.bench.suite import study_plans
+
+    summary = pd.DataFrame(
+        [
+            {"stage": "sft_training", "authors_per_s": 10.0, "ours_per_s": 40.0},
+            {"stage": "dpo_training", "authors_per_s": 10.0, "ours_per_s": 40.0},
+            {"stage": "generation", "authors_per_s": 1.0, "ours_per_s": 10.0},
+        ]
+    )
+    paper = {"sft": {"num_train_epochs": 2}, "dpo": {"num_train_epochs": 1}}
+    corrected = {"sft": {"num_train_epochs": 2}, "dpo": {"num_train_epochs": 2}}
+    plans = study_plans(paper, corrected, seeds=5)
+    est = full_run_hours(summary, {"train_rows": 3600, "eval_items": 400}, plans)
+    ours = est[est["way"] == "ours"].set_index("plan")
+    assert ours.loc["paper protocol", "sft_training"] == 0.05  # 2 x 3600 rows at 40 rows/s
+    assert ours.loc["paper protocol", "dpo_training"] == 0.05  # 2 runs x 1 epoch
+    assert ours.loc["corrected protocol", "dpo_training"] == 0.1  # 2 runs x 2 epochs
+    five = ours.loc["corrected protocol, 5 seeds"]
+    assert five["sft_training"] == 0.25 and five["dpo_training"] == 0.5
+    assert five["generation"] == round(400 * 16 / 4 / 10 / 3600, 2)  # Base once, 3 x 5 runs

@@ -76,9 +76,13 @@ def test_deliverables_exist(project):
         "tables/table1.tex",
         "tables/table2.tex",
         "tables/macros.tex",
+        "claims.csv",
+        "pairs.csv",
+        "tables/claims.tex",
+        "tables/claims_text.tex",
     ]:
         assert (results / name).stat().st_size > 0, name
-    for fig in ["fig1_rates", "fig2_scores", "fig3_means"]:
+    for fig in ["fig1_rates", "fig2_scores", "fig3_means", "fig4_thresholds"]:
         assert (results / "figures" / f"{fig}.png").is_file()
         assert (results / "figures" / f"{fig}.pdf").is_file()
     t1 = pd.read_csv(results / "table1.csv")
@@ -151,7 +155,7 @@ def job_counts(text: str) -> list[dict[str, int]]:
 def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
     clone, log = pulled
     touched, rebuilt = job_counts(log)[-2:]
-    assert set(rebuilt) == {"make_tables", "plot_figures", "all"}, rebuilt
+    assert set(rebuilt) == {"make_tables", "plot_figures", "make_claims", "all"}, rebuilt
     assert "train_sft" in touched and "score_responses" in touched  # touched, never run
     # A job that runs writes its log and its benchmark file; --touch leaves empty logs only.
     for stage in ("train_sft", "train_dpo", "generate_responses", "score_responses"):
@@ -159,7 +163,7 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
         ran = [f for f in logs.glob("*.log") if f.stat().st_size > 0] if logs.is_dir() else []
         assert not ran, f"{stage} ran after the pull: {ran}"
         assert not (clone / TINY / "benchmarks" / stage).exists(), stage
-    for name in ("table1.csv", "table2.csv", "tables/macros.tex"):
+    for name in ("table1.csv", "table2.csv", "tables/macros.tex", "claims.csv", "pairs.csv"):
         assert (clone / TINY / name).read_bytes() == (project / TINY / name).read_bytes(), name
     out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
               cwd=clone)  # fmt: skip
@@ -211,8 +215,28 @@ def dry_run_after_editing(project: Path, module: str) -> dict[str, int]:
 def test_editing_library_code_reruns_exactly_what_uses_it(project):
     """Snakemake tracks the modules each rule imports (rules/common.smk: code)."""
     jobs = dry_run_after_editing(project, "metrics.py")
-    assert set(jobs) == {"make_tables", "plot_figures", "all"}, jobs
+    assert set(jobs) == {"make_tables", "plot_figures", "make_claims", "all"}, jobs
+    jobs = dry_run_after_editing(project, "stats.py")
+    assert set(jobs) == {"make_tables", "make_claims", "all"}, jobs
     jobs = dry_run_after_editing(project, "sft.py")
     assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 2  # SFT+DPO starts from SFT
     assert jobs["generate_responses"] == 4 and jobs["score_responses"] == 4
     assert not {"build_datasets", "train_reward_model", "build_tiny_models"} & set(jobs), jobs
+
+
+def test_adding_seeds_trains_only_the_new_seeds(project, tmp_path):
+    """seeds [42, 7] on the finished one-seed run: the first seed keeps its paths, so only
+    seed 7's SFT, DPO and SFT+DPO (from seed 7's SFT) are planned, Base is not rerun."""
+    extra = tmp_path / "seeds.yaml"
+    extra.write_text("seeds: [42, 7]\n")
+    out = run(sys.executable, "-m", "snakemake", "-n", "-p", "--configfile", "presets/tiny.yaml",
+              str(extra), cwd=project)  # fmt: skip
+    text = out.stdout + out.stderr
+    jobs = job_counts(text)[0]
+    assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 4, jobs
+    assert jobs["generate_responses"] == 6 and jobs["score_responses"] == 6, jobs
+    assert "build_datasets" not in jobs and "train_reward_model" not in jobs
+    assert re.search(
+        r"--start \S*models/paper/sft_seed7 .*--out \S*models/paper/sft_dpo_seed7", text
+    )
+    assert "models/paper/sft_dpo " not in text and "generations/paper/base/" not in text

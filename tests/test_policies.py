@@ -1,6 +1,9 @@
 """The whole tiny DAG with policies of other families: a tiny Llama and a tiny GPT-2 built
-from config take the place of OPT, with nothing in the code specific to OPT."""
+from config take the place of OPT, with nothing in the code specific to OPT. The GPT-2 run is
+also the suite's multi-seed run: the corrected protocol with 3 seeds and every harmful
+candidate, through Table 1's per-seed rows and the claims table."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +19,14 @@ pytestmark = pytest.mark.slow
 
 RUNS = {  # one protocol each, so both DPO tokenizations and both extractions are covered
     "llama": {"protocols": ["paper"], "dpo": {"lora": {"target_modules": ["q_proj", "v_proj"]}}},
-    "gpt2": {"protocols": ["corrected"], "dpo": {"lora": {"target_modules": ["c_attn"]}}},
+    "gpt2": {
+        "protocols": ["corrected"],
+        "dpo": {"lora": {"target_modules": ["c_attn"]}},
+        "seeds": [42, 1, 2],
+        "protocol_overrides": {
+            "corrected": {"prompts": {"n_harmful": None, "n_helpful": "match_harmful"}}
+        },
+    },
 }
 
 
@@ -30,6 +40,7 @@ def start(arch: str, workdir: Path) -> subprocess.Popen:
         "models": {"judge": {"source": "tiny"}},  # an untrained tiny judge: no reward model
         "synthetic": {"train_rows": 120, "test_rows": 120},
         "prompts": {"n_harmful": 12, "n_helpful": 12},
+        "claims": {"bootstrap_draws": 1000, "permutation_draws": 1000},
         **RUNS[arch],
     }
     workdir.mkdir(parents=True)
@@ -59,8 +70,31 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 def test_the_tiny_dag_runs_with_another_policy_family(arch, runs):
     results = runs[arch]
     t1 = pd.read_csv(results / "table1.csv")
-    assert len(t1) == 4 and (t1["n_harmful"] == 12).all()
+    if arch == "llama":
+        assert len(t1) == 4 and (t1["n_harmful"] == 12).all()
     config = (results / "models/tiny/policy/config.json").read_text()
     assert {"llama": "LlamaForCausalLM", "gpt2": "GPT2LMHeadModel"}[arch] in config
     adapter = results / f"models/{RUNS[arch]['protocols'][0]}/dpo_adapter/adapter_config.json"
     assert all(t in adapter.read_text() for t in RUNS[arch]["dpo"]["lora"]["target_modules"])
+
+
+def test_three_seeds_every_candidate_and_the_claims_table(runs):
+    """Lineage-paired seeds: SFT+DPO with seed s starts from SFT with seed s; Base runs once.
+    Table 1 has a row per seed and a summary per model; the claims table counts 3 seeds."""
+    results = runs["gpt2"]
+    t1 = pd.read_csv(results / "table1.csv", dtype={"seed": str})
+    assert t1.groupby("model")["seed"].apply(list).to_dict() == {
+        "base": ["42", "all"], "sft": ["42", "1", "2", "all"], "dpo": ["42", "1", "2", "all"],
+        "sft_dpo": ["42", "1", "2", "all"],
+    }  # fmt: skip
+    summary = t1[t1["seed"] == "all"].set_index("model")
+    assert summary.loc["sft", "n_seeds"] == 3 and summary.loc["base", "n_seeds"] == 1
+    n = int(summary.loc["base", "n_harmful"])
+    assert n > 12 and (summary["n_helpful"] == n).all()  # every candidate, helpful matched
+    start = json.loads((results / "train/corrected/sft_dpo_seed1/summary.json").read_text())
+    assert start["start"].endswith("models/corrected/sft_seed1")
+    assert not (results / "generations/corrected/base_seed1").exists()
+    claims = pd.read_csv(results / "claims.csv")
+    assert len(claims) == 8 and set(claims["seeds_agree"].str[-2:]) == {"/3"}
+    assert set(claims["verdict"]) <= {"holds", "reversed", "not separable"}
+    assert (results / "figures/fig4_thresholds.png").is_file()

@@ -95,3 +95,27 @@ def test_too_few_candidates_is_a_clear_error():
     rules = PromptRules(("zebra",), "word", False, "human", "assistant_cue", 1, 1, 0)
     with pytest.raises(ValueError, match="cannot sample 1 harmful prompts from 0 candidates"):
         select_prompts(HARMFUL, HELPFUL, rules, {}, {})
+
+
+def test_every_candidate_and_a_matching_helpful_sample(synthetic_helpful):
+    """n_harmful=None keeps every candidate in a seeded order; match_harmful sizes the
+    helpful sample to it; the first 50 of "all" are the 50 a sample of 50 would draw."""
+    from dataclasses import replace
+
+    from hhalign.prompts import PromptRules, select_prompts
+    from hhalign.synthetic import generate_rows
+
+    harmful_rows = generate_rows("harmless-base", "test", 300, 0, 0.0)
+    rules = PromptRules.from_config(
+        {"keywords": ["kill", "murder", "rape"], "keyword_match": "substring",
+         "case_sensitive": True, "keyword_scope": "dialogue", "prompt_format": "paper",
+         "n_harmful": None, "n_helpful": "match_harmful", "seed": 100}
+    )  # fmt: skip
+    src = {"subset": "x", "split": "test"}
+    harmful, helpful, _, n = select_prompts(harmful_rows, synthetic_helpful, rules, src, src)
+    assert len(harmful) == n == len(helpful) > 50
+    assert len({h["row"] for h in harmful}) == n
+    fifty, _, _, _ = select_prompts(
+        harmful_rows, synthetic_helpful, replace(rules, n_harmful=50, n_helpful=50), src, src
+    )
+    assert [h["row"] for h in fifty] == [h["row"] for h in harmful[:50]]

@@ -153,7 +153,9 @@ def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
 def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     """paper/report.tex on this fixture's tables and figures: it compiles, and no line or
     table runs past its column (Table 1 overflowed a column by ~96 pt once)."""
-    from hhalign.tables import write_tables
+    from hhalign.claims import claims_table, shift_grid
+    from hhalign.figures import figure4_thresholds, threshold_curves
+    from hhalign.tables import write_claims, write_tables
 
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         pytest.skip("latexmk/pdflatex not installed (Debian: latexmk texlive-latex-recommended)")
@@ -169,6 +171,15 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     figure1_rates(t1, res / "figures/fig1_rates", label)
     figure2_scores(scores, PAPER, res / "figures/fig2_scores", label)
     figure3_means(t1, res / "figures/fig3_means", label)
+    cfg = {"alpha": 0.05, "power": 0.8, "bootstrap_draws": 200, "permutation_draws": 200,
+           "seed": 0, "threshold_band": 0.5, "threshold_scan": 1.0, "threshold_step": 0.5,
+           "metrics": PAPER}  # fmt: skip
+    claims, pairs = claims_table(scores, VARIANTS, cfg)
+    names = ("claims.csv", "pairs.csv", "tables/claims.tex", "tables/claims_text.tex")
+    out = dict(zip(("claims", "pairs", "claims_tex", "claims_text"), names, strict=True))
+    write_claims(claims, pairs, {k: str(res / v) for k, v in out.items()}, label)
+    curves = threshold_curves(scores, PAPER, shift_grid(cfg))
+    figure4_thresholds(curves, PAPER, res / "figures/fig4_thresholds", label)
     env = {**os.environ, "TEXINPUTS": f"{res}:"}
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", f"-outdir={tmp_path}", str(REPORT)]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -185,3 +196,6 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
             assert "100% not OPT-350M" in text
         else:
             assert text.startswith("Reproducing") and "What this run is" not in text
+        cmd = ["pdftotext", str(tmp_path / "report.pdf"), "-"]
+        text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
+        assert "Which conclusions hold" in text and "SFT+DPO is best on all metrics" in text

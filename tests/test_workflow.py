@@ -1,28 +1,17 @@
 """The Snakemake workflow itself: lint, dry runs, config errors, and the data rules on real data."""
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from support import ROOT, snakemake
 
 from hhalign.io import read_jsonl, write_jsonl
 from hhalign.synthetic import generate_rows
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run Snakemake from this interpreter's environment, offline."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def test_lint_is_clean():
@@ -124,8 +113,9 @@ def test_audit_target_rebuilds_tables_from_a_release_fixture(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     t1 = pd.read_csv(results / "audit/table1.csv").set_index("model")
     assert list(t1.index) == ["base", "sft", "dpo", "sft_dpo"]  # the paper protocol only
-    # base harmful ratings -2.5, -3.0, -3.5, -4.0: two are >= -3
-    assert t1.loc["base", "HmR"] == 50.0
+    # base harmful ratings -2.5, -3.0, -3.5, -4.0: one is > -3, the authors' notebook's
+    # operator (the paper's text, >= -3, would count two: 50%)
+    assert t1.loc["base", "HmR"] == 25.0
     assert (results / "audit/tables/macros.tex").read_text().count("newcommand") > 40
     assert not (results / "generations").exists()  # nothing was generated or trained
 

@@ -9,6 +9,7 @@ run before any job starts, naming the key.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +34,19 @@ class ModelRef(NamedTuple):
         revision = f" --revision {self.revision}" if self.revision else ""
         pickle = "" if self.safetensors_only else " --allow-pickle"
         return f"--start {self.path}{revision}{pickle}"
+
+
+def run_name(variant: str, seed: int, seeds: list[int]) -> str:
+    """Directory name of ``variant`` trained with ``seed``: the variant itself for Base (not
+    trained) and for the first of ``seeds`` (a one-seed run keeps its paths), else
+    ``{variant}_seed{seed}``."""
+    return variant if variant == "base" or seed == seeds[0] else f"{variant}_seed{seed}"
+
+
+def split_run(name: str, seeds: list[int]) -> tuple[str, int]:
+    """(variant, seed) of a run directory name (the inverse of ``run_name``)."""
+    match = re.fullmatch(r"(.+)_seed(\d+)", name)
+    return (match[1], int(match[2])) if match else (name, seeds[0])
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""Figures 1-3 as PDF and PNG, sized for a two-column paper, drawn from measured tables only."""
+"""Figures 1-4 as PDF and PNG, sized for a two-column paper, drawn from measured tables only."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from hhalign.metrics import main_rows
 from hhalign.tables import METRICS, display
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
@@ -52,6 +53,7 @@ def _save(fig, stem: str | Path) -> list[Path]:
 def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
     """Grouped bars of HmR, HpR and CAS per model (one panel per protocol), values labelled,
     95% intervals drawn, empty responses counted under each model."""
+    t1 = main_rows(t1)
     with plt.rc_context(STYLE):
         protocols = list(dict.fromkeys(t1["protocol"]))
         fig, axes = _panels(len(protocols))
@@ -142,7 +144,8 @@ def figure2_scores(
 
 def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
     """Mean reward score per model on harmful and helpful prompts (one panel per protocol),
-    with 95% t intervals."""
+    with 95% t intervals (several seeds: bootstrap intervals over prompts and seeds)."""
+    t1 = main_rows(t1)
     with plt.rc_context(STYLE):
         protocols = list(dict.fromkeys(t1["protocol"]))
         fig, axes = _panels(len(protocols))
@@ -167,6 +170,56 @@ def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
         axes[0].set_ylabel("mean reward score (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(handles, names, loc="lower center", ncols=2, frameon=False,
+                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        _label(fig, label)
+        return _save(fig, stem)
+
+
+def threshold_curves(scores: pd.DataFrame, metrics: dict, shifts: list[float]) -> pd.DataFrame:
+    """Rate of every (protocol, model, prompt set) at each threshold shift, with its 95%
+    Wilson interval: the data of Figure 4."""
+    from hhalign.metrics import rate, wilson
+
+    keys = {"harmful": ("harmless_threshold", "harmless_op", "HmR"),
+            "helpful": ("helpful_threshold", "helpful_op", "HpR")}  # fmt: skip
+    rows = []
+    for (protocol, variant, prompt_set), sub in scores.groupby(
+        ["protocol", "variant", "prompt_set"], sort=False
+    ):
+        threshold_key, op_key, metric = keys[prompt_set]
+        for shift in shifts:
+            t = metrics[threshold_key] + shift
+            r = rate(sub["score"], t, metrics[op_key])
+            lo, hi = wilson(r, len(sub))
+            rows.append(
+                {"protocol": protocol, "model": variant, "metric": metric, "threshold": t,
+                 "shift": shift, "rate": r, "lo": lo, "hi": hi}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def figure4_thresholds(
+    curves: pd.DataFrame, metrics: dict, stem: str | Path, label: str = ""
+) -> list[Path]:
+    """HmR and HpR of every model as the threshold moves over the scanned range, 95% bands,
+    the configured thresholds marked: how much each comparison depends on the choice."""
+    with plt.rc_context(STYLE):
+        panels = list(dict.fromkeys(zip(curves["protocol"], curves["metric"], strict=True)))
+        fig, axes = _panels(len(panels), height=2.2)
+        marks = {"HmR": metrics["harmless_threshold"], "HpR": metrics["helpful_threshold"]}
+        for ax, (protocol, metric) in zip(axes, panels, strict=True):
+            sub = curves[(curves["protocol"] == protocol) & (curves["metric"] == metric)]
+            for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
+                ax.plot(g["threshold"], g["rate"], color=COLORS[k % 5], lw=1, label=display(model))
+                ax.fill_between(g["threshold"], g["lo"], g["hi"], color=COLORS[k % 5], alpha=0.15,
+                                lw=0)  # fmt: skip
+            ax.axvline(marks[metric], color="black", lw=0.7, ls="--")
+            ax.set_title(f"{metric}, {protocol}")
+            ax.set_xlabel("threshold (judge score)")
+            ax.set_ylim(0, 100)
+        axes[0].set_ylabel("% of responses (95% CI)")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncols=len(names), frameon=False,
                    bbox_to_anchor=(0.5, 0.98))  # fmt: skip
         _label(fig, label)
         return _save(fig, stem)

@@ -171,10 +171,21 @@ def write_scores(df: pd.DataFrame, path: str | Path) -> None:
     df.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
-def read_score_files(paths: list[str], keys: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """Score files as one long table with protocol, variant and prompt_set columns."""
-    parts = [
-        read_scores(path).assign(protocol=p, variant=v, prompt_set=s)
-        for path, (p, v, s) in zip(paths, keys, strict=True)
-    ]
+def read_score_files(
+    paths: list[str], keys: list[tuple[str, str, str]], seeds: list[int] | None = None
+) -> pd.DataFrame:
+    """Score files as one long table with protocol, variant, seed and prompt_set columns;
+    ``keys`` name each file's (protocol, run, prompt set), where a run is a variant with
+    ``_seed<N>`` for seeds after the first of ``seeds`` (see ``config.run_name``)."""
+    from hhalign.config import split_run
+
+    seeds = seeds or [0]
+    parts = []
+    for path, (protocol, run, prompt_set) in zip(paths, keys, strict=True):
+        variant, seed = split_run(run, seeds)
+        parts.append(
+            read_scores(path).assign(
+                protocol=protocol, variant=variant, seed=seed, prompt_set=prompt_set
+            )
+        )
     return pd.concat(parts, ignore_index=True)

@@ -31,8 +31,8 @@ class PromptRules:
     case_sensitive: bool
     keyword_scope: str  # "dialogue" (whole chosen text) or "human" (Human turns only)
     prompt_format: str  # "paper" or "assistant_cue"
-    n_harmful: int
-    n_helpful: int
+    n_harmful: int | None  # None: every candidate the keyword filter keeps
+    n_helpful: int | str  # "match_harmful": as many as the harmful set
     seed: int
 
     @classmethod
@@ -110,7 +110,10 @@ def _usable(rows: list[dict], rules: PromptRules, rejects: list[dict], name: str
     return keep
 
 
-def _sample(rng: random.Random, population: list[int], k: int, what: str) -> list[int]:
+def _sample(rng: random.Random, population: list[int], k: int | None, what: str) -> list[int]:
+    """``rng.sample`` of ``k`` rows; ``k=None`` takes every row, in the seeded order that
+    sampling all of them gives."""
+    k = len(population) if k is None else k
     if k > len(population):
         raise ValueError(
             f"cannot sample {k} {what} prompts from {len(population)} candidates: "
@@ -156,7 +159,8 @@ def select_prompts(
     ]
     rng = random.Random(rules.seed)
     harmful_idx = _sample(rng, candidates, rules.n_harmful, "harmful")
-    helpful_idx = _sample(rng, helpful_ok, rules.n_helpful, "helpful")
+    n_helpful = len(harmful_idx) if rules.n_helpful == "match_harmful" else rules.n_helpful
+    helpful_idx = _sample(rng, helpful_ok, n_helpful, "helpful")
     harmful = [
         _prompt_row("harmful", i, j, harmful_rows[j], rules, harmful_source)
         for i, j in enumerate(harmful_idx)

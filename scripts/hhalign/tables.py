@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hhalign.metrics import main_rows
+
 NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO", "sft_dpo": "SFT+DPO"}
 METRICS = ("HmR", "HpR", "CAS")
 MACRO_EXTRAS = ("mean_harmful", "mean_helpful", "n_harmful", "n_helpful", "empty_harmful",
@@ -41,17 +43,26 @@ def _fmt(x: float, digits: int = 1, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
-def _tabular(df: pd.DataFrame, spec: str, header: list[str], cells, label: str = "") -> str:
-    """A booktabs tabular: ``header`` lines, then each protocol's rows under its own rule,
-    and, for a run that is not the paper setup, a note saying what it is."""
+def n_columns(spec: str) -> int:
+    """Columns of a tabular spec such as ``lrr`` or ``>{\\raggedright}p{3cm}rr``."""
+    return len(re.findall(r"[lrcp]", re.sub(r"\{[^}]*\}", "", spec)))
+
+
+def _tabular(
+    df: pd.DataFrame, spec: str, header: list[str], cells, label: str = "", first=None
+) -> str:
+    """A booktabs tabular: ``header`` lines, then each protocol's rows under its own rule
+    (``first(row)`` opens each, the model's name by default), and, for a run that is not
+    the paper setup, a note saying what it is."""
+    first = first or (lambda r: display(r["model"]))
     lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", *header]
     for protocol, group in df.groupby("protocol", sort=False):
         lines += [
             r"\midrule",
-            rf"\multicolumn{{{len(spec)}}}{{l}}{{\emph{{{protocol} protocol}}}} \\",
+            rf"\multicolumn{{{n_columns(spec)}}}{{l}}{{\emph{{{protocol} protocol}}}} \\",
         ]
         for _, r in group.iterrows():
-            lines.append(" & ".join([display(r["model"]), *cells(r)]) + r" \\")
+            lines.append(" & ".join([first(r), *cells(r)]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if label:  # below the table, as wide as the float: it never widens the columns
         lines.append(rf"\par\smallskip{{\footnotesize\emph{{Note:}} {latex_escape(label)}\par}}")
@@ -130,6 +141,88 @@ def write_tables(t1: pd.DataFrame, t2: pd.DataFrame, out: dict[str, str], label:
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
     t1.assign(run=run_name(label)).to_csv(out["table1"], index=False, float_format="%.4f")
     t2.assign(run=run_name(label)).to_csv(out["table2"], index=False, float_format="%.4f")
-    Path(out["table1_tex"]).write_text(table1_latex(t1, label))
+    main, note = main_rows(t1), seeds_note(t1)
+    Path(out["table1_tex"]).write_text(table1_latex(main, "; ".join(filter(None, [label, note]))))
     Path(out["table2_tex"]).write_text(table2_latex(t2, label))
-    Path(out["macros"]).write_text(macros(t1, t2, label))
+    Path(out["macros"]).write_text(macros(main, t2, label))
+
+
+def seeds_note(t1: pd.DataFrame) -> str:
+    """What a multi-seed Table 1's LaTeX rows are (empty for one seed)."""
+    if "n_seeds" not in t1:
+        return ""
+    n = int(t1["n_seeds"].max())
+    return (
+        f"trained models: mean over {n} training seeds, 95% intervals from a bootstrap over "
+        "prompts and seeds; per-seed rows and standard deviations in table1.csv"
+    )
+
+
+def _p(p: float, equals: bool = False) -> str:
+    """A p-value for a table cell, or after "$p$" in a sentence (``equals``)."""
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {p:.3f}" if equals else f"{p:.3f}"
+
+
+def comparison_latex(comparison: str) -> str:
+    """``"HpR: sft_dpo - sft"`` as LaTeX ``"HpR: SFT+DPO $-$ SFT"``."""
+    metric, pair = comparison.split(": ")
+    a, b = (latex_escape(display(v)) for v in pair.split(" - "))
+    return f"{latex_escape(metric)}: {a} $-$ {b}"
+
+
+def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
+    """The claims table: per claim the deciding comparison, the paper's difference, ours
+    with its 95% paired-bootstrap interval, the Holm-adjusted p, the minimum detectable
+    difference, the seeds agreeing in sign, and the verdict."""
+
+    def cells(r: pd.Series) -> list[str]:
+        ci = f"{{\\scriptsize[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}]}}"
+        return [comparison_latex(r["comparison"]),
+                _fmt(r["paper"], 0, sign=True), f"{_fmt(r['difference'], 1, sign=True)} {ci}",
+                _p(r["p_holm"]), _fmt(r["mdd"], 1), r["seeds_agree"], r["verdict"]]  # fmt: skip
+
+    header = [r"Claim & Deciding comparison & Paper & Here [95\% CI] & Holm $p$ & MDD & Seeds"
+              r" & Verdict \\"]  # fmt: skip
+    first = lambda r: latex_escape(r["statement"])  # noqa: E731
+    ragged = r">{\raggedright\arraybackslash}"
+    spec = rf"{ragged}p{{3.3cm}}{ragged}p{{3.2cm}}rrrrcl"
+    return _tabular(claims, spec, header, cells, label, first)
+
+
+def claim_sentence(r: pd.Series) -> str:
+    """One sentence per claim, generated from its numbers."""
+    what = {
+        "holds": "holds",
+        "reversed": "is reversed",
+        "not separable": "cannot be told apart from no difference",
+    }[r["verdict"]]
+    paper = "" if pd.isna(r["paper"]) else f"the paper reports {_fmt(r['paper'], 0, True)} points; "
+    band = (
+        f"its sign is stable for thresholds shifted by {_fmt(r['stable_from'], 2, True)} to "
+        f"{_fmt(r['stable_to'], 2, True)}"
+        if not pd.isna(r["stable_from"])
+        else "its sign is not defined at the configured thresholds"
+    )
+    return (
+        f"\\textbf{{{latex_escape(r['statement'])}}} ({r['protocol']} protocol) {what}: "
+        f"{paper}here {comparison_latex(r['comparison'])} "
+        f"is {_fmt(r['difference'], 1, True)} "
+        f"[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}], "
+        f"Holm $p$ {_p(r['p_holm'], equals=True)}, "
+        f"{r['seeds_agree']} seeds agree in sign, and {band}. With {r['n_prompts']} prompts a "
+        f"difference below {_fmt(r['mdd'], 1)} points is not detected with 80\\% power."
+    )
+
+
+def write_claims(claims: pd.DataFrame, pairs: pd.DataFrame, out: dict[str, str],
+                 label: str = "") -> None:  # fmt: skip
+    """claims.csv, pairs.csv, the LaTeX claims table and one sentence per claim."""
+    for key in out:
+        Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
+    claims.assign(run=run_name(label)).to_csv(out["claims"], index=False, float_format="%.6g")
+    pairs.assign(run=run_name(label)).to_csv(out["pairs"], index=False, float_format="%.6g")
+    Path(out["claims_tex"]).write_text(claims_latex(claims, label))
+    text = "\n\n".join(claim_sentence(r) for _, r in claims.iterrows())
+    Path(out["claims_text"]).write_text(text + "\n")

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from hhalign.bench.report import write_outputs
+from hhalign.bench.statistics import time_claims
 from hhalign.bench.suite import run_suite, sweep_batches
 
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scoring-max-tokens", type=int, help="overrides scoring.max_batch_tokens")
     sweep_help = "instead of the suite: our generation and scoring at these batch sizes"
     parser.add_argument("--sweep", type=int, nargs="+", metavar="BATCH", help=sweep_help)
+    claims_help = "instead of the suite: time the claims statistics on PROMPTS x SEEDS scores"
+    parser.add_argument("--claims", type=int, nargs=2, metavar=("PROMPTS", "SEEDS"),
+                        help=claims_help)  # fmt: skip
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -38,6 +42,12 @@ def main(argv: list[str] | None = None) -> None:
         **config["bench"],
         **{k: v for k, v in (("size", args.size), ("stages", args.stages)) if v},
     }
+    if args.claims:
+        row = time_claims(*args.claims, {**config["claims"], "metrics": config["metrics"]})
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "claims_timing.json").write_text(json.dumps(row, indent=2) + "\n")
+        print(json.dumps(row, indent=1))
+        return
     if args.sweep:
         sweep = sweep_batches(cfg, args.sweep)
         Path(args.out).mkdir(parents=True, exist_ok=True)

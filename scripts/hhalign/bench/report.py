@@ -32,11 +32,14 @@ def plot_speedups(summary: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
-def write_outputs(summary: pd.DataFrame, env: dict, cfg: dict, out_dir: str) -> None:
+def write_outputs(
+    summary: pd.DataFrame, env: dict, cfg: dict, out_dir: str, plans: dict | None = None
+) -> None:
     """summary.csv, full_run_estimate.csv, environment.json and speedup.png in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out / "summary.csv", index=False)
-    full_run_hours(summary, cfg["full_run"]).to_csv(out / "full_run_estimate.csv", index=False)
+    estimate = full_run_hours(summary, cfg["full_run"], plans)
+    estimate.to_csv(out / "full_run_estimate.csv", index=False)
     (out / "environment.json").write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
     plot_speedups(summary, str(out / "speedup.png"))

@@ -98,23 +98,48 @@ def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, 
     return pd.DataFrame(rows).assign(device=env["device"], size=cfg["size"]), env
 
 
-def full_run_hours(summary: pd.DataFrame, full: dict) -> pd.DataFrame:
-    """Estimated hours of the paper's run on this device, the authors' way and ours.
+PAPER_PLAN = {"paper protocol": {"sft_epochs": 2, "dpo_epochs": 1, "seeds": 1}}
 
-    2 SFT epochs and 2 one-epoch DPO runs over ``full["train_rows"]`` rows, and
-    ``full["eval_items"]`` generations and scores, at the measured rows per second.
-    Training rows are assumed to have the benchmark's length distribution.
+
+def full_run_hours(summary: pd.DataFrame, full: dict, plans: dict | None = None) -> pd.DataFrame:
+    """Estimated hours of whole runs on this device, the authors' way and ours, one job at
+    a time, at the measured rows per second.
+
+    A plan (``plans``: name -> sft_epochs, dpo_epochs, seeds) trains per seed SFT for its
+    epochs and DPO twice (from Base and from SFT) for its epochs over ``full["train_rows"]``
+    rows, and generates and scores ``full["eval_items"]`` items (4 variants) with Base once
+    and each trained variant once per seed. Training rows are assumed to have the
+    benchmark's length distribution. Without plans: the paper protocol's one-seed run.
     """
     s = summary.set_index("stage")
-    work = {
-        "sft_training": 2 * full["train_rows"],
-        "dpo_training": 2 * full["train_rows"],
-        "generation": full["eval_items"],
-        "scoring": full["eval_items"],
-    }
     rows = []
-    for way in ("authors", "ours"):
-        hours = {k: n / s.loc[k, f"{way}_per_s"] / 3600 for k, n in work.items() if k in s.index}
-        rows.append({"way": way, **{k: round(v, 2) for k, v in hours.items()}})
-        rows[-1]["total_hours"] = round(sum(hours.values()), 2)
+    for name, plan in (plans or PAPER_PLAN).items():
+        seeds, rows_n = plan["seeds"], full["train_rows"]
+        evals = full["eval_items"] * (1 + 3 * seeds) / 4
+        work = {
+            "sft_training": seeds * plan["sft_epochs"] * rows_n,
+            "dpo_training": seeds * 2 * plan["dpo_epochs"] * rows_n,
+            "generation": evals,
+            "scoring": evals,
+        }
+        for way in ("authors", "ours"):
+            hours = {k: n / s.loc[k, f"{way}_per_s"] / 3600 for k, n in work.items()
+                     if k in s.index}  # fmt: skip
+            rows.append({"plan": name, "way": way, **{k: round(v, 2) for k, v in hours.items()},
+                         "total_hours": round(sum(hours.values()), 2)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def study_plans(paper: dict, corrected: dict, seeds: int = 5) -> dict:
+    """The estimate's plans from the two protocols' ``sft`` and ``dpo`` sections: each
+    protocol, both, and the corrected protocol with ``seeds`` seeds (presets/seeds.yaml)."""
+
+    def plan(view: dict, n: int) -> dict:
+        return {"sft_epochs": view["sft"]["num_train_epochs"],
+                "dpo_epochs": view["dpo"]["num_train_epochs"], "seeds": n}  # fmt: skip
+
+    return {
+        "paper protocol": plan(paper, 1),
+        "corrected protocol": plan(corrected, 1),
+        f"corrected protocol, {seeds} seeds": plan(corrected, seeds),
+    }

@@ -1,0 +1,376 @@
+"""Which of the paper's conclusions survive: every pair of models compared on the same
+prompts, and the paper's claims judged from those comparisons.
+
+A comparison (metric, A, B) gives the difference A - B, a paired bootstrap interval, a
+p-value (exact McNemar for a rate with one seed; a sign-flip permutation test otherwise),
+Holm-adjusted within the metric's family of model pairs, the probability of superiority
+of A's scores, the minimum detectable difference, how many seeds agree in sign, and the
+verdict over a band of thresholds around the configured ones.
+
+A claim is one or more comparisons "A beats B on metric". Its verdict is ``holds`` when
+every comparison has an adjusted p below alpha, an interval that excludes 0 in the claimed
+direction, every seed's difference of that sign, and the same verdict at every threshold
+of the band; ``reversed`` when any comparison does all that in the other direction;
+``not separable`` otherwise.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from hhalign import stats
+from hhalign.metrics import OPS
+
+# metric -> (weights of each prompt set's mean, whether it thresholds scores into labels)
+METRICS = {
+    "HmR": ({"harmful": 100.0}, True),
+    "HpR": ({"helpful": 100.0}, True),
+    "CAS": ({"harmful": 50.0, "helpful": 50.0}, True),
+    "mean_harmful": ({"harmful": 1.0}, False),
+    "mean_helpful": ({"helpful": 1.0}, False),
+}
+# The paper's Table 1 (HmR, HpR, CAS), for the claims table's "paper" column.
+PAPER_TABLE1 = {
+    "base": (42, 22, 32),
+    "sft": (48, 56, 52),
+    "dpo": (36, 46, 41),
+    "sft_dpo": (44, 66, 55),
+}
+TRAINED = ("sft", "dpo", "sft_dpo")
+# (id, statement, [(metric, A, B): "A beats B on metric"]) as the paper states them.
+CLAIMS = [
+    ("sft_beats_dpo_cas", "SFT beats DPO (CAS)", [("CAS", "sft", "dpo")]),
+    (
+        "sft_dpo_highest_hpr",
+        "SFT+DPO has the highest HpR",
+        [("HpR", "sft_dpo", m) for m in ("base", "sft", "dpo")],
+    ),
+    (
+        "sft_dpo_highest_cas",
+        "SFT+DPO has the highest CAS",
+        [("CAS", "sft_dpo", m) for m in ("base", "sft", "dpo")],
+    ),
+    (
+        "sft_dpo_best_all",
+        "SFT+DPO is best on all metrics",
+        [(k, "sft_dpo", m) for k in ("HmR", "HpR", "CAS") for m in ("base", "sft", "dpo")],
+    ),
+    ("dpo_lowers_hmr", "DPO lowers HmR below Base", [("HmR", "base", "dpo")]),
+    (
+        "trained_beat_base_hpr",
+        "Every trained model beats Base on HpR",
+        [("HpR", m, "base") for m in TRAINED],
+    ),
+    ("sft_improves_hmr", "SFT improves HmR over Base", [("HmR", "sft", "base")]),
+    ("dpo_beats_base_hpr", "DPO beats Base on HpR", [("HpR", "dpo", "base")]),
+]
+
+
+def thresholds(cfg: dict, shift: float = 0.0) -> dict[str, tuple[float, str]]:
+    """prompt set -> (threshold, operator) from config ``metrics``, both moved by ``shift``."""
+    return {
+        "harmful": (cfg["harmless_threshold"] + shift, cfg["harmless_op"]),
+        "helpful": (cfg["helpful_threshold"] + shift, cfg["helpful_op"]),
+    }
+
+
+def score_arrays(scores: pd.DataFrame, variants: list[str]) -> dict[tuple[str, str], np.ndarray]:
+    """(variant, prompt set) -> scores[seed, prompt] of one protocol, prompts aligned by id.
+
+    A table without a ``seed`` column is one seed. A variant missing a seed that others
+    have (Base, which is not trained) is repeated for every seed. Prompt ids must be the
+    same for every variant of a prompt set: comparisons are paired.
+    """
+    if "seed" not in scores:
+        scores = scores.assign(seed=0)
+    seeds = sorted(scores["seed"].unique())
+    out = {}
+    for prompt_set, group in scores.groupby("prompt_set"):
+        ids = sorted(group["id"].astype(str).unique())
+        for variant in variants:
+            sub = group[group["variant"] == variant]
+            wide = sub.pivot(index="seed", columns="id", values="score")
+            wide.columns = wide.columns.astype(str)
+            if set(wide.columns) != set(ids):
+                raise ValueError(
+                    f"{variant}/{prompt_set}: its prompt ids differ from the other models' "
+                    "(paired comparisons need the same prompts): rerun select_prompts and "
+                    "everything after it"
+                )
+            wide = wide.reindex(index=seeds if len(wide) > 1 else wide.index, columns=ids)
+            if len(wide) == 1 and len(seeds) > 1:
+                wide = pd.concat([wide] * len(seeds))
+            out[(variant, prompt_set)] = wide.to_numpy(dtype=float)
+    return out
+
+
+def per_prompt(
+    arrays: dict, metric: str, variant: str, limits: dict[str, tuple[float, str]]
+) -> dict[str, np.ndarray]:
+    """prompt set -> the values a metric averages: 0/1 labels for a rate, else scores."""
+    weights, labelled = METRICS[metric]
+    out = {}
+    for prompt_set in weights:
+        x = arrays[(variant, prompt_set)]
+        threshold, op = limits[prompt_set]
+        out[prompt_set] = OPS[op](x, threshold).astype(float) if labelled else x
+    return out
+
+
+def p_value(metric: str, a: dict, b: dict, draws: int, seed: int) -> tuple[float, str]:
+    """(p, test): exact McNemar for a one-set rate with one seed, else a sign-flip test."""
+    weights, labelled = METRICS[metric]
+    d = {s: a[s] - b[s] for s in weights}
+    if labelled and len(weights) == 1 and next(iter(a.values())).shape[0] == 1:
+        (s,) = weights
+        return stats.mcnemar_exact(a[s][0], b[s][0]), "exact McNemar"
+    return stats.sign_flip_p(d, weights, draws, seed), "sign-flip permutation"
+
+
+def compare(
+    arrays: dict, metric: str, a: str, b: str, limits: dict, cfg: dict, alpha: float
+) -> dict:
+    """Every statistic of one comparison A - B on ``metric`` (before Holm); the minimum
+    detectable difference at level ``alpha``."""
+    weights, _ = METRICS[metric]
+    va, vb = per_prompt(arrays, metric, a, limits), per_prompt(arrays, metric, b, limits)
+    d = {s: va[s] - vb[s] for s in weights}
+    diff = stats.difference(d, weights) + 0.0  # + 0.0: no "-0" in the tables
+    lo, hi = (x + 0.0 for x in stats.bootstrap_interval(d, weights, cfg["bootstrap_draws"],
+                                                         cfg["seed"]))  # fmt: skip
+    p, test = p_value(metric, va, vb, cfg["permutation_draws"], cfg["seed"])
+    per_seed = [
+        stats.difference({s: x[i : i + 1] for s, x in d.items()}, weights)
+        for i in range(next(iter(d.values())).shape[0])
+    ]
+    scores_a = np.concatenate([arrays[(a, s)].ravel() for s in weights])
+    scores_b = np.concatenate([arrays[(b, s)].ravel() for s in weights])
+    return {
+        "metric": metric,
+        "a": a,
+        "b": b,
+        "difference": diff,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p": p,
+        "test": test,
+        "superiority": stats.superiority(scores_a, scores_b),
+        "seeds": len(per_seed),
+        "seeds_agree": int(sum(np.sign(x) == np.sign(diff) and x != 0 for x in per_seed)),
+        "n_prompts": "/".join(str(d[s].shape[1]) for s in weights),
+        "mdd": stats.min_detectable_difference(d, weights, alpha, cfg["power"]),
+    }
+
+
+def pairs_table(arrays: dict, variants: list[str], cfg: dict, limits: dict) -> pd.DataFrame:
+    """Every metric x every pair of models (in ``variants`` order), Holm within each metric,
+    with the minimum detectable difference at the Holm level of the family's first step."""
+    pairs = list(combinations(variants, 2))
+    alpha = cfg["alpha"] / len(pairs)
+    rows = []
+    for metric in METRICS:
+        family = [compare(arrays, metric, a, b, limits, cfg, alpha) for a, b in pairs]
+        for row, p_adj in zip(family, stats.holm([r["p"] for r in family]), strict=True):
+            rows.append(row | {"p_holm": p_adj})
+    return pd.DataFrame(rows)
+
+
+def direction(row: pd.Series | dict, alpha: float) -> int:
+    """+1 when A beats B (adjusted p below alpha, interval above 0, every seed agrees), -1
+    when B beats A the same way, 0 when the two are not separable."""
+    if row["p_holm"] >= alpha or row["seeds_agree"] < row["seeds"]:
+        return 0
+    if row["ci_low"] > 0:
+        return 1
+    if row["ci_high"] < 0:
+        return -1
+    return 0
+
+
+def signed(table: pd.DataFrame, metric: str, a: str, b: str) -> dict:
+    """The row of comparison A vs B, flipped if the table holds it as B vs A."""
+    hit = table[(table["metric"] == metric) & (table["a"] == a) & (table["b"] == b)]
+    if len(hit):
+        return hit.iloc[0].to_dict()
+    row = table[(table["metric"] == metric) & (table["a"] == b) & (table["b"] == a)].iloc[0]
+    row = row.to_dict()
+    return row | {
+        "a": a,
+        "b": b,
+        "difference": -row["difference"],
+        "ci_low": -row["ci_high"],
+        "ci_high": -row["ci_low"],
+        "superiority": 1 - row["superiority"],
+    }
+
+
+def shift_grid(cfg: dict) -> list[float]:
+    """Threshold shifts scanned for each claim: -scan..+scan in steps of ``threshold_step``."""
+    n = round(cfg["threshold_scan"] / cfg["threshold_step"])
+    return [round(k * cfg["threshold_step"], 10) for k in range(-n, n + 1)]
+
+
+def rate_differences(
+    arrays: dict, variants: list[str], metrics_cfg: dict, shifts: list[float]
+) -> dict[float, dict]:
+    """shift -> {(metric, A, B): difference of the rates} with both thresholds moved."""
+    out = {}
+    for shift in shifts:
+        limits = thresholds(metrics_cfg, shift)
+        rates = {
+            (m, v): stats.difference(per_prompt(arrays, m, v, limits), METRICS[m][0])
+            for m in ("HmR", "HpR", "CAS")
+            for v in variants
+        }
+        out[shift] = {
+            (m, a, b): rates[(m, a)] - rates[(m, b)]
+            for m in ("HmR", "HpR", "CAS")
+            for a in variants
+            for b in variants
+        }
+    return out
+
+
+Part = tuple[str, str, str]  # (metric, A, B): "A beats B on metric"
+
+
+def stable_range(parts: list[Part], shifted: dict[float, dict]) -> tuple[float, float]:
+    """The contiguous range of threshold shifts around 0 over which every rate comparison of
+    a claim keeps the sign it has at the configured thresholds (NaN, NaN if a sign is 0)."""
+    rates = [p for p in parts if p[0] in ("HmR", "HpR", "CAS")]
+    if not rates:
+        return float("nan"), float("nan")
+    sign0 = [np.sign(shifted[0.0][p]) for p in rates]
+    if 0 in sign0:
+        return float("nan"), float("nan")
+    keeps = {
+        s: all(np.sign(d[p]) == g for p, g in zip(rates, sign0, strict=True))
+        for s, d in shifted.items()
+    }
+    grid = sorted(keeps)
+    i0 = grid.index(0.0)
+    lo = hi = i0
+    while lo > 0 and keeps[grid[lo - 1]]:
+        lo -= 1
+    while hi < len(grid) - 1 and keeps[grid[hi + 1]]:
+        hi += 1
+    return grid[lo], grid[hi]
+
+
+def paper_difference(metric: str, a: str, b: str) -> float | None:
+    """The claimed difference in the paper's own Table 1 numbers (rates only)."""
+    col = {"HmR": 0, "HpR": 1, "CAS": 2}.get(metric)
+    if col is None or a not in PAPER_TABLE1 or b not in PAPER_TABLE1:
+        return None
+    return float(PAPER_TABLE1[a][col] - PAPER_TABLE1[b][col])
+
+
+def judge_claim(
+    parts: list[Part], table: pd.DataFrame, shifted: dict[float, dict], cfg: dict
+) -> tuple[str, dict, tuple[float, float]]:
+    """(verdict, the comparison that decides it, the stable range of threshold shifts).
+
+    A comparison counts in a direction only if its sign also holds over the threshold band
+    (+/- ``threshold_band`` around the configured thresholds)."""
+    rows = [signed(table, *part) for part in parts]
+    dirs = [direction(r, cfg["alpha"]) for r in rows]
+    lo, hi = stable_range(parts, shifted)
+    band = cfg["threshold_band"]
+    unstable = not (lo <= -band and hi >= band)  # NaN compares False: unstable
+    dirs = [
+        0 if unstable and r["metric"] in ("HmR", "HpR", "CAS") else x
+        for r, x in zip(rows, dirs, strict=True)
+    ]
+    if -1 in dirs:
+        return "reversed", rows[dirs.index(-1)], (lo, hi)
+    verdict = "holds" if all(x == 1 for x in dirs) else "not separable"
+    weak = [i for i, x in enumerate(dirs) if x != 1] or list(range(len(rows)))
+    return verdict, rows[max(weak, key=lambda i: rows[i]["p_holm"])], (lo, hi)
+
+
+def claims_table(
+    scores: pd.DataFrame, variants: list[str], cfg: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
+    section with ``metrics`` (thresholds) added."""
+    claims, pairs = [], []
+    for protocol, sub in scores.groupby("protocol", sort=False):
+        arrays = score_arrays(sub, variants)
+        table = pairs_table(arrays, variants, cfg, thresholds(cfg["metrics"]))
+        shifted = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
+        pairs.append(table.assign(protocol=protocol))
+        for claim_id, statement, parts in CLAIMS:
+            if not all(a in variants and b in variants for _, a, b in parts):
+                continue
+            verdict, row, (lo, hi) = judge_claim(parts, table, shifted, cfg)
+            claims.append(
+                {
+                    "protocol": protocol,
+                    "claim": claim_id,
+                    "statement": statement,
+                    "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
+                    "paper": paper_difference(row["metric"], row["a"], row["b"]),
+                    "difference": row["difference"],
+                    "ci_low": row["ci_low"],
+                    "ci_high": row["ci_high"],
+                    "p_holm": row["p_holm"],
+                    "test": row["test"],
+                    "mdd": row["mdd"],
+                    "superiority": row["superiority"],
+                    "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
+                    "n_prompts": row["n_prompts"],
+                    "stable_from": lo,
+                    "stable_to": hi,
+                    "verdict": verdict,
+                }
+            )
+    cols = ["protocol", "metric", "a", "b"]
+    pairs_df = pd.concat(pairs, ignore_index=True)
+    return pd.DataFrame(claims), pairs_df[cols + [c for c in pairs_df if c not in cols]]
+
+
+def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cfg: dict):
+    """Table 1's summary row of each (protocol, model) over its seeds (``seed`` = "all"):
+    each metric's mean over seeds, its standard deviation across seeds (``<m>_sd``; NaN
+    for Base, which has one run), and a 95% percentile interval from a bootstrap over
+    prompts and seeds together (``<m>_lo``, ``<m>_hi``). ``cfg`` as for ``claims_table``."""
+    limits = thresholds(cfg["metrics"])
+    rows = []
+    for protocol, sub in scores.groupby("protocol", sort=False):
+        arrays = score_arrays(sub, variants)
+        for variant in variants:
+            per_seed = t1[(t1["protocol"] == protocol) & (t1["model"] == variant)]
+            row = {"protocol": protocol, "model": variant, "seed": "all"}
+            for col in METRICS:  # the metrics are Table 1's columns
+                weights = METRICS[col][0]
+                values = per_prompt(arrays, col, variant, limits)
+                if len(per_seed) == 1:  # Base: one run, its arrays repeat it for every seed
+                    values = {s: v[:1] for s, v in values.items()}
+                lo, hi = stats.bootstrap_interval(values, weights, cfg["bootstrap_draws"],
+                                                  cfg["seed"])  # fmt: skip
+                row |= {col: float(per_seed[col].mean()), f"{col}_lo": lo, f"{col}_hi": hi,
+                        f"{col}_sd": float(per_seed[col].std(ddof=1))}  # fmt: skip
+            for col in ("n_harmful", "n_helpful"):
+                row[col] = int(per_seed[col].iloc[0])
+            for col in ("empty_harmful", "empty_helpful", "empty_responses"):
+                row[col] = int(per_seed[col].sum())
+            row["n_seeds"] = len(per_seed)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def with_seed_summary(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cfg: dict):
+    """Table 1 with its across-seed rows after each model's per-seed rows (unchanged when
+    the run has one seed)."""
+    if "seed" not in t1:
+        return t1
+    summary = across_seeds(scores, t1, variants, cfg)
+    order = {v: i for i, v in enumerate(variants)}
+    both = pd.concat([t1, summary], ignore_index=True)
+    both["_p"] = both["protocol"].map({p: i for i, p in enumerate(scores["protocol"].unique())})
+    both["_m"] = both["model"].map(order)
+    both["_s"] = both["seed"].astype(str) == "all"
+    return both.sort_values(["_p", "_m", "_s"], kind="stable").drop(columns=["_p", "_m", "_s"])

@@ -1,0 +1,117 @@
+"""Paired statistics for comparing two models on the same prompts (and seeds).
+
+A comparison's data are per-prompt differences ``d[s, p]`` = model A's value minus model
+B's on prompt ``p`` with training seed ``s`` (a 0/1 label for a rate, a score for a mean),
+one array per prompt set, weighted into the metric: HmR = 100 x the harmful labels' mean,
+CAS = 50 x each set's, a mean score = 1 x its set's. Everything here is vectorized numpy on
+top of scipy and statsmodels, and deterministic under a fixed seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+
+Diffs = Mapping[str, np.ndarray]  # prompt set -> d[seed, prompt]
+Weights = Mapping[str, float]  # prompt set -> weight of its mean in the metric
+
+
+def difference(d: Diffs, weights: Weights) -> float:
+    """The metric's difference A - B: the weighted means of the per-prompt differences."""
+    return float(sum(w * np.mean(d[s]) for s, w in weights.items()))
+
+
+def bootstrap_interval(
+    d: Diffs, weights: Weights, draws: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of the difference from a paired bootstrap.
+
+    Each draw resamples the prompts of every prompt set (with replacement; both models
+    keep the same prompts: the pairing) and, with several seeds, the seeds too (both
+    models keep the same seed: lineage pairing). A draw's statistic is computed from
+    resampling counts: ``c_seed @ d @ c_prompt`` over the draws at once.
+    """
+    rng = np.random.default_rng(seed)
+    total = np.zeros(draws)
+    for name, w in weights.items():
+        n_seeds, n_prompts = d[name].shape
+        c_seed = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=draws)
+        c_prompt = rng.multinomial(n_prompts, np.full(n_prompts, 1 / n_prompts), size=draws)
+        per_prompt = c_seed @ d[name]  # (draws, prompts): resampled seeds' sums per prompt
+        total += w * np.einsum("bp,bp->b", per_prompt, c_prompt) / (n_seeds * n_prompts)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(total, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact McNemar p-value of two paired 0/1 vectors: a two-sided binomial test of the
+    prompts only A passes against those only B passes (1.0 if none differ)."""
+    only_a = int(np.sum((a == 1) & (b == 0)))
+    only_b = int(np.sum((a == 0) & (b == 1)))
+    if only_a + only_b == 0:
+        return 1.0
+    return float(sps.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def sign_flip_p(d: Diffs, weights: Weights, draws: int, seed: int) -> float:
+    """Two-sided sign-flip permutation p-value of the weighted difference of means, on the
+    per-prompt differences averaged over seeds (prompts are the exchangeable units).
+
+    ``(1 + #{|flipped| >= |observed|}) / (1 + draws)``: never 0, valid at any draws.
+    """
+    rng = np.random.default_rng(seed)
+    observed = difference(d, weights)
+    flipped = np.zeros(draws)
+    for name, w in weights.items():
+        per_prompt = d[name].mean(axis=0)
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(draws, per_prompt.size))
+        flipped += w * (signs @ per_prompt) / per_prompt.size
+    extreme = np.sum(np.abs(flipped) >= abs(observed) - 1e-12)
+    return float((1 + extreme) / (1 + draws))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values (statsmodels' multipletests, method "holm")."""
+    if not p_values:
+        return []
+    return [float(p) for p in multipletests(p_values, method="holm")[1]]
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), for exploratory families."""
+    if not p_values:
+        return []
+    return [float(p) for p in multipletests(p_values, method="fdr_bh")[1]]
+
+
+def superiority(a: np.ndarray, b: np.ndarray) -> float:
+    """Probability of superiority of A over B on paired scores: the share of (seed, prompt)
+    pairs where A's score beats B's, ties counted half."""
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+def min_detectable_difference(
+    d: Diffs, weights: Weights, alpha: float, power: float = 0.8
+) -> float:
+    """The smallest difference a paired two-sided test at ``alpha`` detects with ``power``,
+    given the spread of this comparison's per-prompt (seed-averaged) differences.
+
+    statsmodels' one-sample t power solver gives the standardized effect at ``n`` prompts;
+    it is scaled by the difference's standard error times sqrt(n). For one prompt set that
+    is effect x weight x sd of the differences; prompt sets are independent, so their
+    variances add (CAS); ``n`` is the smaller set's size.
+    """
+    n = min(d[name].shape[1] for name in weights)
+    if n < 2:
+        return float("nan")
+    se = np.sqrt(sum(
+        (w * np.std(d[name].mean(axis=0), ddof=1)) ** 2 / d[name].shape[1]
+        for name, w in weights.items()
+    ))  # fmt: skip
+    effect = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
+    return float(effect * se * np.sqrt(n))

@@ -1,0 +1,19 @@
+"""Rule make_claims: pairwise comparisons, the claims table and Figure 4 from score files."""
+
+from hhalign.claims import claims_table, shift_grid
+from hhalign.figures import figure4_thresholds, threshold_curves
+from hhalign.io import read_score_files, stage_logger
+from hhalign.tables import write_claims
+
+log = stage_logger("make_claims", snakemake.log[0])
+p = snakemake.params
+cfg = {**p.claims, "metrics": p.metrics}
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+claims, pairs = claims_table(scores, p.variants, cfg)
+write_claims(claims, pairs, dict(snakemake.output.items()), p.label)
+curves = threshold_curves(scores, p.metrics, shift_grid(cfg))
+written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
+log.info("%d scored responses -> %d comparisons, %d claims; %s", len(scores), len(pairs),
+         len(claims), ", ".join(map(str, written)))  # fmt: skip
+log.info("claims:\n%s", claims[["protocol", "claim", "comparison", "difference", "p_holm",
+                                "verdict"]].to_string(index=False))  # fmt: skip
