@@ -218,6 +218,8 @@ def report_files(root):
         "table1_tex": f"{root}/tables/table1.tex",
         "table2_tex": f"{root}/tables/table2.tex",
         "macros": f"{root}/tables/macros.tex",
+        "table1_html": f"{root}/tables/table1.html",
+        "table2_html": f"{root}/tables/table2.html",
     }
 
 
@@ -228,9 +230,59 @@ def claims_files(root):
         "pairs": f"{root}/pairs.csv",
         "claims_tex": f"{root}/tables/claims.tex",
         "claims_text": f"{root}/tables/claims_text.tex",
+        "claims_html": f"{root}/tables/claims.html",
+        "pairs_html": f"{root}/tables/pairs.html",
         "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",
         "figure_png": f"{root}/figures/fig4_thresholds.png",
     }
+
+
+# Outputs shown in Snakemake's HTML report: key -> (caption file, category, labels).
+REPORTED = {
+    "table1_html": ("table1.rst", "Tables", {"table": "Table 1"}),
+    "table2_html": ("table2.rst", "Tables", {"table": "Table 2"}),
+    "claims_html": ("claims.rst", "Claims", {"table": "claims"}),
+    "pairs_html": ("pairs.rst", "Claims", {"table": "model pairs"}),
+    "figure_png": ("fig4.rst", "Claims", {"figure": "threshold sensitivity"}),
+}
+
+
+def reported(files, subcategory="{report_dir}"):
+    """``files`` with the entries named in REPORTED flagged for the HTML report."""
+    out = dict(files)
+    for key, (caption, category, labels) in REPORTED.items():
+        if key in out:
+            flagged = report(
+                out[key],
+                caption=f"../report/{caption}",
+                category=category,
+                subcategory=subcategory,
+                labels=labels,
+            )
+            out[key] = flagged
+    return out
+
+
+def training_histories():
+    """(protocol, run) -> log_history.json of every training job of this run (the reward
+    model, when the judge is trained, as ("all", "reward"))."""
+    out = {
+        (p, r): f"{RESULTS}/train/{p}/{r}/log_history.json"
+        for p in PROTOCOLS
+        for r in runs()
+        if r != "base"
+    }
+    if config["models"]["judge"]["source"] == "trained":
+        out[("all", "reward")] = f"{RESULTS}/train/reward/log_history.json"
+    return out
+
+
+def authors_logs_input():
+    """The authors' logged training losses, for the paper protocol's curves (none when the
+    run has no paper protocol or audit.train_logs is null)."""
+    if "paper" not in PROTOCOLS or not config["audit"]["train_logs"]:
+        return []
+    return [f"{AUDIT}/train_logs.csv"]
 
 
 def manifest_models():
@@ -258,6 +310,7 @@ def raw_file_keys():
 
 
 FIGURES = ["fig1_rates", "fig2_scores", "fig3_means"]
+OVERVIEW = [f"{RESULTS}/figures/{f}.png" for f in ("fig5_training", "fig6_data")]
 
 
 def default_targets():

@@ -7,7 +7,7 @@ rule make_tables:
         code=code("make_tables.py"),
         scores=report_score_files,
     output:
-        **report_files("{report_dir}"),
+        **reported(report_files("{report_dir}")),
     log:
         "{report_dir}/logs/make_tables.log",
     benchmark:
@@ -31,7 +31,17 @@ rule plot_figures:
         table1="{report_dir}/table1.csv",
         scores=report_score_files,
     output:
-        expand("{{report_dir}}/figures/{fig}.{ext}", fig=FIGURES, ext=["pdf", "png"]),
+        expand("{{report_dir}}/figures/{fig}.pdf", fig=FIGURES),
+        [
+            report(
+                f"{{report_dir}}/figures/{fig}.png",
+                caption=f"../report/{fig}.rst",
+                category="Figures",
+                subcategory="{report_dir}",
+                labels={"figure": fig.split("_", 1)[1]},
+            )
+            for fig in FIGURES
+        ],
     log:
         "{report_dir}/logs/plot_figures.log",
     benchmark:
@@ -53,7 +63,7 @@ rule make_claims:
         code=code("make_claims.py"),
         scores=report_score_files,
     output:
-        **claims_files("{report_dir}"),
+        **reported(claims_files("{report_dir}")),
     log:
         "{report_dir}/logs/make_claims.log",
     benchmark:
@@ -70,6 +80,61 @@ rule make_claims:
         label=lambda w: run_label(w.report_dir),
     script:
         "../scripts/make_claims.py"
+
+
+rule plot_training:
+    input:
+        code=code("plot_training.py"),
+        histories=lambda w: list(training_histories().values()),
+        authors=authors_logs_input(),
+        data=f"{RESULTS}/data/summary.json",
+        prompts=expand(
+            f"{RESULTS}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS
+        ),
+    output:
+        expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=["fig5_training", "fig6_data"]),
+        training=report(
+            f"{RESULTS}/figures/fig5_training.png",
+            caption="../report/fig5_training.rst",
+            category="Training",
+            labels={"figure": "training curves"},
+        ),
+        data=report(
+            f"{RESULTS}/figures/fig6_data.png",
+            caption="../report/fig6_data.rst",
+            category="Data",
+            labels={"figure": "data stage"},
+        ),
+    log:
+        f"{RESULTS}/logs/plot_training.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_training.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        histories=lambda w: list(training_histories()),
+        protocols=PROTOCOLS,
+        stems=[f"{RESULTS}/figures/fig5_training", f"{RESULTS}/figures/fig6_data"],
+        label=config["run_label"],
+    script:
+        "../scripts/plot_training.py"
+
+
+rule import_train_logs:
+    input:
+        code=code("import_train_logs.py"),
+    output:
+        f"{AUDIT}/train_logs.csv",
+    log:
+        f"{AUDIT}/logs/import_train_logs.log",
+    benchmark:
+        f"{AUDIT}/benchmarks/import_train_logs.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        source=config["audit"]["train_logs"],
+    script:
+        "../scripts/import_train_logs.py"
 
 
 rule import_audit_scores:

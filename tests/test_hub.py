@@ -221,7 +221,7 @@ def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(tmp_
                     f"audit={audit}", env=env)  # fmt: skip
     assert out.returncode != 0
     log = (results / "audit/logs/import_audit_scores.log").read_text()
-    assert f"cannot download the authors' released scores from {dead}/h.json" in log
+    assert f"cannot download the authors' release from {dead}/h.json" in log
     assert "set audit.harmful and audit.helpful to local paths" in log
 
 

@@ -27,19 +27,24 @@ class AuditFormatError(ValueError):
     """The released file does not have the expected shape; the message names the row."""
 
 
-def read_release(source: str) -> list[dict]:
-    """Read a release file from a local path or an http(s) URL."""
+def read_source(source: str, keys: str = "audit.harmful and audit.helpful") -> str:
+    """The text of a release file from a local path or an http(s) URL; a failed download
+    names the URL and the config ``keys`` to point at a local copy."""
     if source.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(source, timeout=60) as response:
-                return json.loads(response.read().decode("utf-8"))
+                return response.read().decode("utf-8")
         except OSError as err:  # URLError, timeouts, refused connections
             raise AuditSourceError(
-                f"cannot download the authors' released scores from {source}: {err}. Fix: "
-                f"download the file on a machine with internet and set audit.harmful and "
-                f"audit.helpful to local paths"
+                f"cannot download the authors' release from {source}: {err}. Fix: "
+                f"download the file on a machine with internet and set {keys} to local paths"
             ) from err
-    return json.loads(Path(source).read_text(encoding="utf-8"))
+    return Path(source).read_text(encoding="utf-8")
+
+
+def read_release(source: str) -> list[dict]:
+    """Read a release file from a local path or an http(s) URL."""
+    return json.loads(read_source(source))
 
 
 def release_scores(

@@ -145,6 +145,11 @@ def write_tables(t1: pd.DataFrame, t2: pd.DataFrame, out: dict[str, str], label:
     Path(out["table1_tex"]).write_text(table1_latex(main, "; ".join(filter(None, [label, note]))))
     Path(out["table2_tex"]).write_text(table2_latex(t2, label))
     Path(out["macros"]).write_text(macros(main, t2, label))
+    if "table1_html" in out:
+        write_html_tables({
+            "table1_html": (t1, TABLE1_COLUMNS, "Table 1: HmR, HpR, CAS (95% intervals)"),
+            "table2_html": (t2, None, "Table 2: % change over Base"),
+        }, out, "; ".join(filter(None, [label, note])))  # fmt: skip
 
 
 def seeds_note(t1: pd.DataFrame) -> str:
@@ -226,3 +231,42 @@ def write_claims(claims: pd.DataFrame, pairs: pd.DataFrame, out: dict[str, str],
     Path(out["claims_tex"]).write_text(claims_latex(claims, label))
     text = "\n\n".join(claim_sentence(r) for _, r in claims.iterrows())
     Path(out["claims_text"]).write_text(text + "\n")
+    if "claims_html" in out:
+        write_html_tables({
+            "claims_html": (claims, CLAIMS_COLUMNS, "Which of the paper's claims hold"),
+            "pairs_html": (pairs, None, "Every pair of models on every metric"),
+        }, out, label)  # fmt: skip
+
+
+HTML_STYLE = (
+    "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+    "th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}caption{text-align:left;padding:4px 0}"
+    "</style>"
+)
+
+
+def html_table(df: pd.DataFrame, title: str, note: str = "", digits: int = 2) -> str:
+    """A self-contained HTML page holding one table (for Snakemake's report, which shows
+    HTML inline and offers CSV only as a download)."""
+    body = df.to_html(index=False, float_format=lambda x: f"{x:.{digits}f}", na_rep="n/a",
+                      border=0)  # fmt: skip
+    caption = f"<p><b>{title}</b></p>" + (f"<p><i>{note}</i></p>" if note else "")
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{HTML_STYLE}</head><body>{caption}{body}</body></html>\n"  # noqa: E501
+
+
+TABLE1_COLUMNS = ["protocol", "model", "seed", "HmR", "HmR_lo", "HmR_hi", "HpR", "HpR_lo",
+                  "HpR_hi", "CAS", "CAS_lo", "CAS_hi", "mean_harmful", "mean_helpful",
+                  "n_harmful", "n_helpful", "empty_harmful", "empty_helpful"]  # fmt: skip
+CLAIMS_COLUMNS = ["protocol", "statement", "comparison", "paper", "difference", "ci_low",
+                  "ci_high", "p_holm", "mdd", "seeds_agree", "stable_from", "stable_to",
+                  "verdict"]  # fmt: skip
+
+
+def write_html_tables(tables: dict[str, tuple[pd.DataFrame, list[str] | None, str]],
+                      out: dict[str, str], note: str = "") -> None:  # fmt: skip
+    """key -> (table, columns to show or None for all, title), written to ``out[key]``."""
+    for key, (df, columns, title) in tables.items():
+        shown = df[[c for c in columns if c in df]] if columns else df
+        Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
+        Path(out[key]).write_text(html_table(shown, title, note))
