@@ -9,13 +9,15 @@ CORES ?= 2
 RUN ?= tiny
 CONFIG_tiny := --configfile presets/tiny.yaml
 CONFIG_study :=
+RESULTS_tiny := results/tiny
+RESULTS_study := results
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test lint format repro push pull
+.PHONY: tiny test lint format report repro push pull
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -27,6 +29,12 @@ tiny: $(SETUP)
 
 test: $(SETUP)
 	$(PY) -m pytest
+
+# Snakemake's HTML report of a run (RUN=tiny|study): builds what is missing (the training and
+# data figures), then $(RESULTS_$(RUN))/report.zip; unzip it and open report/report.html.
+report: $(SETUP)
+	$(BIN)/snakemake --cores $(CORES) report_inputs $(CONFIG_$(RUN))
+	$(BIN)/snakemake report_inputs --report $(RESULTS_$(RUN))/report.zip $(CONFIG_$(RUN))
 
 lint: $(SETUP)
 	$(BIN)/ruff check scripts tests

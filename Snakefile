@@ -23,3 +23,8 @@ rule all:
     default_target: True
     input:
         default_targets(),
+
+
+rule report_inputs:
+    input:
+        report_targets(),

@@ -313,6 +313,24 @@ FIGURES = ["fig1_rates", "fig2_scores", "fig3_means"]
 OVERVIEW = [f"{RESULTS}/figures/{f}.png" for f in ("fig5_training", "fig6_data")]
 
 
+def report_targets():
+    """What the HTML report shows: every deliverable, the training and data figures, and
+    the audit of the authors' released scores (audit.in_report; it downloads them)."""
+    audit = []
+    if config["audit"]["in_report"]:
+        audit = [
+            *reported_paths(report_files(AUDIT)),
+            *reported_paths(claims_files(AUDIT)),
+            *expand(f"{AUDIT}/figures/{{fig}}.png", fig=FIGURES),
+        ]
+    return [*default_targets(), *OVERVIEW, *audit]
+
+
+def reported_paths(files):
+    """The paths of ``files`` that the report shows."""
+    return [path for key, path in files.items() if key in REPORTED]
+
+
 def default_targets():
     """What `snakemake` builds with no target: every deliverable of the configured run."""
     trained = [r for r in runs() if r != "base"]

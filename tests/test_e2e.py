@@ -240,3 +240,35 @@ def test_adding_seeds_trains_only_the_new_seeds(project, tmp_path):
         r"--start \S*models/paper/sft_seed7 .*--out \S*models/paper/sft_dpo_seed7", text
     )
     assert "models/paper/sft_dpo " not in text and "generations/paper/base/" not in text
+
+
+def test_the_html_report_opens_in_a_browser(project, tmp_path):
+    """`make report` builds results/tiny/report.zip offline; Debian's Chromium opens its
+    report.html headless: no JavaScript error, the result categories rendered, every figure
+    and table in it. The screenshot stays beside the report for a person to look at."""
+    import zipfile
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium not installed (Debian: apt-get install chromium; CI installs it)")
+    make("report", project)
+    with zipfile.ZipFile(project / TINY / "report.zip") as archive:
+        archive.extractall(tmp_path)
+    page = tmp_path / "report" / "report.html"
+    html = page.read_text()
+    assert html.count('"mime_type": "image/png"') == 6  # Figures 1-6
+    assert html.count('"mime_type": "text/html"') == 4  # Tables 1-2, claims, model pairs
+    browse = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+              "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000",
+              "--window-size=1400,1000"]  # fmt: skip
+    shot = project / TINY / "report_screenshot.png"
+    done = subprocess.run([*browse, f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                          text=True)  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run([*browse, "--dump-dom", page.as_uri()], capture_output=True, text=True)
+    errors = [line for line in (done.stderr + dom.stderr).splitlines()
+              if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)]  # fmt: skip
+    assert not errors, errors
+    for category in ("Claims", "Data", "Figures", "Tables", "Training"):
+        assert f">{category}<" in dom.stdout, category
+    assert "Tiny offline world" in dom.stdout  # the front page says what the run is
