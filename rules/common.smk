@@ -155,9 +155,20 @@ def launcher(gpus):
     )
 
 
+# Throughput switches that leave the mathematics alone: at these values they are left out of
+# a training job's section, so adding a switch to the config retrains nothing that exists.
+SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False}
+
+
 def section_json(section):
-    """A config section as JSON, handed to a training entry point."""
-    return json.dumps(section, sort_keys=True)
+    """A config section as JSON, handed to a training entry point (switches that are off
+    left out)."""
+    kept = {
+        k: v
+        for k, v in section.items()
+        if k not in SWITCHES_OFF or SWITCHES_OFF[k] != v
+    }
+    return json.dumps(kept, sort_keys=True)
 
 
 # The shell command of the three training rules; each gives its start model's arguments

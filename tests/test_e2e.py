@@ -170,6 +170,14 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
+def test_the_html_report_builds_after_a_pull(pulled):
+    """The pulled clone has no Snakemake records of the jobs that made its files (runtime
+    statistics are missing), and `make report` still builds the report."""
+    clone, _ = pulled
+    make("report", clone)
+    assert (clone / TINY / "report.zip").stat().st_size > 100_000
+
+
 def max_concurrent(text: str, rule: str) -> int:
     """The most jobs of ``rule`` running at once, from the order of a Snakemake log."""
     running, most, current = set(), 0, None

@@ -51,6 +51,8 @@ TRAINER_KEYS = (
     "max_length",
     "disable_dropout",
     "train_sampling_strategy",
+    "pad_to_multiple_of",
+    "torch_compile",
 )
 
 
