@@ -135,3 +135,12 @@ def test_chat_template_rendering_is_refused_where_it_cannot_work():
         protocol_view(cfg, "corrected")
     cfg["protocol_overrides"]["corrected"]["generation"]["extraction"] = "corrected"
     assert protocol_view(cfg, "corrected")["generation"]["prompt_rendering"] == "chat_template"
+
+
+def test_label_smoothing_that_trl_would_ignore_is_a_config_error():
+    """TRL 1.16's sigmoid loss ignores label_smoothing (conservative DPO left TRL in 0.29)."""
+    bad = deep_merge(base_config(), {"dpo": {"label_smoothing": 0.1}})
+    with pytest.raises(ConfigError, match=r"no effect with dpo.loss_type: sigmoid.*0\.29"):
+        protocol_view(bad, "paper")
+    robust = deep_merge(base_config(), {"dpo": {"label_smoothing": 0.1, "loss_type": "robust"}})
+    assert protocol_view(robust, "paper")["dpo"]["label_smoothing"] == 0.1

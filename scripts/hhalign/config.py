@@ -113,7 +113,25 @@ def protocol_view(config: dict, protocol: str, schema: dict | None = None) -> di
     view = deep_merge(config, overrides[protocol])
     view = validate_config(view, schema, where=f"config for protocol {protocol!r}")
     check_rendering(view["generation"], protocol)
+    check_dpo_loss(view["dpo"], protocol)
     return view
+
+
+# TRL 1.16 loss types that read dpo.label_smoothing; the others ignore it.
+SMOOTHED_LOSSES = {"robust", "exo_pair", "aot", "aot_unpaired"}
+
+
+def check_dpo_loss(dpo: dict, protocol: str) -> None:
+    """Refuse a label smoothing that TRL would silently ignore. The authors' TRL 0.16.1
+    applied it to the sigmoid loss (conservative DPO); TRL removed that in 0.29, and
+    1.16's sigmoid loss ignores ``label_smoothing`` without a word."""
+    if dpo["label_smoothing"] and dpo["loss_type"] not in SMOOTHED_LOSSES:
+        raise ConfigError(
+            f"protocol {protocol!r}: dpo.label_smoothing: {dpo['label_smoothing']} has no "
+            f"effect with dpo.loss_type: {dpo['loss_type']} in TRL 1.16 (conservative DPO, "
+            "the sigmoid loss with label smoothing, was removed in TRL 0.29). Fix: "
+            "dpo.label_smoothing: 0, or loss_type: robust (label flips at that rate)"
+        )
 
 
 def check_rendering(generation: dict, protocol: str) -> None:
