@@ -1,6 +1,7 @@
 """Training stages on tiny models: what changes, what is the reference, resume, seeds, errors."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -258,3 +259,31 @@ def test_two_process_cpu_run_under_accelerate(world, tmp_path):
     assert summary["steps"] == 2 * 48 // 16
     assert (out / "model.safetensors").is_file()
     assert not (tmp_path / "ckpt").exists()  # removed once the run finished
+
+
+def test_full_parameter_dpo_moves_every_weight_and_keeps_the_reference(world):
+    """dpo.lora.enabled: false: every weight is trained, and TRL's reference (a frozen copy
+    of the start) stays equal to the start model."""
+    lora = {**world["cfg"]["dpo"]["lora"], "enabled": False}
+    trainer, summary = run_dpo(world, "dpo-full", world["root"] / "policy", lora=lora,
+                               max_train_samples=16)  # fmt: skip
+    assert not summary["lora"] and summary["trainable_params"] == sum(
+        p.numel() for p in trainer.model.parameters()
+    )
+    start, trained = weights(world["root"] / "policy"), weights(world["root"] / "dpo-full")
+    moved = [k for k in start if not torch.equal(start[k], trained[k])]
+    assert len(moved) >= 0.9 * len(start)
+    reference = trainer.ref_model.state_dict()
+    assert set(start) <= set(reference)
+    assert all(torch.equal(reference[k], start[k]) for k in start)  # untouched by training
+
+
+@pytest.mark.parametrize("loss_type", ["ipo", "hinge", "robust", "sigmoid_norm"])
+def test_dpo_loss_variants_train(world, loss_type):
+    """TRL 1.16's loss types the experiments use: each trains (finite, falling loss)."""
+    smoothing = 0.1 if loss_type == "robust" else 0.0
+    _, summary = run_dpo(world, f"dpo-{loss_type}", world["root"] / "policy",
+                         loss_type=loss_type, label_smoothing=smoothing,
+                         max_train_samples=32)  # fmt: skip
+    assert summary["steps"] == 4
+    assert all(map(math.isfinite, (summary["first_loss"], summary["final_loss"])))
