@@ -23,6 +23,9 @@ RESULTS = config["results_dir"]
 PROTOCOLS = config["protocols"]
 PROMPT_SETS = ["harmful", "helpful"]
 SEEDS = config["seeds"]
+# Experiments: protocols that extend another (exploration: their claims are adjusted for
+# false discoveries across the family, Benjamini-Hochberg).
+EXPERIMENTS = [p for p in PROTOCOLS if config["protocol_overrides"][p].get("extends")]
 AUDIT = (
     f"{RESULTS}/audit"  # tables and figures rebuilt from the authors' released scores
 )
@@ -53,6 +56,49 @@ def view(protocol, section):
     return VIEWS[protocol][section]
 
 
+def _key(*parts):
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def train_key(protocol, run):
+    """Everything a trained run's weights depend on: equal keys, equal models."""
+    variant, seed = split_run(run, SEEDS)
+    context = [view(protocol, s) for s in ("data", "models", "tiny", "training")]
+    if variant == "base":
+        return _key("base", view(protocol, "models")["policy"], view(protocol, "tiny"))
+    if variant == "sft_dpo":
+        sft = train_key(protocol, run_name("sft", seed, SEEDS))
+        return _key("sft_dpo", view(protocol, "dpo"), seed, sft)
+    section = "sft" if variant == "sft" else "dpo"
+    return _key(variant, view(protocol, section), seed, context)
+
+
+def prompts_key(protocol):
+    return _key(view(protocol, "prompts"), view(protocol, "data"))
+
+
+def evaluation_key(protocol, run):
+    """Everything a run's generations and scores depend on."""
+    return _key(
+        train_key(protocol, run),
+        prompts_key(protocol),
+        view(protocol, "generation"),
+        view(protocol, "scoring"),
+        view(protocol, "models")["judge"],
+    )
+
+
+def owner(protocol, key, *args):
+    """The first protocol (in config order) whose ``key(protocol, *args)`` equals this
+    one's: its files serve both, so a stage two experiments share runs once."""
+    mine = key(protocol, *args)
+    return next(p for p in PROTOCOLS if key(p, *args) == mine)
+
+
+def prompts_dir(protocol):
+    return f"{RESULTS}/prompts/{owner(protocol, prompts_key)}"
+
+
 def raw_path(subset, split):
     return f"{RESULTS}/data/raw/{subset}/{split}.jsonl.gz"
 
@@ -71,8 +117,9 @@ def tiny_model_dir(role):
     return f"{RESULTS}/models/tiny/{role}"
 
 
-def model_dir(protocol, variant):
-    return f"{RESULTS}/models/{protocol}/{variant}"
+def model_dir(protocol, run):
+    """Where a trained run's weights are: under the protocol that owns that training."""
+    return f"{RESULTS}/models/{owner(protocol, train_key, run)}/{run}"
 
 
 def built_model(path):
@@ -200,8 +247,17 @@ def score_keys(protocols=None, seeds=None):
     ]
 
 
-def score_path(root, protocol, variant, prompt_set):
-    return f"{root}/scores/{protocol}/{variant}/{prompt_set}.csv"
+def score_file(root, protocol, run, prompt_set):
+    """The path of a score file (rule outputs: wildcards welcome)."""
+    return f"{root}/scores/{protocol}/{run}/{prompt_set}.csv"
+
+
+def score_path(root, protocol, run, prompt_set):
+    """The score file a table reads for (protocol, run): in the run's own results, the one
+    of the protocol that owns that evaluation (the audit's are its own)."""
+    if root != AUDIT:
+        protocol = owner(protocol, evaluation_key, run)
+    return score_file(root, protocol, run, prompt_set)
 
 
 def report_keys(root):
@@ -277,12 +333,12 @@ def reported(files, subcategory="{report_dir}"):
 def training_histories():
     """(protocol, run) -> log_history.json of every training job of this run (the reward
     model, when the judge is trained, as ("all", "reward"))."""
-    out = {
-        (p, r): f"{RESULTS}/train/{p}/{r}/log_history.json"
-        for p in PROTOCOLS
-        for r in runs()
-        if r != "base"
-    }
+    out = {}
+    for p in PROTOCOLS:
+        for r in runs():
+            if r != "base":
+                p = owner(p, train_key, r)  # a shared run is drawn once
+                out[(p, r)] = f"{RESULTS}/train/{p}/{r}/log_history.json"
     if config["models"]["judge"]["source"] == "trained":
         out[("all", "reward")] = f"{RESULTS}/train/reward/log_history.json"
     return out
@@ -347,11 +403,13 @@ def default_targets():
     trained = [r for r in runs() if r != "base"]
     return [
         f"{RESULTS}/data/summary.json",
-        *expand(f"{RESULTS}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS),
-        *expand(
-            f"{RESULTS}/train/{{protocol}}/{{variant}}/summary.json",
-            protocol=PROTOCOLS,
-            variant=trained,
+        *sorted({f"{prompts_dir(p)}/summary.json" for p in PROTOCOLS}),
+        *sorted(
+            {
+                f"{RESULTS}/train/{owner(p, train_key, r)}/{r}/summary.json"
+                for p in PROTOCOLS
+                for r in trained
+            }
         ),
         *report_files(RESULTS).values(),
         *claims_files(RESULTS).values(),

@@ -6,8 +6,8 @@
 rule generate_responses:
     input:
         code=code("generate_responses.py"),
-        harmful=f"{RESULTS}/prompts/{{protocol}}/harmful.jsonl",
-        helpful=f"{RESULTS}/prompts/{{protocol}}/helpful.jsonl",
+        harmful=lambda w: f"{prompts_dir(w.protocol)}/harmful.jsonl",
+        helpful=lambda w: f"{prompts_dir(w.protocol)}/helpful.jsonl",
         model=lambda w: variant_ref(w.protocol, w.variant).input,
     output:
         harmful=f"{RESULTS}/generations/{{protocol}}/{{variant}}/harmful.jsonl",
@@ -35,8 +35,8 @@ rule score_responses:
         helpful=rules.generate_responses.output.helpful,
         judge=judge_ref().input,
     output:
-        harmful=score_path(RESULTS, "{protocol}", "{variant}", "harmful"),
-        helpful=score_path(RESULTS, "{protocol}", "{variant}", "helpful"),
+        harmful=score_file(RESULTS, "{protocol}", "{variant}", "harmful"),
+        helpful=score_file(RESULTS, "{protocol}", "{variant}", "helpful"),
     log:
         f"{RESULTS}/logs/score_responses/{{protocol}}_{{variant}}.log",
     benchmark:

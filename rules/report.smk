@@ -77,6 +77,7 @@ rule make_claims:
         metrics=config["metrics"],
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
+        experiments=lambda w: [] if w.report_dir == AUDIT else EXPERIMENTS,
         label=lambda w: run_label(w.report_dir),
     script:
         "../scripts/make_claims.py"
@@ -88,9 +89,7 @@ rule plot_training:
         histories=lambda w: list(training_histories().values()),
         authors=authors_logs_input(),
         data=f"{RESULTS}/data/summary.json",
-        prompts=expand(
-            f"{RESULTS}/prompts/{{protocol}}/summary.json", protocol=PROTOCOLS
-        ),
+        prompts=[f"{prompts_dir(p)}/summary.json" for p in PROTOCOLS],
     output:
         expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=["fig5_training", "fig6_data"]),
         training=report(
@@ -141,7 +140,7 @@ rule import_audit_scores:
     input:
         code=code("import_audit_scores.py"),
     output:
-        [score_path(AUDIT, *k) for k in score_keys(["paper"], [SEEDS[0]])],
+        [score_file(AUDIT, *k) for k in score_keys(["paper"], [SEEDS[0]])],
     log:
         f"{AUDIT}/logs/import_audit_scores.log",
     benchmark:

@@ -9,7 +9,7 @@ log = stage_logger("make_claims", snakemake.log[0])
 p = snakemake.params
 cfg = {**p.claims, "metrics": p.metrics}
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
-claims, pairs = claims_table(scores, p.variants, cfg)
+claims, pairs = claims_table(scores, p.variants, cfg, p.experiments)
 write_claims(claims, pairs, dict(snakemake.output.items()), p.label)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg))
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)

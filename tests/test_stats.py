@@ -234,3 +234,19 @@ def test_the_notebooks_strict_operator_leaves_the_audit_table_unchanged(paper_ra
     pd.testing.assert_frame_equal(strict, paper_text)
     assert strict.set_index("model")["HmR"].to_dict() == {"base": 42.0, "sft": 48.0,
                                                           "dpo": 36.0, "sft_dpo": 44.0}  # fmt: skip
+
+
+def test_experiments_are_adjusted_for_false_discoveries_across_the_family():
+    """The main protocol's verdicts use Holm within each metric; an experiment's use
+    Benjamini-Hochberg over every comparison of the experiment family."""
+    from statsmodels.stats.multitest import multipletests
+
+    main = simulated_scores(np.random.default_rng(11))
+    experiment = simulated_scores(np.random.default_rng(12)).assign(protocol="e")
+    claims, pairs = claims_table(pd.concat([main, experiment]), VARIANTS, CFG, ["e"])
+    e, p = pairs[pairs["protocol"] == "e"], pairs[pairs["protocol"] == "p"]
+    assert e["p_adj"].tolist() == pytest.approx(multipletests(e["p"], method="fdr_bh")[1])
+    assert (p["p_adj"] == p["p_holm"]).all() and (p["adjustment"].str.startswith("Holm")).all()
+    assert set(claims.loc[claims["protocol"] == "e", "adjustment"]) == {
+        "Benjamini-Hochberg, across the experiments"
+    }

@@ -148,3 +148,29 @@ def test_readme_commands_dry_run_offline(args):
     """Each of the README's Snakemake commands, as written, plans its jobs offline."""
     out = snakemake(*args, "-n")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_experiments_share_every_stage_whose_config_is_the_same(tmp_path):
+    """presets/experiments.yaml adds six protocols that extend paper or corrected: each adds
+    only its DPO and SFT+DPO trainings and their generation and scoring; SFT, Base and the
+    prompts are shared, and an experiment's SFT+DPO starts from its parent's SFT model."""
+
+    def jobs(*presets: str) -> tuple[dict[str, int], str]:
+        files = [str(ROOT / "presets" / p) for p in presets]
+        out = snakemake("-n", "-p", "--directory", str(tmp_path), "--configfile", *files)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        block = out.stdout.split("Job stats:")[1].split("\n\n")[0]
+        counts = {r: int(n) for r, n in re.findall(r"^([a-z_]+)\s+(\d+)$", block, re.M)}
+        return counts, out.stdout
+
+    shutil.copyfile(ROOT / "config.yaml", tmp_path / "config.yaml")
+    base, _ = jobs("tiny.yaml")
+    more, text = jobs("tiny.yaml", "experiments.yaml")
+    assert (
+        more["train_sft"] == base["train_sft"] and more["select_prompts"] == base["select_prompts"]
+    )
+    for rule in ("train_dpo", "generate_responses", "score_responses"):
+        assert more[rule] - base[rule] == 6 * 2, rule
+    assert re.search(r"--start \S*models/corrected/sft --out \S*models/dpo_ipo/sft_dpo", text)
+    assert re.search(r"--start \S*models/paper/sft --out \S*models/paper_dpo_2ep/sft_dpo", text)
+    assert "generations/dpo_ipo/base" not in text and "models/dpo_ipo/sft " not in text

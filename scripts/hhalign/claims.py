@@ -179,9 +179,9 @@ def pairs_table(arrays: dict, variants: list[str], cfg: dict, limits: dict) -> p
 
 
 def direction(row: pd.Series | dict, alpha: float) -> int:
-    """+1 when A beats B (adjusted p below alpha, interval above 0, every seed agrees), -1
-    when B beats A the same way, 0 when the two are not separable."""
-    if row["p_holm"] >= alpha or row["seeds_agree"] < row["seeds"]:
+    """+1 when A beats B (adjusted p ``p_adj`` below alpha, interval above 0, every seed
+    agrees), -1 when B beats A the same way, 0 when the two are not separable."""
+    if row["p_adj"] >= alpha or row["seeds_agree"] < row["seeds"]:
         return 0
     if row["ci_low"] > 0:
         return 1
@@ -288,48 +288,49 @@ def judge_claim(
         return "reversed", rows[dirs.index(-1)], (lo, hi)
     verdict = "holds" if all(x == 1 for x in dirs) else "not separable"
     weak = [i for i, x in enumerate(dirs) if x != 1] or list(range(len(rows)))
-    return verdict, rows[max(weak, key=lambda i: rows[i]["p_holm"])], (lo, hi)
+    return verdict, rows[max(weak, key=lambda i: rows[i]["p_adj"])], (lo, hi)
 
 
 def claims_table(
-    scores: pd.DataFrame, variants: list[str], cfg: dict
+    scores: pd.DataFrame, variants: list[str], cfg: dict, experiments: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
-    section with ``metrics`` (thresholds) added."""
-    claims, pairs = [], []
+    section with ``metrics`` (thresholds) added. Verdicts use ``p_adj``: Holm within each
+    metric's model pairs, or, for the ``experiments`` (exploration), Benjamini-Hochberg
+    across every comparison of the experiment family."""
+    experiments = set(experiments or [])
+    tables, shifts = {}, {}
     for protocol, sub in scores.groupby("protocol", sort=False):
         arrays = score_arrays(sub, variants)
-        table = pairs_table(arrays, variants, cfg, thresholds(cfg["metrics"]))
-        shifted = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
-        pairs.append(table.assign(protocol=protocol))
+        tables[protocol] = pairs_table(arrays, variants, cfg, thresholds(cfg["metrics"]))
+        shifts[protocol] = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
+    pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
+    pairs["adjustment"] = "Holm, within the metric"
+    pairs["p_adj"] = pairs["p_holm"]
+    explore = pairs["protocol"].isin(experiments)
+    if explore.any():  # exploration: false discoveries controlled across the experiment family
+        pairs.loc[explore, "p_adj"] = stats.benjamini_hochberg(pairs.loc[explore, "p"].tolist())
+        pairs.loc[explore, "adjustment"] = "Benjamini-Hochberg, across the experiments"
+    claims = []
+    for protocol, table in pairs.groupby("protocol", sort=False):
         for claim_id, statement, parts in CLAIMS:
             if not all(a in variants and b in variants for _, a, b in parts):
                 continue
-            verdict, row, (lo, hi) = judge_claim(parts, table, shifted, cfg)
-            claims.append(
-                {
-                    "protocol": protocol,
-                    "claim": claim_id,
-                    "statement": statement,
-                    "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
-                    "paper": paper_difference(row["metric"], row["a"], row["b"]),
-                    "difference": row["difference"],
-                    "ci_low": row["ci_low"],
-                    "ci_high": row["ci_high"],
-                    "p_holm": row["p_holm"],
-                    "test": row["test"],
-                    "mdd": row["mdd"],
-                    "superiority": row["superiority"],
-                    "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
-                    "n_prompts": row["n_prompts"],
-                    "stable_from": lo,
-                    "stable_to": hi,
-                    "verdict": verdict,
-                }
-            )
+            verdict, row, (lo, hi) = judge_claim(parts, table, shifts[protocol], cfg)
+            claims.append({
+                "protocol": protocol, "claim": claim_id, "statement": statement,
+                "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
+                "paper": paper_difference(row["metric"], row["a"], row["b"]),
+                "difference": row["difference"], "ci_low": row["ci_low"],
+                "ci_high": row["ci_high"], "p_adj": row["p_adj"],
+                "adjustment": row["adjustment"], "test": row["test"], "mdd": row["mdd"],
+                "superiority": row["superiority"],
+                "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
+                "n_prompts": row["n_prompts"], "stable_from": lo, "stable_to": hi,
+                "verdict": verdict,
+            })  # fmt: skip
     cols = ["protocol", "metric", "a", "b"]
-    pairs_df = pd.concat(pairs, ignore_index=True)
-    return pd.DataFrame(claims), pairs_df[cols + [c for c in pairs_df if c not in cols]]
+    return pd.DataFrame(claims), pairs[cols + [c for c in pairs if c not in cols]]
 
 
 def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cfg: dict):

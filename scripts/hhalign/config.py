@@ -102,15 +102,38 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def override_chain(overrides: dict, protocol: str) -> list[dict]:
+    """The override entries a protocol applies, in order: those of the protocol it
+    ``extends`` (and so on up), then its own. An experiment is a protocol that extends
+    another: ``{extends: corrected, dpo: {loss_type: ipo}}``."""
+    chain, seen = [], []
+    while protocol is not None:
+        if protocol in seen:
+            raise ConfigError(f"protocol_overrides: extends forms a cycle: {' -> '.join(seen)}")
+        if protocol not in overrides:
+            raise ConfigError(
+                f"protocol {seen[-1]!r} extends {protocol!r}, which protocol_overrides lacks"
+                if seen
+                else f"protocol {protocol!r} has no protocol_overrides entry"
+            )
+        seen.append(protocol)
+        chain.insert(0, overrides[protocol])
+        protocol = overrides[protocol].get("extends")
+    return chain
+
+
 def protocol_view(config: dict, protocol: str, schema: dict | None = None) -> dict:
-    """The config as one protocol sees it (``protocol_overrides[protocol]`` applied)."""
+    """The config as one protocol sees it (``protocol_overrides[protocol]`` applied, after
+    the entries of the protocols it extends)."""
     overrides = config.get("protocol_overrides", {})
     if protocol not in overrides:
         raise ConfigError(
             f"protocols lists {protocol!r} but protocol_overrides has no entry for it "
             f"(known: {sorted(overrides)}); add `protocol_overrides: {{{protocol}: {{}}}}`"
         )
-    view = deep_merge(config, overrides[protocol])
+    view = config
+    for entry in override_chain(overrides, protocol):
+        view = deep_merge(view, {k: v for k, v in entry.items() if k != "extends"})
     view = validate_config(view, schema, where=f"config for protocol {protocol!r}")
     check_rendering(view["generation"], protocol)
     check_dpo_loss(view["dpo"], protocol)

@@ -186,9 +186,9 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
         ci = f"{{\\scriptsize[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}]}}"
         return [comparison_latex(r["comparison"]),
                 _fmt(r["paper"], 0, sign=True), f"{_fmt(r['difference'], 1, sign=True)} {ci}",
-                _p(r["p_holm"]), _fmt(r["mdd"], 1), r["seeds_agree"], r["verdict"]]  # fmt: skip
+                _p(r["p_adj"]), _fmt(r["mdd"], 1), r["seeds_agree"], r["verdict"]]  # fmt: skip
 
-    header = [r"Claim & Deciding comparison & Paper & Here [95\% CI] & Holm $p$ & MDD & Seeds"
+    header = [r"Claim & Deciding comparison & Paper & Here [95\% CI] & Adj.\ $p$ & MDD & Seeds"
               r" & Verdict \\"]  # fmt: skip
     first = lambda r: latex_escape(r["statement"])  # noqa: E731
     ragged = r">{\raggedright\arraybackslash}"
@@ -215,7 +215,8 @@ def claim_sentence(r: pd.Series) -> str:
         f"{paper}here {comparison_latex(r['comparison'])} "
         f"is {_fmt(r['difference'], 1, True)} "
         f"[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}], "
-        f"Holm $p$ {_p(r['p_holm'], equals=True)}, "
+        f"{'Holm' if r['adjustment'].startswith('Holm') else 'BH'}-adjusted $p$ "
+        f"{_p(r['p_adj'], equals=True)}, "
         f"{r['seeds_agree']} seeds agree in sign, and {band}. With {r['n_prompts']} prompts a "
         f"difference below {_fmt(r['mdd'], 1)} points is not detected with 80\\% power."
     )
@@ -259,8 +260,8 @@ TABLE1_COLUMNS = ["protocol", "model", "seed", "HmR", "HmR_lo", "HmR_hi", "HpR",
                   "HpR_hi", "CAS", "CAS_lo", "CAS_hi", "mean_harmful", "mean_helpful",
                   "n_harmful", "n_helpful", "empty_harmful", "empty_helpful"]  # fmt: skip
 CLAIMS_COLUMNS = ["protocol", "statement", "comparison", "paper", "difference", "ci_low",
-                  "ci_high", "p_holm", "mdd", "seeds_agree", "stable_from", "stable_to",
-                  "verdict"]  # fmt: skip
+                  "ci_high", "p_adj", "adjustment", "mdd", "seeds_agree", "stable_from",
+                  "stable_to", "verdict"]  # fmt: skip
 
 
 def write_html_tables(tables: dict[str, tuple[pd.DataFrame, list[str] | None, str]],
