@@ -144,3 +144,6 @@ def test_label_smoothing_that_trl_would_ignore_is_a_config_error():
         protocol_view(bad, "paper")
     robust = deep_merge(base_config(), {"dpo": {"label_smoothing": 0.1, "loss_type": "robust"}})
     assert protocol_view(robust, "paper")["dpo"]["label_smoothing"] == 0.1
+    flips = deep_merge(robust, {"dpo": {"label_smoothing": 0.5}})
+    with pytest.raises(ConfigError, match=r"dpo.label_smoothing: 0.5 .*must lie in \[0, 0.5\)"):
+        protocol_view(flips, "paper")

@@ -148,6 +148,11 @@ def check_dpo_loss(dpo: dict, protocol: str) -> None:
     """Refuse a label smoothing that TRL would silently ignore. The authors' TRL 0.16.1
     applied it to the sigmoid loss (conservative DPO); TRL removed that in 0.29, and
     1.16's sigmoid loss ignores ``label_smoothing`` without a word."""
+    if dpo["loss_type"] == "robust" and not 0 <= dpo["label_smoothing"] < 0.5:
+        raise ConfigError(
+            f"protocol {protocol!r}: dpo.label_smoothing: {dpo['label_smoothing']} is the "
+            "robust loss's label-flip rate and must lie in [0, 0.5). Fix: e.g. 0.1"
+        )
     if dpo["label_smoothing"] and dpo["loss_type"] not in SMOOTHED_LOSSES:
         raise ConfigError(
             f"protocol {protocol!r}: dpo.label_smoothing: {dpo['label_smoothing']} has no "
