@@ -202,9 +202,13 @@ def launcher(gpus):
     )
 
 
-# Throughput switches that leave the mathematics alone: at these values they are left out of
-# a training job's section, so adding a switch to the config retrains nothing that exists.
-SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False}
+# Options added after runs existed, at the values that leave a run as it was: left out of a
+# training job's section, so adding them to the config retrains nothing that exists.
+SWITCHES_OFF = {
+    "pad_to_multiple_of": None,
+    "torch_compile": False,
+    "clean_pairs": False,
+}
 
 
 def section_json(section):

@@ -35,11 +35,41 @@ rule train_sft:
         TRAIN_COMMAND
 
 
+rule clean_pairs:
+    input:
+        code=code("clean_pairs.py"),
+        pairs=rules.build_datasets.output.dpo,
+        judge=judge_ref().input,
+    output:
+        pairs=f"{RESULTS}/data/dpo_clean.parquet",
+        dropped=f"{RESULTS}/data/dpo_dropped.csv",
+        summary=f"{RESULTS}/data/clean_summary.json",
+    log:
+        f"{RESULTS}/logs/clean_pairs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/clean_pairs.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        judge=judge_ref()._asdict(),
+        scoring=config["scoring"],
+        margin=config["clean_pairs"]["margin"],
+    script:
+        "../scripts/clean_pairs.py"
+
+
 rule train_dpo:
     input:
         code=code("train_dpo.py"),
         entry=f"{workflow.basedir}/scripts/train_dpo.py",
-        data=rules.build_datasets.output.dpo,
+        data=lambda w: (
+            rules.clean_pairs.output.pairs
+            if view(w.protocol, "dpo")["clean_pairs"]
+            else rules.build_datasets.output.dpo
+        ),
         start=lambda w: start_ref(w.protocol, w.variant).input,
     output:
         model=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}"),

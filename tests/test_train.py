@@ -193,12 +193,36 @@ def test_length_grouped_order_is_a_function_of_seed_and_epoch():
     assert list(a) == first
 
 
-def test_reward_model_learns_to_rank(world):
+@pytest.fixture(scope="module")
+def reward_model(world):
     root, cfg = world["root"], world["cfg"]
     section = {**cfg["reward_model"], "max_train_samples": None, "num_train_epochs": 3}
     _, summary = train_reward(training_run(world, section, root / "judge", "reward", "dpo"))
+    return root / "reward", summary
+
+
+def test_reward_model_learns_to_rank(reward_model):
+    _, summary = reward_model
     assert summary["held_out_pairs"] > 0
     assert summary["final_loss"] < summary["first_loss"]
+
+
+def test_clean_pairs_finds_the_flipped_pairs(world, reward_model):
+    """Pairs with chosen and rejected swapped (a known 20%) are what a judge that learned the
+    data's preferences drops: recall of the flipped pairs among the dropped ones."""
+    from hhalign.clean import judge_pairs, split_pairs
+    from hhalign.models import load_for_inference
+
+    pairs = pd.read_parquet(world["root"] / "dpo.parquet").reset_index(drop=True)
+    flipped = pairs.index % 5 == 0
+    noisy = pairs.copy()
+    noisy.loc[flipped, ["chosen", "rejected"]] = pairs.loc[flipped, ["rejected", "chosen"]].values
+    model, tok, _ = load_for_inference(str(reward_model[0]), None, "reward", True, "float32")
+    kept, dropped = split_pairs(judge_pairs(model, tok, noisy, 32, 160), 0.0)
+    assert len(kept) + len(dropped) == len(pairs)
+    found = dropped["chosen"].isin(noisy.loc[flipped, "chosen"]).sum()
+    assert found / flipped.sum() >= 0.8, (found, flipped.sum(), len(dropped))
+    assert (dropped["margin"] <= 0).all() and (kept["margin"] > 0).all()
 
 
 def test_clear_failures(world, tmp_path):

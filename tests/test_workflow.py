@@ -151,9 +151,10 @@ def test_readme_commands_dry_run_offline(args):
 
 
 def test_experiments_share_every_stage_whose_config_is_the_same(tmp_path):
-    """presets/experiments.yaml adds six protocols that extend paper or corrected: each adds
-    only its DPO and SFT+DPO trainings and their generation and scoring; SFT, Base and the
-    prompts are shared, and an experiment's SFT+DPO starts from its parent's SFT model."""
+    """presets/experiments.yaml adds seven protocols that extend paper or corrected: each adds
+    only its DPO and SFT+DPO trainings and their generation and scoring (and the cleaner-pairs
+    one, the judging of the pairs); SFT, Base and the prompts are shared, and an
+    experiment's SFT+DPO starts from its parent's SFT model."""
 
     def jobs(*presets: str) -> tuple[dict[str, int], str]:
         files = [str(ROOT / "presets" / p) for p in presets]
@@ -170,7 +171,8 @@ def test_experiments_share_every_stage_whose_config_is_the_same(tmp_path):
         more["train_sft"] == base["train_sft"] and more["select_prompts"] == base["select_prompts"]
     )
     for rule in ("train_dpo", "generate_responses", "score_responses"):
-        assert more[rule] - base[rule] == 6 * 2, rule
+        assert more[rule] - base[rule] == 7 * 2, rule
+    assert more["clean_pairs"] == 1 and "clean_pairs" not in base
     assert re.search(r"--start \S*models/corrected/sft --out \S*models/dpo_ipo/sft_dpo", text)
     assert re.search(r"--start \S*models/paper/sft --out \S*models/paper_dpo_2ep/sft_dpo", text)
     assert "generations/dpo_ipo/base" not in text and "models/dpo_ipo/sft " not in text

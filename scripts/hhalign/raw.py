@@ -85,7 +85,10 @@ def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out:
         return f"copied {src}"
     if source == "synthetic":
         n = synthetic["train_rows"] if split == data["train_split"] else synthetic["test_rows"]
-        rows = generate_rows(subset, split, n, synthetic["seed"], synthetic["malformed_fraction"])
+        flipped = synthetic["flipped_fraction"] if split == data["train_split"] else 0.0
+        rows = generate_rows(
+            subset, split, n, synthetic["seed"], synthetic["malformed_fraction"], flipped
+        )
         write_jsonl(out, rows)
         return f"generated {len(rows)} synthetic rows (seed {synthetic['seed']})"
     raise ValueError(f"unknown data.source {source!r}")

@@ -227,9 +227,17 @@ def malformed_row(rng: random.Random) -> dict:
 
 
 def generate_rows(
-    subset: str, split: str, n_rows: int, seed: int, malformed_fraction: float
+    subset: str,
+    split: str,
+    n_rows: int,
+    seed: int,
+    malformed_fraction: float,
+    flipped_fraction: float = 0.0,
 ) -> list[dict]:
-    """Rows of one synthetic file, fully determined by (subset, split, seed)."""
+    """Rows of one synthetic file, fully determined by (subset, split, seed) and the two
+    fractions. ``flipped_fraction`` of the well-formed rows have chosen and rejected swapped
+    (the noisy pairs the cleaner-pairs experiment should find), drawn from a generator of
+    their own, so every other row is the same as without flips."""
     rng = random.Random(f"{seed}/{subset}/{split}")
     rows = []
     for _ in range(n_rows):
@@ -245,4 +253,9 @@ def generate_rows(
         else:
             chosen, rejected = helpful_pair(rng)
         rows.append({"chosen": chosen, "rejected": rejected})
+    flips = random.Random(f"{seed}/{subset}/{split}/flips")
+    for row in rows:
+        well_formed = isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str)
+        if flips.random() < flipped_fraction and well_formed and row["chosen"] != row["rejected"]:
+            row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
     return rows
