@@ -77,7 +77,9 @@ def figure5_training(
         for ax, (title, key, kind) in zip(axes[0], PANELS, strict=True):
             runs = history[_kind(history, kind)] if len(history) else history
             for k, ((protocol, run), g) in enumerate(runs.groupby(["protocol", "run"], sort=False)):
-                g = g.dropna(subset=[key]) if key in g else g.iloc[0:0]
+                if key not in g:
+                    continue
+                g = g.dropna(subset=[key])
                 ax.plot(g["step"] / g["step"].max(), g[key], lw=0.8, color=COLORS[k % len(COLORS)],
                         label=f"{protocol} {display(run)}")  # fmt: skip
             if authors is not None and key == "loss" and kind in ("sft", "dpo"):
