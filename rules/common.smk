@@ -301,6 +301,7 @@ def claims_files(root):
         "pairs": f"{root}/pairs.csv",
         "claims_tex": f"{root}/tables/claims.tex",
         "claims_text": f"{root}/tables/claims_text.tex",
+        "claims_macros": f"{root}/tables/claims_macros.tex",
         "claims_html": f"{root}/tables/claims.html",
         "pairs_html": f"{root}/tables/pairs.html",
         "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",

@@ -175,8 +175,10 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
            "seed": 0, "threshold_band": 0.5, "threshold_scan": 1.0, "threshold_step": 0.5,
            "metrics": PAPER}  # fmt: skip
     claims, pairs = claims_table(scores, VARIANTS, cfg)
-    names = ("claims.csv", "pairs.csv", "tables/claims.tex", "tables/claims_text.tex")
-    out = dict(zip(("claims", "pairs", "claims_tex", "claims_text"), names, strict=True))
+    names = ("claims.csv", "pairs.csv", "tables/claims.tex", "tables/claims_text.tex",
+             "tables/claims_macros.tex")  # fmt: skip
+    keys = ("claims", "pairs", "claims_tex", "claims_text", "claims_macros")
+    out = dict(zip(keys, names, strict=True))
     write_claims(claims, pairs, {k: str(res / v) for k, v in out.items()}, label)
     curves = threshold_curves(scores, PAPER, shift_grid(cfg))
     figure4_thresholds(curves, PAPER, res / "figures/fig4_thresholds", label)
@@ -199,3 +201,5 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
         cmd = ["pdftotext", str(tmp_path / "report.pdf"), "-"]
         text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
         assert "Which conclusions hold" in text and "SFT+DPO is best on all metrics" in text
+    macros_tex = (res / "tables/claims_macros.tex").read_text()
+    assert r"\newcommand{\ClaimPaperSFTBeatsDPOCasVerdict}{" in macros_tex
