@@ -15,9 +15,12 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run Snakemake from this interpreter's environment, offline."""
+    """Run Snakemake from this interpreter's environment, offline. ``--nolock``: test runs
+    write to their own temporary results, and two test workers may share the working
+    directory (make test runs two)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", **(env or {})}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--nolock",
+           *args]  # fmt: skip
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
 
 
