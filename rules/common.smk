@@ -252,7 +252,7 @@ def score_keys(protocols=None, seeds=None):
 
 
 def score_file(root, protocol, run, prompt_set):
-    """The path of a score file (rule outputs: wildcards welcome)."""
+    """The path of a score file, wildcards welcome (for the outputs of score_responses)."""
     return f"{root}/scores/{protocol}/{run}/{prompt_set}.csv"
 
 
