@@ -30,7 +30,7 @@ tiny: $(SETUP)
 # Two workers, one test file each at a time (module fixtures stay in one process): most of
 # the suite's time is Snakemake jobs importing torch, which a second worker overlaps.
 test: $(SETUP)
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Snakemake's HTML report of a run (RUN=tiny|study): builds what is missing (the training and
 # data figures), then $(RESULTS_$(RUN))/report.zip; unzip it and open report/report.html.
