@@ -7,7 +7,13 @@ from hhalign.raw import fetch_raw
 from hhalign.synthetic import SUBSETS, generate_rows
 
 DATA = {"source": "synthetic", "train_split": "train"}
-SYN = {"seed": 3, "train_rows": 300, "test_rows": 50, "malformed_fraction": 0.05}
+SYN = {
+    "seed": 3,
+    "train_rows": 300,
+    "test_rows": 50,
+    "malformed_fraction": 0.05,
+    "flipped_fraction": 0.0,
+}
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):

@@ -85,7 +85,7 @@ def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out:
         return f"copied {src}"
     if source == "synthetic":
         n = synthetic["train_rows"] if split == data["train_split"] else synthetic["test_rows"]
-        flipped = synthetic.get("flipped_fraction", 0.0) if split == data["train_split"] else 0.0
+        flipped = synthetic["flipped_fraction"] if split == data["train_split"] else 0.0
         rows = generate_rows(
             subset, split, n, synthetic["seed"], synthetic["malformed_fraction"], flipped
         )

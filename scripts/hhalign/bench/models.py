@@ -26,8 +26,6 @@ OPT_350M = dict(
     do_layer_norm_before=False,
     activation_function="relu",
 )
-
-
 DEBERTA_V3_LARGE = dict(
     hidden_size=1024,
     num_hidden_layers=24,
@@ -51,11 +49,7 @@ DEBERTA_V3_LARGE = dict(
 # quick: the real attention types, 2 narrow layers and the tokenizer's own small vocabulary
 # (at 50k-128k the embeddings and LM head alone would make CI training take minutes).
 QUICK = {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 4}
-
-
 QUICK_OPT = {**QUICK, "ffn_dim": 512, "word_embed_proj_dim": 128}
-
-
 QUICK_DEBERTA = {**QUICK, "intermediate_size": 512}
 
 
