@@ -127,41 +127,53 @@ def built_model(path):
     return ModelRef(path, None, [path], True)
 
 
-def model_ref(spec, tiny_role):
-    """A configured model (Hub, local, tiny, or our trained reward model). Loading refuses
-    pickled weights (models.safetensors_only) unless the model's own allow_pickle says its
-    pinned commit has none."""
+def tiny_policy_dir(protocol):
+    """Where a protocol's tiny policy is built: the run's own (models/tiny/policy), or, for
+    a protocol that changes tiny.policy (a model ladder: another family or size), under the
+    first protocol with the same sizes (models/tiny/policy_<protocol>)."""
+    if view(protocol, "tiny") == config["tiny"]:
+        return tiny_model_dir("policy")
+    first = owner(protocol, lambda p: _key(view(p, "tiny")))
+    return f"{tiny_model_dir('policy')}_{first}"
+
+
+def model_ref(spec, tiny_dir):
+    """A configured model (Hub, local, tiny built in ``tiny_dir``, or our trained reward
+    model). Loading refuses pickled weights (models.safetensors_only) unless the model's own
+    allow_pickle says its pinned commit has none."""
     if spec["source"] == "trained":
         return built_model(f"{RESULTS}/models/reward")
-    path, revision = model_source(spec, tiny_model_dir(tiny_role))
+    path, revision = model_source(spec, tiny_dir)
     return ModelRef(
         path,
         revision,
         [path] if spec["source"] == "tiny" else [],
-        config["models"]["safetensors_only"] and not spec.get("allow_pickle", False),
+        config["models"]["safetensors_only"]
+        and (spec["source"] == "tiny" or not spec.get("allow_pickle", False)),
     )
 
 
-def policy_ref():
-    """The base model."""
-    return model_ref(config["models"]["policy"], "policy")
+def policy_ref(protocol):
+    """A protocol's base model (a model ladder's protocols override models.policy or
+    tiny.policy)."""
+    return model_ref(view(protocol, "models")["policy"], tiny_policy_dir(protocol))
 
 
 def judge_ref():
-    """The judge that scores responses."""
-    return model_ref(config["models"]["judge"], "judge")
+    """The judge that scores responses (the run's: protocols may not change it)."""
+    return model_ref(config["models"]["judge"], tiny_model_dir("judge"))
 
 
 def reward_base_ref():
     """Where the reward model's training starts."""
-    return model_ref(config["reward_model"]["base"], "judge")
+    return model_ref(config["reward_model"]["base"], tiny_model_dir("judge"))
 
 
 def variant_ref(protocol, run):
     """A run's weights (``run``: a variant, with _seed<N> for seeds after the first): base
     is the policy itself, the others what training wrote."""
     if run == "base":
-        return policy_ref()
+        return policy_ref(protocol)
     return built_model(model_dir(protocol, run))
 
 
@@ -359,10 +371,14 @@ def authors_logs_input():
 
 def manifest_models():
     """role -> (model spec, the path it is read from) for the run manifest."""
-    models = {
-        "policy": (config["models"]["policy"], policy_ref().path),
-        "judge": (config["models"]["judge"], judge_ref().path),
-    }
+    models = {}
+    for (
+        p
+    ) in PROTOCOLS:  # one entry per distinct policy: "policy", then "policy@<protocol>"
+        entry = (view(p, "models")["policy"], policy_ref(p).path)
+        if entry not in models.values():
+            models["policy" if not models else f"policy@{p}"] = entry
+    models["judge"] = (config["models"]["judge"], judge_ref().path)
     if config["models"]["judge"]["source"] == "trained":
         models["reward_model_base"] = (
             config["reward_model"]["base"],

@@ -82,3 +82,22 @@ rule build_tiny_models:
         tiny=config["tiny"],
     script:
         "../scripts/build_tiny_models.py"
+
+
+rule build_tiny_policy:
+    input:
+        code=code("build_tiny_policy.py"),
+        raw=train_raw_files(),
+    output:
+        policy=directory(f"{tiny_model_dir('policy')}_{{protocol}}"),
+    log:
+        f"{RESULTS}/logs/build_tiny_policy/{{protocol}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_tiny_policy/{{protocol}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    params:
+        tiny=lambda w: view(w.protocol, "tiny"),
+    script:
+        "../scripts/build_tiny_policy.py"

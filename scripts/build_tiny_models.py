@@ -5,18 +5,12 @@ import time
 import torch
 
 from hhalign.io import read_jsonl, stage_logger
-from hhalign.tiny import build_tiny_world
+from hhalign.tiny import build_tiny_world, world_texts
 
 log = stage_logger("build_tiny_models", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
-texts = [
-    row[k]
-    for path in snakemake.input.raw
-    for row in read_jsonl(path)
-    for k in ("chosen", "rejected")
-    if isinstance(row.get(k), str)
-]
+texts = world_texts(row for path in snakemake.input.raw for row in read_jsonl(path))
 world = build_tiny_world(texts, snakemake.params.tiny)
 for role, out in (("policy", snakemake.output.policy), ("judge", snakemake.output.judge)):
     model, tokenizer = world[role]

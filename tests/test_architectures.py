@@ -14,7 +14,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from hhalign.dpo import check_lora_targets
+from hhalign.dpo import check_lora_targets, lora_targets
 from hhalign.models import InputError
 
 SMALL = {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 1,
@@ -39,6 +39,24 @@ def test_lora_targets_that_peft_can_wrap_are_accepted(arch):
     assert any("lora_" in n for n, _ in peft.named_parameters())
     with pytest.raises(InputError, match=r"it has: \[.*\]\. Fix dpo.lora.target_modules"):
         check_lora_targets(build(), ["no_such_proj"])
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_null_target_modules_resolve_per_architecture(arch):
+    """A model ladder across families needs no per-family LoRA config: null picks PEFT's
+    default for the architecture, which here matches the modules each family has."""
+    build, targets = ARCHITECTURES[arch]
+    model = build()
+    assert lora_targets(model, None) == targets
+    assert lora_targets(model, ["a", "b"]) == ["a", "b"]  # written out: used as written
+    check_lora_targets(model, lora_targets(model, None))
+
+
+def test_null_target_modules_fail_for_an_architecture_peft_does_not_know():
+    model = ARCHITECTURES["llama"][0]()
+    model.config.model_type = "my_new_family"
+    with pytest.raises(InputError, match=r"model_type 'my_new_family'.*Fix: list"):
+        lora_targets(model, None)
 
 
 def test_the_error_lists_what_the_model_has():

@@ -147,3 +147,37 @@ def test_label_smoothing_that_trl_would_ignore_is_a_config_error():
     flips = deep_merge(robust, {"dpo": {"label_smoothing": 0.5}})
     with pytest.raises(ConfigError, match=r"dpo.label_smoothing: 0.5 .*must lie in \[0, 0.5\)"):
         protocol_view(flips, "paper")
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"models": {"judge": {"name": "other/judge"}}}, "models.judge"),
+        ({"tiny": {"vocab_size": 512}}, "tiny.vocab_size"),
+        ({"data": {"train_subsets": ["harmless-base"]}}, "data"),
+    ],
+)
+def test_a_protocol_may_not_change_what_the_run_shares(override, key):
+    """One data build, one judge and one tiny tokenizer serve every protocol: an override of
+    them would be silently ignored by the jobs, so it stops the run naming the key."""
+    cfg = base_config()
+    cfg["protocol_overrides"]["corrected"] = deep_merge(
+        cfg["protocol_overrides"]["corrected"], override
+    )
+    with pytest.raises(ConfigError, match=rf"protocol_overrides.corrected changes {key},"):
+        prepare(cfg, ROOT)
+
+
+def test_a_protocol_may_change_the_policy():
+    """A model ladder: a protocol with another policy (and tiny policy) is fine."""
+    cfg = base_config()
+    cfg["protocols"] = ["paper", "pythia"]
+    cfg["protocol_overrides"]["pythia"] = {
+        "extends": "paper",
+        "models": {"policy": {"name": "EleutherAI/pythia-410m", "revision": "x"}},
+        "tiny": {"policy": {"architecture": "gpt_neox"}},
+        "dpo": {"lora": {"target_modules": None}},
+    }
+    views = prepare(cfg, ROOT)
+    assert views["pythia"]["dpo"]["lora"]["target_modules"] is None
+    assert views["paper"]["dpo"]["lora"]["target_modules"] == ["q_proj", "v_proj"]

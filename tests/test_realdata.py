@@ -133,3 +133,44 @@ def test_transcripts_become_messages_without_losing_text(rows):
             alternating += all(a != b for a, b in itertools.pairwise(roles))
     assert alternating >= 0.95 * 2 * len(rows)  # the data has a few repeated-role turns
     assert to_messages("\n\nHuman: hi\n\nAssistant:") == [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.slow
+def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
+    """Rule clean_pairs on the real harmless-base test split as a stand-in training set,
+    judged by the tiny (untrained) judge: the data stage's pairs all accounted for, kept or
+    dropped, the dropped ones readable with both scores, counts in the summary and log."""
+    import json
+
+    import pandas as pd
+    import yaml
+    from support import ROOT, snakemake
+
+    results = tmp_path / "results"
+    run = {
+        "results_dir": str(results),
+        "data": {"source": "local", "local_dir": str(real_harmless_test.parents[1]),
+                 "train_subsets": ["harmless-base"], "train_split": "test"},
+        "models": {"judge": {"source": "tiny"}},
+        "protocols": ["paper"],
+        # The tiny judge reads 128 tokens of each pair (real dialogues run to 512): minutes
+        # at full length on 2 cores, and the test is about the accounting, not the judge.
+        "scoring": {"max_length": 128, "max_batch_tokens": 4096, "batch_size": 64},
+    }  # fmt: skip
+    (tmp_path / "real.yaml").write_text(yaml.safe_dump(run))
+    out = snakemake(str(results / "data/clean_summary.json"), "--cores", "2", "--configfile",
+                    str(ROOT / "presets" / "tiny.yaml"), str(tmp_path / "real.yaml"))  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((results / "data/clean_summary.json").read_text())
+    built = json.loads((results / "data/summary.json").read_text())
+    dropped = pd.read_csv(results / "data/dpo_dropped.csv")
+    kept = pd.read_parquet(results / "data/dpo_clean.parquet")
+    n_pairs = len(pd.read_parquet(results / "data/dpo.parquet"))
+    assert n_pairs > 2000 and summary["pairs_in"] == n_pairs, built
+    assert summary["kept"] == len(kept) and summary["dropped"] == len(dropped)
+    assert len(kept) + len(dropped) == n_pairs and len(dropped) > 0
+    assert (dropped["margin"] <= 0).all()
+    gap = dropped["chosen_score"] - dropped["rejected_score"]
+    assert (dropped["margin"] - gap).abs().max() < 1e-6
+    assert f"'dropped': {len(dropped)}" in (results / "logs/clean_pairs.log").read_text()
+    print(summary)

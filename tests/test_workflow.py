@@ -153,23 +153,25 @@ def test_readme_commands_dry_run_offline(args):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
+def dry_run_jobs(workdir: Path, *presets: str) -> tuple[dict[str, int], str]:
+    """rule -> job count of a dry run with ``presets`` stacked, and its printed commands."""
+    if not (workdir / "config.yaml").exists():
+        shutil.copyfile(ROOT / "config.yaml", workdir / "config.yaml")
+    files = [str(ROOT / "presets" / p) for p in presets]
+    out = snakemake("-n", "-p", "--directory", str(workdir), "--configfile", *files)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    block = out.stdout.split("Job stats:")[1].split("\n\n")[0]
+    counts = {r: int(n) for r, n in re.findall(r"^([a-z_]+)\s+(\d+)$", block, re.M)}
+    return counts, out.stdout
+
+
 def test_experiments_share_every_stage_whose_config_is_the_same(tmp_path):
     """presets/experiments.yaml adds seven protocols that extend paper or corrected: each adds
     only its DPO and SFT+DPO trainings and their generation and scoring (and the cleaner-pairs
     one, the judging of the pairs); SFT, Base and the prompts are shared, and an
     experiment's SFT+DPO starts from its parent's SFT model."""
-
-    def jobs(*presets: str) -> tuple[dict[str, int], str]:
-        files = [str(ROOT / "presets" / p) for p in presets]
-        out = snakemake("-n", "-p", "--directory", str(tmp_path), "--configfile", *files)
-        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-        block = out.stdout.split("Job stats:")[1].split("\n\n")[0]
-        counts = {r: int(n) for r, n in re.findall(r"^([a-z_]+)\s+(\d+)$", block, re.M)}
-        return counts, out.stdout
-
-    shutil.copyfile(ROOT / "config.yaml", tmp_path / "config.yaml")
-    base, _ = jobs("tiny.yaml")
-    more, text = jobs("tiny.yaml", "experiments.yaml")
+    base, _ = dry_run_jobs(tmp_path, "tiny.yaml")
+    more, text = dry_run_jobs(tmp_path, "tiny.yaml", "experiments.yaml")
     assert (
         more["train_sft"] == base["train_sft"] and more["select_prompts"] == base["select_prompts"]
     )
@@ -179,3 +181,18 @@ def test_experiments_share_every_stage_whose_config_is_the_same(tmp_path):
     assert re.search(r"--start \S*models/corrected/sft --out \S*models/dpo_ipo/sft_dpo", text)
     assert re.search(r"--start \S*models/paper/sft --out \S*models/paper_dpo_2ep/sft_dpo", text)
     assert "generations/dpo_ipo/base" not in text and "models/dpo_ipo/sft " not in text
+
+
+def test_the_model_ladder_trains_each_rung_and_shares_only_data_prompts_and_judge(tmp_path):
+    """presets/ladder.yaml: three rungs (two OPT sizes, one GPT-NeoX), each its own tiny
+    policy offline, its own Base, SFT, DPO and SFT+DPO; the prompts stay the corrected
+    protocol's, and no data or judge job is added."""
+    base, _ = dry_run_jobs(tmp_path, "tiny.yaml")
+    more, text = dry_run_jobs(tmp_path, "tiny.yaml", "ladder.yaml")
+    added = {rule: more[rule] - base.get(rule, 0) for rule in more}
+    assert added["build_tiny_policy"] == 3 and added["train_sft"] == 3
+    assert added["train_dpo"] == 6 and added["generate_responses"] == 3 * 4
+    assert added["select_prompts"] == 0 and added["build_datasets"] == 0
+    assert added["train_reward_model"] == 0 and added["build_tiny_models"] == 0
+    assert re.search(r"--start \S*models/tiny/policy_pythia-410m --out \S*models/pythia-410m/sft ",
+                     text)  # fmt: skip

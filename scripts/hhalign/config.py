@@ -200,12 +200,37 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
         )
 
 
+# What one run shares across its protocols: the data, the judge and the tiny world's
+# tokenizer. A protocol may change the policy (models.policy, tiny.policy), not these.
+RUN_WIDE = [("data",), ("synthetic",), ("reward_model",), ("models", "judge"),
+            ("models", "safetensors_only"), ("tiny", "seed"), ("tiny", "vocab_size"),
+            ("tiny", "max_position_embeddings"), ("tiny", "judge")]  # fmt: skip
+
+
+def check_run_wide(config: dict, views: dict[str, dict]) -> None:
+    """Fail when a protocol overrides a run-wide setting, which its jobs would ignore."""
+    for protocol, view in views.items():
+        for path in RUN_WIDE:
+            mine, run = view, config
+            for key in path:
+                mine, run = mine[key], run[key]
+            if mine != run:
+                key = ".".join(path)
+                raise ConfigError(
+                    f"protocol_overrides.{protocol} changes {key}, which is the run's, not a "
+                    f"protocol's (one data build, one judge, one tiny tokenizer). Fix: set "
+                    f"{key} at the top level, or run the protocol with its own config"
+                )
+
+
 def prepare(config: dict, base_dir: str | Path = ".") -> dict[str, dict]:
     """Validate the config and every protocol view; return the views by protocol."""
     schema = load_schema()
     validate_config(config, schema)
     check_local_paths(config, base_dir)
-    return {p: protocol_view(config, p, schema) for p in config["protocols"]}
+    views = {p: protocol_view(config, p, schema) for p in config["protocols"]}
+    check_run_wide(config, views)
+    return views
 
 
 def is_pinned(revision: str | None) -> bool:

@@ -164,15 +164,35 @@ def with_lengths(ds: Dataset, tokenizer) -> Dataset:
     return ds.map(count, batched=True)
 
 
-def lora_config(lora: dict) -> LoraConfig | None:
-    """PEFT LoRA config from ``dpo.lora``, or None for full-parameter DPO."""
+def lora_targets(model: torch.nn.Module, configured: list[str] | None) -> list[str]:
+    """The LoRA target modules: ``dpo.lora.target_modules`` as written, or, when it is null,
+    PEFT's default for the model's architecture (OPT, Llama, Qwen: q_proj and v_proj; GPT-2:
+    c_attn; GPT-NeoX/Pythia: query_key_value). Fails naming the fix for an architecture
+    PEFT has no default for."""
+    if configured is not None:
+        return list(configured)
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as known
+
+    kind = model.config.model_type
+    if kind not in known:
+        raise InputError(
+            f"dpo.lora.target_modules is null and PEFT has no default LoRA targets for "
+            f"model_type {kind!r}. Fix: list the attention projections in "
+            "dpo.lora.target_modules"
+        )
+    return list(known[kind])
+
+
+def lora_config(lora: dict, targets: list[str]) -> LoraConfig | None:
+    """PEFT LoRA config from ``dpo.lora`` on ``targets`` (``lora_targets``), or None for
+    full-parameter DPO."""
     if not lora["enabled"]:
         return None
     return LoraConfig(
         r=lora["r"],
         lora_alpha=lora["alpha"],
         lora_dropout=lora["dropout"],
-        target_modules=list(lora["target_modules"]),
+        target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -226,9 +246,11 @@ def dpo_trainer(run: TrainingRun, model, tokenizer) -> PretokenizedDPOTrainer:
     a second copy of ``start``)."""
     section = run.section
     check_length(model, section["max_length"], "dpo.max_length")
-    peft_config = lora_config(section["lora"])
-    if peft_config is not None:
-        check_lora_targets(model, section["lora"]["target_modules"])
+    peft_config = None
+    if section["lora"]["enabled"]:
+        targets = lora_targets(model, section["lora"]["target_modules"])
+        check_lora_targets(model, targets)
+        peft_config = lora_config(section["lora"], targets)
     dataset, n_cut = preference_set(run, tokenizer)
     trainer = PretokenizedDPOTrainer(
         model=model,

@@ -17,11 +17,15 @@ from transformers import (
     DebertaV2ForSequenceClassification,
     GPT2Config,
     GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     OPTConfig,
     OPTForCausalLM,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
 )
 
 # Ids as in OPT's tokenizer: <s>=0, <pad>=1, </s>=2 (OPT's BOS and EOS), <unk>=3.
@@ -87,8 +91,8 @@ def build_model(model_class: type, config, seed: int):
 
 
 def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
-    """The tiny policy of ``sizes["architecture"]`` (opt as the paper, llama or gpt2): the
-    same sizes in each family's own config names, initialised from ``seed``."""
+    """The tiny policy of ``sizes["architecture"]`` (opt as the paper, llama, gpt2, gpt_neox
+    or qwen2): the same sizes in each family's own config names, initialised from ``seed``."""
     h, layers = sizes["hidden_size"], sizes["num_hidden_layers"]
     heads, ffn = sizes["num_attention_heads"], sizes["ffn_dim"]
     ids = {
@@ -134,10 +138,35 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
                 "n_positions": max_positions,
             },
         ),
+        "gpt_neox": (  # Pythia's architecture
+            GPTNeoXForCausalLM,
+            GPTNeoXConfig,
+            {
+                "hidden_size": h,
+                "intermediate_size": ffn,
+                "num_hidden_layers": layers,
+                "num_attention_heads": heads,
+                "max_position_embeddings": max_positions,
+                "tie_word_embeddings": False,
+            },
+        ),
+        "qwen2": (
+            Qwen2ForCausalLM,
+            Qwen2Config,
+            {
+                "hidden_size": h,
+                "intermediate_size": ffn,
+                "num_hidden_layers": layers,
+                "num_attention_heads": heads,
+                "num_key_value_heads": heads,
+                "max_position_embeddings": max_positions,
+                "tie_word_embeddings": True,
+            },
+        ),
     }
     arch = sizes.get("architecture", "opt")
     if arch not in families:
-        raise ValueError(f"unknown tiny.policy.architecture {arch!r} (opt, llama or gpt2)")
+        raise ValueError(f"unknown tiny.policy.architecture {arch!r} (one of {sorted(families)})")
     model_class, config_class, names = families[arch]
     return build_model(model_class, config_class(**names, **ids), seed)
 
@@ -163,6 +192,11 @@ def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions:
         pad_token_id=tokenizer.pad_token_id,
     )
     return build_model(DebertaV2ForSequenceClassification, config, seed)
+
+
+def world_texts(rows: Iterable[dict]) -> list[str]:
+    """The texts the tiny tokenizer is trained on: every chosen and rejected dialogue."""
+    return [row[k] for row in rows for k in ("chosen", "rejected") if isinstance(row.get(k), str)]
 
 
 def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:

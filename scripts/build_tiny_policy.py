@@ -1,0 +1,26 @@
+"""Rule build_tiny_policy: the tiny policy of a protocol that changes tiny.policy (a model
+ladder's other family or size), on a tokenizer trained as build_tiny_models trains it."""
+
+import time
+
+import torch
+
+from hhalign.io import read_jsonl, stage_logger
+from hhalign.tiny import build_tiny_world, world_texts
+
+log = stage_logger("build_tiny_policy", snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+start = time.perf_counter()
+texts = world_texts(row for path in snakemake.input.raw for row in read_jsonl(path))
+model, tokenizer = build_tiny_world(texts, snakemake.params.tiny)["policy"]
+model.save_pretrained(snakemake.output.policy)
+tokenizer.save_pretrained(snakemake.output.policy)
+log.info(
+    "protocol %s: %s, %d parameters, vocab %d -> %s; done in %.1f s",
+    snakemake.wildcards.protocol,
+    type(model).__name__,
+    sum(p.numel() for p in model.parameters()),
+    len(tokenizer),
+    snakemake.output.policy,
+    time.perf_counter() - start,
+)
