@@ -60,5 +60,5 @@ push: $(SETUP)
 # builds only what DVC does not store: the tables and figures, from the pulled scores.
 pull: $(SETUP)
 	dvc pull $(RUN)
-	snakemake --cores 1 --touch --omit-from make_tables plot_figures make_claims $(CONFIG_$(RUN))
+	snakemake --cores 1 --touch --omit-from make_tables plot_figures make_claims compare_judges $(CONFIG_$(RUN))
 	snakemake --cores $(CORES) $(CONFIG_$(RUN))

@@ -276,6 +276,104 @@ def score_path(root, protocol, run, prompt_set):
     return score_file(root, protocol, run, prompt_set)
 
 
+# Judges beside the paper's (config judges[1:]): each scores the same generations into
+# results/judges/<name>/; a guard reads the harmful set alone.
+JUDGES = {j["name"]: j for j in config["judges"][1:]}
+JUDGE_SETS = {
+    name: ["harmful"] if j["kind"] == "guard" else PROMPT_SETS
+    for name, j in JUDGES.items()
+}
+
+
+def names_regex(names):
+    """A wildcard constraint matching exactly ``names`` (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def judge_start_ref(name):
+    """A judge's configured model: from the Hub or a directory, or the tiny one the
+    pipeline builds (where training starts, for a judge with train: true)."""
+    return model_ref(JUDGES[name]["model"], f"{tiny_model_dir('judge')}_{name}")
+
+
+def extra_judge_ref(name):
+    """The model a judge scores with: its configured one, or what rule train_judge made."""
+    if JUDGES[name]["train"]:
+        return built_model(f"{RESULTS}/models/judges/{name}")
+    return judge_start_ref(name)
+
+
+def check_judges_early():
+    """A bad Hub or local judge (its tokenizer wrong for its kind) stops the run before any
+    job starts; where the files are not here yet, the judge's scoring job checks first.
+    """
+    from hhalign.judges import check_before_start
+
+    for name, judge in JUDGES.items():
+        if judge["model"]["source"] in ("hub", "local"):
+            ref = judge_start_ref(name)
+            check_before_start(judge, ref.path, ref.revision)
+
+
+check_judges_early()
+
+
+def reading(name):
+    """What a judge's scoring job needs of its entry (not its thresholds: changing them
+    reruns only the comparison)."""
+    return {k: JUDGES[name][k] for k in ("name", "kind", "guard")}
+
+
+def judge_score_file(judge, protocol, run, prompt_set):
+    """Where a judge's scores of one (protocol, run, prompt set) go (wildcards welcome)."""
+    return f"{RESULTS}/scores/judges/{judge}/{protocol}/{run}/{prompt_set}.csv"
+
+
+def judge_keys():
+    """(judge, protocol, run, prompt set) of every extra judge's score file: one per
+    evaluation the run owns (shared evaluations are judged once)."""
+    keys = []
+    for judge, sets in JUDGE_SETS.items():
+        for p, r, s in score_keys():
+            if s in sets and owner(p, evaluation_key, r) == p:
+                keys.append((judge, p, r, s))
+    return keys
+
+
+def judged_files():
+    """(keys, paths) of every judge's score files, the paper's judge first: (judge,
+    protocol, run, prompt set) -> the file, under the protocol that owns the evaluation.
+    """
+    first = config["judges"][0]["name"]
+    keys = [(first, *k) for k in score_keys()]
+    keys += [(j, *k) for j in JUDGES for k in score_keys() if k[2] in JUDGE_SETS[j]]
+    paths = [
+        (
+            score_path(RESULTS, p, r, s)
+            if j == first
+            else judge_score_file(j, owner(p, evaluation_key, r), r, s)
+        )
+        for j, p, r, s in keys
+    ]
+    return keys, paths
+
+
+def judge_outputs():
+    """What the judges comparison writes (rule compare_judges)."""
+    out = f"{RESULTS}/judges"
+    return {
+        "judges_table1": f"{out}/table1.csv",
+        "judges_thresholds": f"{out}/thresholds.csv",
+        "judges_agreement": f"{out}/agreement.csv",
+        "judges_claims": f"{out}/claims.csv",
+        "judges_table1_html": f"{out}/table1.html",
+        "judges_agreement_html": f"{out}/agreement.html",
+        "judges_claims_html": f"{out}/claims.html",
+        "judges_figure_pdf": f"{RESULTS}/figures/fig7_judges.pdf",
+        "judges_figure_png": f"{RESULTS}/figures/fig7_judges.png",
+    }
+
+
 def report_keys(root):
     """Score files behind the tables in ``root``: the run's own, or the authors' release."""
     return score_keys(["paper"], [SEEDS[0]]) if root == AUDIT else score_keys()
@@ -328,6 +426,14 @@ REPORTED = {
     "claims_html": ("claims.rst", "Claims", {"table": "claims"}),
     "pairs_html": ("pairs.rst", "Claims", {"table": "model pairs"}),
     "figure_png": ("fig4.rst", "Claims", {"figure": "threshold sensitivity"}),
+    "judges_table1_html": (
+        "judges_table1.rst",
+        "Judges",
+        {"table": "Table 1 by judge"},
+    ),
+    "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
+    "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
+    "judges_figure_png": ("fig7.rst", "Judges", {"figure": "judges"}),
 }
 
 
@@ -358,6 +464,9 @@ def training_histories():
                 out[(p, r)] = f"{RESULTS}/train/{p}/{r}/log_history.json"
     if config["models"]["judge"]["source"] == "trained":
         out[("all", "reward")] = f"{RESULTS}/train/reward/log_history.json"
+    for name, judge in JUDGES.items():
+        if judge["train"]:
+            out[("judges", name)] = f"{RESULTS}/train/judges/{name}/log_history.json"
     return out
 
 
@@ -379,6 +488,8 @@ def manifest_models():
         if entry not in models.values():
             models["policy" if not models else f"policy@{p}"] = entry
     models["judge"] = (config["models"]["judge"], judge_ref().path)
+    for name, judge in JUDGES.items():  # the other judges, as configured (training start)
+        models[f"judge@{name}"] = (judge["model"], judge_start_ref(name).path)
     if config["models"]["judge"]["source"] == "trained":
         models["reward_model_base"] = (
             config["reward_model"]["base"],
@@ -436,4 +547,5 @@ def default_targets():
         *claims_files(RESULTS).values(),
         *expand(f"{RESULTS}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["pdf", "png"]),
         f"{RESULTS}/manifest.json",
+        *(judge_outputs().values() if JUDGES else []),
     ]

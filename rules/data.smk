@@ -101,3 +101,27 @@ rule build_tiny_policy:
         tiny=lambda w: view(w.protocol, "tiny"),
     script:
         "../scripts/build_tiny_policy.py"
+
+
+rule build_tiny_judge:
+    input:
+        code=code("build_tiny_judge.py"),
+        raw=train_raw_files(),
+    output:
+        judge=directory(f"{tiny_model_dir('judge')}_{{judge}}"),
+    log:
+        f"{RESULTS}/logs/build_tiny_judge/{{judge}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_tiny_judge/{{judge}}.tsv"
+    wildcard_constraints:
+        judge=names_regex(
+            [n for n, j in JUDGES.items() if j["model"]["source"] == "tiny"]
+        ),
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    params:
+        tiny=config["tiny"],
+        judge=lambda w: JUDGES[w.judge],
+    script:
+        "../scripts/build_tiny_judge.py"

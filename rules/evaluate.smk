@@ -51,3 +51,46 @@ rule score_responses:
         judge=judge_ref()._asdict(),
     script:
         "../scripts/score_responses.py"
+
+
+rule score_with_judge:
+    input:
+        code=code("score_with_judge.py"),
+        harmful=rules.generate_responses.output.harmful,
+        helpful=rules.generate_responses.output.helpful,
+        judge=lambda w: extra_judge_ref(w.judge).input,
+    output:
+        harmful=judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
+        helpful=judge_score_file("{judge}", "{protocol}", "{variant}", "helpful"),
+    log:
+        f"{RESULTS}/logs/score_with_judge/{{judge}}_{{protocol}}_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_with_judge/{{judge}}_{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        judge=names_regex([n for n, j in JUDGES.items() if j["kind"] != "guard"]),
+    conda:
+        "../envs/evaluate.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        scoring=config["scoring"],
+        judge=lambda w: reading(w.judge),
+        model=lambda w: extra_judge_ref(w.judge)._asdict(),
+    script:
+        "../scripts/score_with_judge.py"
+
+
+use rule score_with_judge as score_with_guard with:
+    input:
+        code=code("score_with_judge.py"),
+        harmful=rules.generate_responses.output.harmful,
+        judge=lambda w: extra_judge_ref(w.judge).input,
+    output:
+        harmful=judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
+    log:
+        f"{RESULTS}/logs/score_with_guard/{{judge}}_{{protocol}}_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_with_guard/{{judge}}_{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        judge=names_regex([n for n, j in JUDGES.items() if j["kind"] == "guard"]),

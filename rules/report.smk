@@ -199,3 +199,27 @@ rule write_manifest:
         raw_files=raw_file_keys(),
     script:
         "../scripts/write_manifest.py"
+
+
+rule compare_judges:
+    input:
+        code=code("compare_judges.py"),
+        scores=judged_files()[1],
+        claims=claims_files(RESULTS)["claims"],
+    output:
+        **reported(judge_outputs(), subcategory=RESULTS),
+    log:
+        f"{RESULTS}/logs/compare_judges.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compare_judges.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        score_keys=judged_files()[0],
+        seeds=SEEDS,
+        judges=config["judges"],
+        metrics=config["metrics"],
+        figure_stem=lambda w, output: output.judges_figure_png.removesuffix(".png"),
+        label=config["run_label"],
+    script:
+        "../scripts/compare_judges.py"

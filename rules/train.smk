@@ -124,3 +124,36 @@ rule train_reward_model:
         launch=lambda w, resources: launcher(resources.gpu),
     shell:
         TRAIN_COMMAND
+
+
+rule train_judge:
+    input:
+        code=code("train_judge.py"),
+        entry=f"{workflow.basedir}/scripts/train_judge.py",
+        data=rules.build_datasets.output.dpo,
+        start=lambda w: judge_start_ref(w.judge).input,
+    output:
+        model=directory(f"{RESULTS}/models/judges/{{judge}}"),
+        history=f"{RESULTS}/train/judges/{{judge}}/log_history.json",
+        summary=f"{RESULTS}/train/judges/{{judge}}/summary.json",
+    log:
+        f"{RESULTS}/logs/train_judge/{{judge}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_judge/{{judge}}.tsv"
+    wildcard_constraints:
+        judge=names_regex([n for n, j in JUDGES.items() if j["train"]]),
+    conda:
+        "../envs/train.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        section=lambda w: section_json(
+            {**config["reward_model"], "kind": JUDGES[w.judge]["kind"]}
+        ),
+        start=lambda w: judge_start_ref(w.judge).args(),
+        adapter="",
+        checkpoints=f"{RESULTS}/checkpoints/judges/{{judge}}",
+        launch=lambda w, resources: launcher(resources.gpu),
+    shell:
+        TRAIN_COMMAND

@@ -5,6 +5,7 @@ the deliverables, alignment, an idle rerun, `dvc push`, and a fresh clone that
 `make pull`s the models and scores and rebuilds only the tables and figures.
 """
 
+import json
 import os
 import re
 import shutil
@@ -155,7 +156,8 @@ def job_counts(text: str) -> list[dict[str, int]]:
 def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
     clone, log = pulled
     touched, rebuilt = job_counts(log)[-2:]
-    assert set(rebuilt) == {"make_tables", "plot_figures", "make_claims", "all"}, rebuilt
+    assert set(rebuilt) == {"make_tables", "plot_figures", "make_claims", "compare_judges",
+                            "all"}, rebuilt  # fmt: skip
     assert "train_sft" in touched and "score_responses" in touched  # touched, never run
     # A job that runs writes its log and its benchmark file; --touch leaves empty logs only.
     for stage in ("train_sft", "train_dpo", "generate_responses", "score_responses"):
@@ -222,14 +224,56 @@ def dry_run_after_editing(project: Path, module: str) -> dict[str, int]:
 
 def test_editing_library_code_reruns_exactly_what_uses_it(project):
     """Snakemake tracks the modules each rule imports (rules/common.smk: code)."""
+    tables = {"make_tables", "plot_figures", "make_claims", "compare_judges", "all"}
     jobs = dry_run_after_editing(project, "metrics.py")
-    assert set(jobs) == {"make_tables", "plot_figures", "make_claims", "all"}, jobs
+    assert set(jobs) == tables, jobs
     jobs = dry_run_after_editing(project, "stats.py")  # plot_figures reads the new Table 1
-    assert set(jobs) == {"make_tables", "make_claims", "plot_figures", "all"}, jobs
+    assert set(jobs) == tables, jobs
+    jobs = dry_run_after_editing(project, "agreement.py")  # the judges' comparison alone
+    assert set(jobs) == {"compare_judges", "all"}, jobs
     jobs = dry_run_after_editing(project, "sft.py")
     assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 2  # SFT+DPO starts from SFT
     assert jobs["generate_responses"] == 4 and jobs["score_responses"] == 4
     assert not {"build_datasets", "train_reward_model", "build_tiny_models"} & set(jobs), jobs
+
+
+def test_the_two_judges_tables_and_figure(project):
+    """The tiny preset's two judges (the trained tiny reward model and a trained tiny chat
+    judge): Table 1 by judge, the chat judge's calibrated thresholds, agreement, the claims
+    by judge and Figure 7."""
+    out = project / TINY / "judges"
+    limits = pd.read_csv(out / "thresholds.csv").set_index(["judge", "prompt_set"])
+    assert limits.loc[("tiny_rm", "harmful"), "source"] == "paper"
+    assert limits.loc[("tiny_chat", "helpful"), "source"].startswith("calibrated to tiny_rm")
+    table = pd.read_csv(out / "table1.csv")
+    assert len(table) == 2 * 8 and set(table["judge"]) == {"tiny_rm", "tiny_chat"}
+    agree = pd.read_csv(out / "agreement.csv")
+    responses = agree[agree["scope"] == "responses"].set_index("prompt_set")
+    assert responses["n"].tolist() == [400, 400]  # 8 models x 50 prompts, each set
+    assert (responses["spearman"] > 0).all()  # both judges learnt the same pairs
+    claims = pd.read_csv(out / "claims.csv")
+    assert len(claims) == 16 and set(claims["judges_agree"]) <= {"yes", "no"}
+    assert (project / TINY / "figures/fig7_judges.png").stat().st_size > 0
+    summary = json.loads((project / TINY / "train/judges/tiny_chat/summary.json").read_text())
+    assert summary["kind"] == "chat" and summary["held_out_accuracy"] > 0.5
+    print(responses[["spearman", "kappa"]], summary["held_out_accuracy"])
+
+
+def test_changing_only_the_judges_reruns_only_judging(project, tmp_path):
+    """Another judge (a tiny guard) and new thresholds for the chat judge: scoring by the new
+    judge and the comparison only; no generation, training or paper-judge scoring."""
+    extra = tmp_path / "judges.yaml"
+    extra.write_text(
+        "judges:\n  - {name: tiny_rm, kind: pair, model: null}\n"
+        "  - {name: tiny_chat, kind: chat, model: {source: tiny}, train: true,\n"
+        "     thresholds: {harmful: 0.0, helpful: 0.0}}\n"
+        "  - {name: tiny_guard, kind: guard, model: {source: tiny}}\n"
+    )
+    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
+              str(extra), cwd=project)  # fmt: skip
+    jobs = job_counts(out.stdout + out.stderr)[0]
+    assert set(jobs) == {"build_tiny_judge", "score_with_guard", "compare_judges", "all"}, jobs
+    assert jobs["score_with_guard"] == 8
 
 
 def test_adding_seeds_trains_only_the_new_seeds(project, tmp_path):
@@ -264,8 +308,8 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
         archive.extractall(tmp_path)
     page = tmp_path / "report" / "report.html"
     html = page.read_text()
-    assert html.count('"mime_type": "image/png"') == 6  # Figures 1-6
-    assert html.count('"mime_type": "text/html"') == 4  # Tables 1-2, claims, model pairs
+    assert html.count('"mime_type": "image/png"') == 7  # Figures 1-7
+    assert html.count('"mime_type": "text/html"') == 7  # Tables 1-2, claims, pairs, 3 judges
     browse = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
               "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000",
               "--window-size=1400,1000"]  # fmt: skip
@@ -277,6 +321,6 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     errors = [line for line in (done.stderr + dom.stderr).splitlines()
               if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)]  # fmt: skip
     assert not errors, errors
-    for category in ("Claims", "Data", "Figures", "Tables", "Training"):
+    for category in ("Claims", "Data", "Figures", "Judges", "Tables", "Training"):
         assert f">{category}<" in dom.stdout, category
     assert "Tiny offline world" in dom.stdout  # the front page says what the run is

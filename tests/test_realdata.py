@@ -174,3 +174,31 @@ def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
     assert (dropped["margin"] - gap).abs().max() < 1e-6
     assert f"'dropped': {len(dropped)}" in (results / "logs/clean_pairs.log").read_text()
     print(summary)
+
+
+def test_a_chat_judge_reads_real_dialogues_whole(rows):
+    """Real prompts (split at their last "Assistant:") and responses through a chat template:
+    one message per turn, the response last, every turn's text in the rendered conversation
+    once and in order, one BOS."""
+    from hhalign.dialogue import parse_turns, split_prompt
+    from hhalign.judges import conversation, render
+    from hhalign.tiny import tiny_judge, train_bpe
+
+    texts = [r["chosen"] for r in rows]
+    sizes = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 32}  # fmt: skip
+    _, tok = tiny_judge(train_bpe(texts, 2000), "chat", sizes, 64, 0)
+    for row in rows[:300]:
+        prompt, completion = split_prompt(row["chosen"])
+        messages = conversation(prompt, completion)
+        turns = parse_turns(prompt)
+        cue = turns[-1].role == "Assistant" and not turns[-1].text  # the empty turn to write
+        assert len(messages) == len(turns) - cue + 1 and messages[-1]["role"] == "assistant"
+        assert messages[-1]["content"] == completion.strip()
+        ids = render(tok, messages)
+        assert ids.count(tok.bos_token_id) == 1
+        text, at = tok.decode(ids), 0
+        for m in messages:
+            found = text.find(m["content"], at)
+            assert found >= 0, (m, text[at : at + 200])
+            at = found + len(m["content"])

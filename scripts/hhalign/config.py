@@ -192,6 +192,10 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
         is_local = isinstance(spec, dict) and spec.get("source") == "local"
         if is_local and not (base / spec["name"]).exists():
             missing.append(f"models.{role}.name={spec['name']!r} (source is 'local')")
+    for i, judge in enumerate(config.get("judges", [])):
+        spec = judge.get("model") or {}
+        if spec.get("source") == "local" and not (base / spec["name"]).exists():
+            missing.append(f"judges.{i}.model.name={spec['name']!r} (source is 'local')")
     if missing:
         raise ConfigError(
             "configured local paths do not exist:\n  "
@@ -202,7 +206,7 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
 
 # What one run shares across its protocols: the data, the judge and the tiny world's
 # tokenizer. A protocol may change the policy (models.policy, tiny.policy), not these.
-RUN_WIDE = [("data",), ("synthetic",), ("reward_model",), ("models", "judge"),
+RUN_WIDE = [("data",), ("synthetic",), ("reward_model",), ("models", "judge"), ("judges",),
             ("models", "safetensors_only"), ("tiny", "seed"), ("tiny", "vocab_size"),
             ("tiny", "max_position_embeddings"), ("tiny", "judge")]  # fmt: skip
 
@@ -223,10 +227,37 @@ def check_run_wide(config: dict, views: dict[str, dict]) -> None:
                 )
 
 
+def check_judges(judges: list[dict]) -> None:
+    """The first judge is the paper's (model null: models.judge); every other names its
+    model; names are unique."""
+    names = [j["name"] for j in judges]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"judges: names must be unique, got {names}")
+    if judges[0]["model"] is not None:
+        raise ConfigError(
+            f"judges[0] ({names[0]!r}) is the paper's judge: its model is models.judge. "
+            "Fix: model: null there, and set models.judge"
+        )
+    for judge in judges[1:]:
+        if judge["model"] is None:
+            raise ConfigError(f"judge {judge['name']!r} has no model. Fix: judges[].model")
+        if judge["model"]["source"] == "trained":
+            raise ConfigError(
+                f"judge {judge['name']!r}: source trained is the first judge's alone "
+                "(models.judge). Fix: train: true, with the model training starts from"
+            )
+        if judge["train"] and judge["kind"] == "guard":
+            raise ConfigError(
+                f"judge {judge['name']!r}: a guard is a generative classifier; the reward "
+                "trainer cannot train it. Fix: train: false"
+            )
+
+
 def prepare(config: dict, base_dir: str | Path = ".") -> dict[str, dict]:
     """Validate the config and every protocol view; return the views by protocol."""
     schema = load_schema()
     validate_config(config, schema)
+    check_judges(config["judges"])
     check_local_paths(config, base_dir)
     views = {p: protocol_view(config, p, schema) for p in config["protocols"]}
     check_run_wide(config, views)

@@ -103,7 +103,7 @@ def _kind(history: pd.DataFrame, kind: str) -> pd.Series:
         return history["variant"] == "sft"
     if kind == "dpo":
         return history["variant"].isin(["dpo", "sft_dpo"])
-    return history["variant"] == "reward"
+    return (history["variant"] == "reward") | (history["protocol"] == "judges")
 
 
 def figure6_data(data: dict, prompts: dict[str, dict], stem: str | Path,

@@ -223,3 +223,30 @@ def figure4_thresholds(
                    bbox_to_anchor=(0.5, 0.98))  # fmt: skip
         _label(fig, label)
         return _save(fig, stem)
+
+
+def figure7_judges(scores: pd.DataFrame, limits: pd.DataFrame, stem: str | Path,
+                   label: str = "") -> list[Path]:  # fmt: skip
+    """One scatter per (other judge, prompt set): the paper's judge's score against the
+    other's on the same responses, each judge's threshold drawn (dashed)."""
+    names = list(dict.fromkeys(scores["judge"]))
+    first, keys = names[0], ["protocol", "variant", "seed", "prompt_set", "id"]
+    at = limits.set_index(["judge", "prompt_set"])["threshold"]
+    cells = [(j, s) for j in names[1:] for s in ("harmful", "helpful")
+             if ((scores["judge"] == j) & (scores["prompt_set"] == s)).any()]  # fmt: skip
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(cells), figsize=(WIDTH, 2.6), squeeze=False)
+        for ax, (judge, prompt_set) in zip(axes[0], cells, strict=True):
+            ref, mine = (scores[(scores["judge"] == j) & (scores["prompt_set"] == prompt_set)]
+                         for j in (first, judge))  # fmt: skip
+            both = ref.merge(mine, on=keys, suffixes=("_ref", ""))
+            for color, (variant, sub) in zip(COLORS, both.groupby("variant", sort=False),
+                                             strict=False):  # fmt: skip
+                ax.scatter(sub["score_ref"], sub["score"], s=6, alpha=0.6, color=color,
+                           label=display(variant))  # fmt: skip
+            ax.axvline(at[(first, prompt_set)], color="grey", ls="--", lw=0.8)
+            ax.axhline(at[(judge, prompt_set)], color="grey", ls="--", lw=0.8)
+            ax.set(xlabel=f"{first} ({prompt_set})", ylabel=judge, title=f"{judge}: {prompt_set}")
+        axes[0][0].legend(loc="best", markerscale=2)
+        _label(fig, label)
+        return _save(fig, stem)

@@ -6,6 +6,7 @@ import pandas as pd
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
+from hhalign.judges import clip, conversation, render, score_rows
 from hhalign.scoring import score_pairs
 from hhalign.train import TrainingRun, nonempty, run_training, save, trainer_kwargs
 
@@ -17,11 +18,17 @@ def split_held_out(df: pd.DataFrame, fraction: float, seed: int):
     return shuffled[n_eval:], shuffled[:n_eval]
 
 
-def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: int | None):
-    """Preference pairs tokenized as (prompt, response) text pairs, exactly as scoring does."""
+def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: int | None,
+                   kind: str = "pair"):  # fmt: skip
+    """Preference pairs tokenized exactly as the judge will read responses: ``pair``, as
+    (prompt, response) text pairs; ``chat``, as the conversation through the chat template
+    (its last ``max_length`` tokens)."""
     df = nonempty(df, "reward model")[:max_samples]
 
     def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
+        if kind == "chat":
+            return [clip(render(tokenizer, conversation(p, r)), max_length)[0]
+                    for p, r in zip(prompts, responses, strict=True)]  # fmt: skip
         return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
 
     prompts = df["prompt"].tolist()
@@ -34,16 +41,23 @@ def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: in
 
 
 def pairwise_accuracy(
-    model, tokenizer, df: pd.DataFrame, batch_size: int, max_length: int
+    model, tokenizer, df: pd.DataFrame, batch_size: int, max_length: int, kind: str = "pair"
 ) -> float:
     """Share of pairs whose chosen response scores above the rejected one."""
     prompts = df["prompt"].tolist()
-    chosen, _ = score_pairs(
-        model, tokenizer, prompts, df["chosen"].tolist(), batch_size, max_length
-    )
-    rejected, _ = score_pairs(
-        model, tokenizer, prompts, df["rejected"].tolist(), batch_size, max_length
-    )
+    if kind == "chat":
+        cfg = {"batch_size": batch_size, "max_batch_tokens": None, "max_length": max_length}
+        chosen, rejected = (
+            score_rows(model, tokenizer, "chat", [{"id": str(i), "prompt": p, "response": r}
+                       for i, (p, r) in enumerate(zip(prompts, df[side], strict=True))],
+                       cfg)["score"].tolist()
+            for side in ("chosen", "rejected")
+        )  # fmt: skip
+    else:
+        chosen, rejected = (
+            score_pairs(model, tokenizer, prompts, df[side].tolist(), batch_size, max_length)[0]
+            for side in ("chosen", "rejected")
+        )
     return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / max(len(df), 1)
 
 
@@ -58,7 +72,11 @@ def reward_trainer(run: TrainingRun, model, tokenizer) -> RewardTrainer:
     section = run.section
     model.config.pad_token_id = tokenizer.pad_token_id
     dataset = reward_dataset(
-        held_out_split(run)[0], tokenizer, section["max_length"], section["max_train_samples"]
+        held_out_split(run)[0],
+        tokenizer,
+        section["max_length"],
+        section["max_train_samples"],
+        section.get("kind", "pair"),
     )
     args = RewardConfig(
         **trainer_kwargs(section, run.checkpoint_dir, run.processes),
@@ -83,9 +101,11 @@ def train_reward(run: TrainingRun) -> tuple[RewardTrainer, dict]:
         held_out,
         section["per_device_train_batch_size"] * 4,
         section["max_length"],
+        section.get("kind", "pair"),
     )
     return trainer, {
         "stage": "reward_model",
+        "kind": section.get("kind", "pair"),
         "start": run.start,
         "held_out_pairs": len(held_out),
         "held_out_accuracy": accuracy,

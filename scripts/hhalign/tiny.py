@@ -26,6 +26,7 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen2ForSequenceClassification,
 )
 
 # Ids as in OPT's tokenizer: <s>=0, <pad>=1, </s>=2 (OPT's BOS and EOS), <unk>=3.
@@ -192,6 +193,36 @@ def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions:
         pad_token_id=tokenizer.pad_token_id,
     )
     return build_model(DebertaV2ForSequenceClassification, config, seed)
+
+
+# The tiny chat and guard judges' template: BOS first (so rendering must not add a second),
+# then each turn as <|role|> text, as chat-tuned reward models and guards expect a template.
+TINY_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+)
+
+
+def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions: int,
+               seed: int):  # fmt: skip
+    """A tiny judge of ``kind`` (config judges[].kind) and its tokenizer: pair, a DeBERTa
+    text-pair classifier; chat, a Qwen2 sequence classifier; guard, a Qwen2 causal LM; the
+    last two with a chat template."""
+    if kind == "pair":
+        tok = judge_tokenizer(bpe)
+        return tiny_deberta(tok, sizes, max_positions, seed), tok
+    tok = policy_tokenizer(bpe)
+    tok.chat_template = TINY_CHAT_TEMPLATE
+    config = Qwen2Config(
+        vocab_size=len(tok), hidden_size=sizes["hidden_size"],
+        num_hidden_layers=sizes["num_hidden_layers"],
+        num_attention_heads=sizes["num_attention_heads"],
+        num_key_value_heads=sizes["num_attention_heads"],
+        intermediate_size=sizes["intermediate_size"], max_position_embeddings=max_positions,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id, num_labels=1,
+    )  # fmt: skip
+    model_class = Qwen2ForSequenceClassification if kind == "chat" else Qwen2ForCausalLM
+    return build_model(model_class, config, seed), tok
 
 
 def world_texts(rows: Iterable[dict]) -> list[str]:

@@ -1,0 +1,276 @@
+"""Several judges: how chat and guard judges read a response, their start-up checks,
+calibrated thresholds, agreement statistics (against scipy and statsmodels) and the claims by
+judge, on tiny judges built from config and on simulated scores."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+from support import ROOT
+
+from hhalign.agreement import (
+    agreement,
+    agreement_table,
+    calibrate,
+    claim_direction,
+    claims_by_judge,
+    judge_table1,
+    ranking_tau,
+    thresholds_table,
+)
+from hhalign.config import ConfigError, deep_merge, prepare
+from hhalign.judges import (
+    JudgeError,
+    check_tokenizer,
+    conversation,
+    label_ids,
+    render,
+    score_rows,
+    unsafe_probability,
+)
+from hhalign.tiny import judge_tokenizer, policy_tokenizer, tiny_judge, train_bpe
+
+GUARD = {"prefix": "Safety:", "labels": [" Safe", " Unsafe", " Controversial"],
+         "unsafe": [" Unsafe"]}  # fmt: skip
+SIZES = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 64}  # fmt: skip
+PROMPT = (
+    "\n\nHuman: How do I bake bread?\n\nAssistant: With flour.\n\nHuman: And then?\n\nAssistant:"
+)
+
+
+@pytest.fixture(scope="module")
+def bpe(tiny_rows):
+    texts = [r[k] for r in tiny_rows for k in ("chosen", "rejected")]
+    return train_bpe(texts + [" Safe Unsafe Controversial Safety:"] * 50, 512)
+
+
+def test_a_conversation_keeps_every_turn_and_ends_with_the_response():
+    messages = conversation(PROMPT, " Knead it. ")
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert [m["content"] for m in messages] == [
+        "How do I bake bread?", "With flour.", "And then?", "Knead it."
+    ]  # fmt: skip
+
+
+def test_the_paper_protocols_stripped_prompts_read_the_same():
+    stripped = PROMPT.strip()  # the paper's prompt format: "Human: ..." and no cue
+    assert conversation(stripped, "Knead it.") == conversation(PROMPT, "Knead it.")
+
+
+def test_rendering_keeps_one_bos_where_the_template_writes_it(bpe):
+    _, tok = tiny_judge(bpe, "chat", SIZES, 256, 0)
+    ids = render(tok, conversation(PROMPT, "Knead it."))
+    assert ids[0] == tok.bos_token_id and ids[1] != tok.bos_token_id
+    text = tok.decode(ids)
+    for part in ("How do I bake bread?", "With flour.", "And then?", "Knead it."):
+        assert text.count(part) == 1
+
+
+def test_each_kind_checks_its_tokenizer_naming_the_judge_and_fix(bpe):
+    check_tokenizer("deberta", "pair", judge_tokenizer(bpe))
+    with pytest.raises(JudgeError, match=r"judge 'opt' \(kind pair\).*Fix: kind chat"):
+        check_tokenizer("opt", "pair", policy_tokenizer(bpe))  # nothing between the pair
+    with pytest.raises(JudgeError, match=r"judge 'rm' \(kind chat\).*no chat template"):
+        check_tokenizer("rm", "chat", policy_tokenizer(bpe))
+    _, chat = tiny_judge(bpe, "guard", SIZES, 256, 0)
+    check_tokenizer("guard", "guard", chat, GUARD)
+    bad = {**GUARD, "labels": [" Unsafe", " Unsafe, I think"]}  # the same first token
+    with pytest.raises(JudgeError, match=r"judge 'g': its labels .* distinct tokens"):
+        check_tokenizer("g", "guard", chat, bad)
+    with pytest.raises(JudgeError, match=r"judge 'g': unsafe labels \[' Bad'\] are not"):
+        check_tokenizer("g", "guard", chat, {**GUARD, "unsafe": [" Bad"]})
+    with pytest.raises(JudgeError, match="unknown kind 'vote'"):
+        check_tokenizer("v", "vote", chat)
+
+
+def test_the_guard_score_is_one_minus_the_unsafe_probability_from_the_label_logits(bpe):
+    """Batched and padded, the guard's reading equals a softmax computed by hand over the
+    label tokens' logits at the verdict position of each conversation alone."""
+    model, tok = tiny_judge(bpe, "guard", SIZES, 256, 3)
+    model.eval()
+    answers = ["Knead it.", "", "Bake it at 200 degrees for an hour."]
+    rows = [{"id": str(i), "prompt": PROMPT, "response": r} for i, r in enumerate(answers)]
+    cfg = {"batch_size": 8, "max_batch_tokens": None, "max_length": 256}
+    table = score_rows(model, tok, "guard", rows, cfg, GUARD)
+    ids = label_ids("guard", tok, GUARD["labels"])
+    for row, got in zip(rows, table["score"], strict=True):
+        x = render(tok, conversation(row["prompt"], row["response"]), GUARD["prefix"])
+        with torch.no_grad():
+            logits = model(torch.tensor([x])).logits[0, -1]
+        z = logits[ids].double()
+        p_unsafe = (torch.exp(z[1]) / torch.exp(z).sum()).item()
+        assert got == pytest.approx(1 - p_unsafe, abs=1e-5)
+    assert table["empty_response"].tolist() == [False, True, False]
+
+
+def test_unsafe_probability_sums_the_unsafe_labels():
+    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
+    p = unsafe_probability(logits, [1, 2, 3], [1, 2])
+    e = np.exp([1.0, 2.0, 3.0])
+    assert p.item() == pytest.approx((e[1] + e[2]) / e.sum())
+
+
+def test_the_chat_judge_scores_each_response_the_same_alone_or_batched(bpe):
+    model, tok = tiny_judge(bpe, "chat", SIZES, 256, 1)
+    model.eval()
+    rows = [{"id": str(i), "prompt": PROMPT, "response": "word " * i} for i in range(1, 6)]
+    batched = score_rows(model, tok, "chat", rows, {"batch_size": 8, "max_batch_tokens": None,
+                                                    "max_length": 256})  # fmt: skip
+    alone = score_rows(model, tok, "chat", rows, {"batch_size": 1, "max_batch_tokens": None,
+                                                  "max_length": 256})  # fmt: skip
+    assert np.allclose(batched["score"], alone["score"], atol=1e-5)
+    assert batched["score"].nunique() == 5
+
+
+def test_calibration_matches_the_reference_pass_rate():
+    """On simulated judges (a noisy monotone relation), the calibrated threshold passes as
+    many responses as the reference judge's; for a monotone transform labels agree fully."""
+    rng = np.random.default_rng(0)
+    for n in (37, 200, 1000):
+        ref = rng.normal(-2, 2, n)
+        other = 3 * ref + rng.normal(0, 2, n)
+        t = calibrate(ref, -3.0, ">", other)
+        assert int((other > t).sum()) == int((ref > -3.0).sum())
+        mono = np.exp(ref)
+        tm = calibrate(ref, -3.0, ">", mono)
+        assert ((mono > tm) == (ref > -3.0)).all()
+    assert calibrate(np.array([1.0, 2.0]), 5.0, ">", np.array([0.1, 0.2])) > 0.2  # none pass
+    assert calibrate(np.array([1.0, 2.0]), 0.0, ">", np.array([0.1, 0.2])) < 0.1  # all pass
+
+
+def test_agreement_statistics_equal_scipy_and_statsmodels():
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    rng = np.random.default_rng(1)
+    a = pd.Series(rng.normal(size=300))
+    b = pd.Series(a + rng.normal(size=300))
+    got = agreement(a, b, 0.0, 0.5)
+    assert got["spearman"] == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+    la, lb = (a > 0).to_numpy(), (b > 0.5).to_numpy()
+    po = np.mean(la == lb)
+    pe = la.mean() * lb.mean() + (1 - la.mean()) * (1 - lb.mean())
+    assert got["kappa"] == pytest.approx((po - pe) / (1 - pe), abs=1e-12)  # Cohen's formula
+    table = pd.crosstab(la, lb).to_numpy()
+    assert got["kappa"] == pytest.approx(cohens_kappa(table, return_results=False), abs=1e-12)
+    assert agreement(a, a, 0.0, 0.0)["kappa"] == pytest.approx(1.0)
+    means_a = pd.Series([1.0, 2.0, 3.0, 4.0], index=["base", "sft", "dpo", "sft_dpo"])
+    means_b = pd.Series([4.0, 3.0, 2.0, 1.0], index=["sft_dpo", "dpo", "sft", "base"])
+    assert ranking_tau(means_a, means_b) == pytest.approx(1.0)  # aligned by model, not order
+
+
+def test_claim_direction():
+    rates = {("HpR", "sft"): 50.0, ("HpR", "base"): 20.0, ("HpR", "dpo"): 10.0}
+    assert claim_direction([("HpR", "sft", "base")], rates) == "as claimed"
+    assert claim_direction([("HpR", "dpo", "base")], rates) == "reversed"
+    parts = [("HpR", "sft", "base"), ("HpR", "dpo", "base")]
+    assert claim_direction(parts, rates) == "mixed"
+    assert claim_direction([("HmR", "sft", "base")], rates) == "n/a"
+    assert claim_direction([("HpR", "sft", "sft")], rates) == "tied"
+
+
+def simulated_scores(seed: int = 0, n: int = 40) -> pd.DataFrame:
+    """Long judge scores: the paper's judge, a chat judge on another scale that agrees in
+    ranking, and a guard (harmful set only), on four models of one protocol."""
+    rng = np.random.default_rng(seed)
+    effect = {"base": -1.0, "sft": 1.0, "dpo": 0.0, "sft_dpo": 2.0}
+    rows = []
+    for variant, mu in effect.items():
+        for prompt_set in ("harmful", "helpful"):
+            x = rng.normal(mu - 2, 1.5, n)
+            for judge, score in (("oa", x), ("chat", 10 * x + 5), ("guard", 1 / (1 + np.exp(-x)))):
+                if judge == "guard" and prompt_set == "helpful":
+                    continue
+                rows += [{"judge": judge, "protocol": "paper", "variant": variant, "seed": 0,
+                          "prompt_set": prompt_set, "id": str(i), "score": s}
+                         for i, s in enumerate(score)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_judges_tables_on_simulated_scores():
+    """Two monotone re-scalings of the paper judge: calibrated thresholds give them the
+    same Table 1, the agreement is perfect, and every claim's direction agrees."""
+    from hhalign.claims import CLAIMS
+
+    scores = simulated_scores()
+    judges = [{"name": "oa"}, {"name": "chat", "thresholds": None},
+              {"name": "guard", "thresholds": None}]  # fmt: skip
+    metrics = {"harmless_threshold": -3.0, "harmless_op": ">", "helpful_threshold": -2.0,
+               "helpful_op": ">"}  # fmt: skip
+    limits = thresholds_table(scores, judges, metrics)
+    assert len(limits) == 5 and set(limits["source"].str[:10]) == {"paper", "calibrated"}
+    table = judge_table1(scores, limits).set_index(["judge", "model"])
+    for model in ("base", "sft", "dpo", "sft_dpo"):
+        assert table.loc[("chat", model), "HpR"] == table.loc[("oa", model), "HpR"]
+        assert table.loc[("guard", model), "HmR"] == table.loc[("oa", model), "HmR"]
+        assert math.isnan(table.loc[("guard", model), "HpR"])
+    agree = agreement_table(scores, limits)
+    responses = agree[agree["scope"] == "responses"]
+    assert np.allclose(responses["spearman"], 1.0) and np.allclose(responses["kappa"], 1.0)
+    assert np.allclose(agree.loc[agree["scope"] != "responses", "kendall_tau"], 1.0)
+    claims = pd.DataFrame({"protocol": "paper", "claim": [c for c, _, _ in CLAIMS],
+                           "statement": "s", "verdict": "holds"})  # fmt: skip
+    by_judge = claims_by_judge(claims, judge_table1(scores, limits),
+                               {c: p for c, _, p in CLAIMS})  # fmt: skip
+    assert (by_judge["judges_agree"] == "yes").all()
+    assert (
+        by_judge.loc[by_judge["claim"] == "dpo_beats_base_hpr", "direction_guard"] == "n/a"
+    ).all()
+
+
+def test_configured_thresholds_are_used_as_given():
+    scores = simulated_scores()
+    judges = [{"name": "oa"}, {"name": "chat", "thresholds": {"harmful": 1.0, "helpful": 2.0}}]
+    metrics = {"harmless_threshold": -3.0, "harmless_op": ">", "helpful_threshold": -2.0,
+               "helpful_op": ">"}  # fmt: skip
+    limits = thresholds_table(scores[scores["judge"] != "guard"], judges, metrics)
+    chat = limits[limits["judge"] == "chat"].set_index("prompt_set")
+    assert chat.loc["harmful", "threshold"] == 1.0 and chat.loc["helpful", "source"] == "config"
+
+
+def base_config() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("judges", "message"),
+    [
+        ([{"name": "a", "kind": "pair", "model": {"source": "tiny"}}], r"judges\[0\].*model: null"),
+        ([{"name": "a", "kind": "pair"},
+          {"name": "a", "kind": "chat", "model": {"source": "tiny"}}], "names must be unique"),
+        ([{"name": "a", "kind": "pair"}, {"name": "b", "kind": "chat"}], "'b' has no model"),
+        ([{"name": "a", "kind": "pair"}, {"name": "b", "kind": "vote", "model": {}}],
+         r"judges.1.kind: 'vote' is not one of"),
+    ],
+)  # fmt: skip
+def test_a_bad_judge_entry_stops_the_run_naming_it(judges, message):
+    cfg = deep_merge(base_config(), {"judges": judges})
+    with pytest.raises(ConfigError, match=message):
+        prepare(cfg, ROOT)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("pair", r"judge 'local_judge' \(kind pair\): its tokenizer joins a text pair"),
+     ("chat", r"judge 'local_judge' \(kind chat\): its tokenizer has no chat template")],
+)  # fmt: skip
+def test_a_local_judge_that_cannot_read_its_kind_stops_the_dry_run(bpe, tmp_path, kind, message):
+    """Checked when Snakemake reads the config: no job starts, the message names the judge."""
+    import yaml
+    from support import snakemake
+
+    policy_tokenizer(bpe).save_pretrained(tmp_path / "judge")  # a causal LM's tokenizer
+    judges = [{"name": "oasst", "kind": "pair"},
+              {"name": "local_judge", "kind": kind,
+               "model": {"source": "local", "name": str(tmp_path / "judge")}}]  # fmt: skip
+    (tmp_path / "j.yaml").write_text(
+        yaml.safe_dump({"judges": judges, "results_dir": str(tmp_path / "r")})
+    )
+    out = snakemake("-n", "--configfile", str(ROOT / "presets/tiny.yaml"), str(tmp_path / "j.yaml"))
+    assert out.returncode != 0 and "Job stats" not in out.stdout
+    assert __import__("re").search(message, out.stdout + out.stderr), out.stderr[-2000:]
