@@ -122,6 +122,6 @@ rule build_tiny_judge:
     threads: 1
     params:
         tiny=config["tiny"],
-        judge=lambda w: JUDGES[w.judge],
+        judge=lambda w: reading(w.judge),
     script:
         "../scripts/build_tiny_judge.py"

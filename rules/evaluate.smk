@@ -18,7 +18,7 @@ rule generate_responses:
         f"{RESULTS}/benchmarks/generate_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
-    threads: 2
+    threads: config["threads"]["evaluation"]
     resources:
         gpu=1,
     params:
@@ -43,7 +43,7 @@ rule score_responses:
         f"{RESULTS}/benchmarks/score_responses/{{protocol}}_{{variant}}.tsv"
     conda:
         "../envs/evaluate.yaml"
-    threads: 2
+    threads: config["threads"]["evaluation"]
     resources:
         gpu=1,
     params:
@@ -70,7 +70,7 @@ rule score_with_judge:
         judge=names_regex([n for n, j in JUDGES.items() if j["kind"] != "guard"]),
     conda:
         "../envs/evaluate.yaml"
-    threads: 2
+    threads: config["threads"]["evaluation"]
     resources:
         gpu=1,
     params:

@@ -22,7 +22,7 @@ rule train_sft:
         variant=r"sft(_seed\d+)?",
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:
@@ -50,7 +50,7 @@ rule clean_pairs:
         f"{RESULTS}/benchmarks/clean_pairs.tsv"
     conda:
         "../envs/evaluate.yaml"
-    threads: 2
+    threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:
@@ -84,7 +84,7 @@ rule train_dpo:
         variant=r"(dpo|sft_dpo)(_seed\d+)?",
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:
@@ -113,7 +113,7 @@ rule train_reward_model:
         f"{RESULTS}/benchmarks/train_reward_model.tsv"
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:
@@ -144,7 +144,7 @@ rule train_judge:
         judge=names_regex([n for n, j in JUDGES.items() if j["train"]]),
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:

@@ -11,6 +11,8 @@ GPU_RULES = {
     "train_reward_model",
     "generate_responses",
     "score_responses",
+    "train_judge",
+    "score_with_judge",
 }
 
 

@@ -272,7 +272,14 @@ def test_changing_only_the_judges_reruns_only_judging(project, tmp_path):
     out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
               str(extra), cwd=project)  # fmt: skip
     jobs = job_counts(out.stdout + out.stderr)[0]
-    assert set(jobs) == {"build_tiny_judge", "score_with_guard", "compare_judges", "all"}, jobs
+    assert set(jobs) == {
+        "build_tiny_judge",
+        "score_with_guard",
+        "compare_judges",
+        "write_manifest",
+        "all",
+    }, jobs  # the manifest lists every judge
+    assert jobs["build_tiny_judge"] == 1  # the guard's; the chat judge stays as it was
     assert jobs["score_with_guard"] == 8
 
 

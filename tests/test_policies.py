@@ -51,6 +51,7 @@ def start(arch: str, workdir: Path) -> subprocess.Popen:
         "tiny": {"policy": {"architecture": arch}},
         "data": {"train_subsets": ["harmless-base"]},  # sizes cut: the suite runs it twice
         "models": {"judge": {"source": "tiny"}},  # an untrained tiny judge: no reward model
+        "judges": [{"name": "tiny", "kind": "pair", "model": None}],  # the e2e run has two
         "synthetic": {"train_rows": 120, "test_rows": 120},
         "prompts": {"n_harmful": 12, "n_helpful": 12},
         "claims": {"bootstrap_draws": 1000, "permutation_draws": 1000},
