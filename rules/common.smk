@@ -488,7 +488,8 @@ def manifest_models():
         if entry not in models.values():
             models["policy" if not models else f"policy@{p}"] = entry
     models["judge"] = (config["models"]["judge"], judge_ref().path)
-    for name, judge in JUDGES.items():  # the other judges, as configured (training start)
+    # The other judges, as configured (where training starts, for a trained one).
+    for name, judge in JUDGES.items():
         models[f"judge@{name}"] = (judge["model"], judge_start_ref(name).path)
     if config["models"]["judge"]["source"] == "trained":
         models["reward_model_base"] = (
