@@ -6,13 +6,13 @@ import time
 import torch
 
 from hhalign.io import read_jsonl, stage_logger
-from hhalign.tiny import build_tiny_world, world_texts
+from hhalign.tiny import build_tiny_policy, world_texts
 
 log = stage_logger("build_tiny_policy", snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
 texts = world_texts(row for path in snakemake.input.raw for row in read_jsonl(path))
-model, tokenizer = build_tiny_world(texts, snakemake.params.tiny)["policy"]
+model, tokenizer = build_tiny_policy(texts, snakemake.params.tiny)
 model.save_pretrained(snakemake.output.policy)
 tokenizer.save_pretrained(snakemake.output.policy)
 log.info(

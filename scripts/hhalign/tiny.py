@@ -102,6 +102,14 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
+    decoder = {  # the config names Llama, Qwen2 and GPT-NeoX share
+        "hidden_size": h,
+        "intermediate_size": ffn,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "max_position_embeddings": max_positions,
+    }
     families = {
         "opt": (
             OPTForCausalLM,
@@ -115,19 +123,7 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
                 "max_position_embeddings": max_positions,
             },
         ),
-        "llama": (
-            LlamaForCausalLM,
-            LlamaConfig,
-            {
-                "hidden_size": h,
-                "intermediate_size": ffn,
-                "num_hidden_layers": layers,
-                "num_attention_heads": heads,
-                "num_key_value_heads": heads,
-                "max_position_embeddings": max_positions,
-                "tie_word_embeddings": False,
-            },
-        ),
+        "llama": (LlamaForCausalLM, LlamaConfig, {**decoder, "tie_word_embeddings": False}),
         "gpt2": (
             GPT2LMHeadModel,
             GPT2Config,
@@ -139,31 +135,13 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
                 "n_positions": max_positions,
             },
         ),
-        "gpt_neox": (  # Pythia's architecture
+        "gpt_neox": (  # Pythia's architecture (no grouped-query attention)
             GPTNeoXForCausalLM,
             GPTNeoXConfig,
-            {
-                "hidden_size": h,
-                "intermediate_size": ffn,
-                "num_hidden_layers": layers,
-                "num_attention_heads": heads,
-                "max_position_embeddings": max_positions,
-                "tie_word_embeddings": False,
-            },
+            {k: v for k, v in decoder.items() if k != "num_key_value_heads"}
+            | {"tie_word_embeddings": False},
         ),
-        "qwen2": (
-            Qwen2ForCausalLM,
-            Qwen2Config,
-            {
-                "hidden_size": h,
-                "intermediate_size": ffn,
-                "num_hidden_layers": layers,
-                "num_attention_heads": heads,
-                "num_key_value_heads": heads,
-                "max_position_embeddings": max_positions,
-                "tie_word_embeddings": True,
-            },
-        ),
+        "qwen2": (Qwen2ForCausalLM, Qwen2Config, {**decoder, "tie_word_embeddings": True}),
     }
     arch = sizes.get("architecture", "opt")
     if arch not in families:
@@ -223,6 +201,13 @@ def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions
     )  # fmt: skip
     model_class = Qwen2ForSequenceClassification if kind == "chat" else Qwen2ForCausalLM
     return build_model(model_class, config, seed), tok
+
+
+def build_tiny_policy(texts: Iterable[str], cfg: dict):
+    """(model, tokenizer) of the tiny policy alone, on the tokenizer ``build_tiny_world``
+    trains from the same texts (a model ladder's other rungs)."""
+    tok = policy_tokenizer(train_bpe(texts, cfg["vocab_size"]))
+    return tiny_policy(tok, cfg["policy"], cfg["max_position_embeddings"], cfg["seed"]), tok
 
 
 def world_texts(rows: Iterable[dict]) -> list[str]:
