@@ -177,6 +177,41 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(world, sft_model
     assert summary["final_loss"] == sft_model[1]["final_loss"]
 
 
+def test_a_kill_during_a_checkpoint_save_resumes_from_the_previous_one(
+    world, sft_model, monkeypatch
+):
+    """The trainer itself is killed inside the save of step 6 (weights and optimizer
+    written, RNG state and trainer_state.json not), and a save of step 8 is left as a full
+    disk leaves it: the rerun resumes from checkpoint-4 and ends bit-identical to an
+    uninterrupted run. Before the fix every rerun failed on the newest directory."""
+    from transformers import Trainer
+
+    from hhalign.train import checkpoint_state
+
+    name = "sft-killed-in-save"
+    stock = Trainer._save_rng_state
+
+    def killed(self, output_dir):
+        if self.state.global_step == 6:
+            raise KeyboardInterrupt("killed while saving step 6 (test)")
+        return stock(self, output_dir)
+
+    monkeypatch.setattr(Trainer, "_save_rng_state", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(world, name)
+    monkeypatch.undo()
+    ckpt = world["root"] / f"ckpt-{name}"
+    assert checkpoint_state(ckpt / "checkpoint-4") == "complete"
+    assert checkpoint_state(ckpt / "checkpoint-6") == "partial"
+    (ckpt / "checkpoint-8").mkdir()
+    (ckpt / "checkpoint-8" / "config.json").write_text("{}")
+    _, summary = run_sft(world, name)
+    assert summary["resumed_from"].endswith("checkpoint-4")
+    a, b = weights(sft_model[0]), weights(world["root"] / name)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert summary["train_loss"] == pytest.approx(sft_model[1]["train_loss"], rel=1e-9)
+
+
 def test_length_grouped_order_is_a_function_of_seed_and_epoch():
     from hhalign.train import EpochSeededLengthGroupedSampler
 

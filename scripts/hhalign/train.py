@@ -15,6 +15,10 @@ its last checkpoint when the rule is run again.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +29,11 @@ import pandas as pd
 import torch
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from hhalign.models import InputError, load_model, load_tokenizer
+
+log = logging.getLogger(__name__)
 
 # Keys of a stage section that map one-to-one onto TRL/transformers training arguments.
 TRAINER_KEYS = (
@@ -152,9 +158,12 @@ class RunLoss(TrainerCallback):
         return self.before + self.trainer._total_loss_scalar + float(self.trainer._tr_loss)
 
     def on_save(self, args, state, control, **kwargs):
+        """Written last, atomically: a checkpoint with this file is complete."""
         if state.is_world_process_zero:
             path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.FILE
-            path.write_text(json.dumps({"loss_sum": self.loss_sum(), "step": state.global_step}))
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"loss_sum": self.loss_sum(), "step": state.global_step}))
+            os.replace(tmp, path)
 
     def train_loss(self) -> float:
         """Mean per-step loss of the whole run (after ``train()`` has returned)."""
@@ -175,6 +184,71 @@ class StopAt(TrainerCallback):
             raise KeyboardInterrupt(f"stopped after step {state.global_step} (test hook)")
 
 
+def _parses(path: Path) -> bool:
+    """Whether ``path`` is a JSON file that reads to its end."""
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def checkpoint_state(path: Path) -> str:
+    """``complete``, ``no_run_loss`` or ``partial``.
+
+    transformers writes a checkpoint in place: weights, optimizer, scheduler and RNG
+    states, then ``trainer_state.json``; ``RunLoss`` then writes ``run_loss.json``. A save
+    killed part-way (a kill, a full disk) leaves a directory without the last of these.
+    """
+    if not _parses(path / "trainer_state.json"):
+        return "partial"
+    return "complete" if _parses(path / RunLoss.FILE) else "no_run_loss"
+
+
+def checkpoints_by_step(checkpoint_dir: str | Path) -> list[Path]:
+    """The ``checkpoint-N`` directories of ``checkpoint_dir``, newest first."""
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    found = [
+        (int(m.group(1)), p)
+        for p in Path(checkpoint_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if p.is_dir() and (m := pattern.match(p.name))
+    ]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def resumable_checkpoint(checkpoint_dir: str | Path) -> str | None:
+    """The newest complete checkpoint, after removing the newer ones a save left unfinished.
+
+    A complete checkpoint without ``run_loss.json`` is one of older code when no
+    complete one precedes it (the run cannot be resumed exactly: ``InputError``); with a
+    complete one before it, it is a save killed just before its last file, and is removed
+    like any other unfinished one.
+    """
+    unfinished = []
+    for path in checkpoints_by_step(checkpoint_dir):
+        state = checkpoint_state(path)
+        if state == "complete":
+            break
+        unfinished.append((path, state))
+    else:
+        path = None
+        older = [p for p, state in unfinished if state == "no_run_loss"]
+        if older:
+            raise InputError(
+                f"{older[0] / RunLoss.FILE} is missing (a checkpoint from older code): delete "
+                f"{Path(checkpoint_dir)} to train from the start"
+            )
+    for bad, state in unfinished:
+        log.warning(
+            "removing %s: an interrupted save left it incomplete (%s); resuming from %s",
+            bad,
+            "no run_loss.json" if state == "no_run_loss" else "no trainer_state.json",
+            path or "the start",
+        )
+        shutil.rmtree(bad)
+    return None if path is None else str(path)
+
+
 def fit(trainer: Any, checkpoint_dir: str, callbacks: tuple = ()) -> dict:
     """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one.
 
@@ -182,7 +256,7 @@ def fit(trainer: Any, checkpoint_dir: str, callbacks: tuple = ()) -> dict:
     states come from the checkpoint, and the batch order from (seed, epoch). ``callbacks``
     run after ours (a checkpoint is complete before they see it).
     """
-    last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).is_dir() else None
+    last = resumable_checkpoint(checkpoint_dir)
     use_epoch_seeded_order(trainer)
     run_loss = RunLoss(trainer, last)
     trainer.add_callback(run_loss)
