@@ -19,6 +19,18 @@ include: "rules/report.smk"
 include: "rules/bench.smk"
 
 
+onstart:
+    start_run()
+
+
+onsuccess:
+    end_run()
+
+
+onerror:
+    end_run()
+
+
 rule all:
     default_target: True
     input:

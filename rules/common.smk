@@ -550,3 +550,31 @@ def default_targets():
         f"{RESULTS}/manifest.json",
         *(judge_outputs().values() if JUDGES else []),
     ]
+
+
+# Start-up and end of a real run (not dry runs, not the jobs Snakemake spawns).
+RUN_LOCKS = []
+
+
+def start_run():
+    """Lock the results directory for this run (two checkouts or users writing one results
+    tree would run the same jobs into the same files), then check its free space."""
+    from snakemake.logging import logger
+
+    from hhalign.lock import acquire
+
+    what = f"results directory {RESULTS}"
+    lock = acquire(
+        f"{RESULTS}/.run.lock",
+        what,
+        "Ctrl-C in its terminal, or `kill <PID>`; or give this run its own results_dir",
+    )
+    RUN_LOCKS.append(lock)
+    if lock.previous:
+        logger.warning(lock.takeover_note(what))
+
+
+def end_run():
+    """Release the results directory."""
+    while RUN_LOCKS:
+        RUN_LOCKS.pop().release()

@@ -7,7 +7,7 @@ import pandas as pd
 from hhalign.data import build_training_sets, check_reject_fraction
 from hhalign.io import stage_logger, write_json, write_jsonl
 
-log = stage_logger("build_datasets", snakemake.log[0])
+log = stage_logger("build_datasets", snakemake.log[0], snakemake.output)
 start = time.perf_counter()
 data = snakemake.params.data
 files = [

@@ -9,7 +9,7 @@ import torch
 from hhalign.io import read_jsonl, stage_logger
 from hhalign.tiny import tiny_judge, train_bpe, world_texts
 
-log = stage_logger("build_tiny_judge", snakemake.log[0])
+log = stage_logger("build_tiny_judge", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
 cfg, judge = snakemake.params.tiny, snakemake.params.judge

@@ -8,7 +8,7 @@ import torch
 from hhalign.io import read_jsonl, stage_logger
 from hhalign.tiny import build_tiny_policy, world_texts
 
-log = stage_logger("build_tiny_policy", snakemake.log[0])
+log = stage_logger("build_tiny_policy", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
 texts = world_texts(row for path in snakemake.input.raw for row in read_jsonl(path))

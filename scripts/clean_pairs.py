@@ -12,7 +12,7 @@ from hhalign.clean import judge_pairs, split_pairs
 from hhalign.io import stage_logger
 from hhalign.models import load_for_inference
 
-log = stage_logger("clean_pairs", snakemake.log[0])
+log = stage_logger("clean_pairs", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 p, out = snakemake.params, snakemake.output
 start = time.perf_counter()

@@ -9,7 +9,7 @@ from hhalign.figures import figure7_judges
 from hhalign.io import read_score_files, stage_logger
 from hhalign.tables import write_html_tables
 
-log = stage_logger("compare_judges", snakemake.log[0])
+log = stage_logger("compare_judges", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
 parts = [
     read_score_files([path], [key[1:]], p.seeds).assign(judge=key[0])

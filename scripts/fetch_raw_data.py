@@ -5,7 +5,7 @@ import time
 from hhalign.io import stage_logger
 from hhalign.raw import fetch_raw
 
-log = stage_logger("fetch_raw_data", snakemake.log[0])
+log = stage_logger("fetch_raw_data", snakemake.log[0], snakemake.output)
 start = time.perf_counter()
 w = snakemake.wildcards
 line = fetch_raw(

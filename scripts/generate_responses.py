@@ -11,7 +11,7 @@ from hhalign.generation import respond, summarize
 from hhalign.io import read_jsonl, stage_logger, write_jsonl
 from hhalign.models import load_for_inference
 
-log = stage_logger("generate_responses", snakemake.log[0])
+log = stage_logger("generate_responses", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 cfg, w, ref = snakemake.params.generation, snakemake.wildcards, snakemake.params.model
 start = time.perf_counter()

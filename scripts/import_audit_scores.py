@@ -3,7 +3,7 @@
 from hhalign.audit import read_release, release_scores
 from hhalign.io import stage_logger, write_scores
 
-log = stage_logger("import_audit_scores", snakemake.log[0])
+log = stage_logger("import_audit_scores", snakemake.log[0], snakemake.output)
 variants, sources = snakemake.params.variants, snakemake.params.sources
 outputs = dict(zip(snakemake.params.score_keys, snakemake.output, strict=True))
 for prompt_set in ("harmful", "helpful"):

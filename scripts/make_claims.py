@@ -5,7 +5,7 @@ from hhalign.figures import figure4_thresholds, threshold_curves
 from hhalign.io import read_score_files, stage_logger
 from hhalign.tables import write_claims
 
-log = stage_logger("make_claims", snakemake.log[0])
+log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
 cfg = {**p.claims, "metrics": p.metrics}
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)

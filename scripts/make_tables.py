@@ -5,7 +5,7 @@ from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import table1, table2
 from hhalign.tables import write_tables
 
-log = stage_logger("make_tables", snakemake.log[0])
+log = stage_logger("make_tables", snakemake.log[0], snakemake.output)
 p = snakemake.params
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
 t1 = table1(scores, p.metrics, p.variants)

@@ -5,7 +5,7 @@ import pandas as pd
 from hhalign.figures import figure1_rates, figure2_scores, figure3_means
 from hhalign.io import read_score_files, stage_logger
 
-log = stage_logger("plot_figures", snakemake.log[0])
+log = stage_logger("plot_figures", snakemake.log[0], snakemake.output)
 t1 = pd.read_csv(snakemake.input.table1)
 scores = read_score_files(
     snakemake.input.scores, snakemake.params.score_keys, snakemake.params.seeds

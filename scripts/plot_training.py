@@ -8,7 +8,7 @@ import pandas as pd
 from hhalign.curves import figure5_training, figure6_data, history_frame
 from hhalign.io import stage_logger
 
-log = stage_logger("plot_training", snakemake.log[0])
+log = stage_logger("plot_training", snakemake.log[0], snakemake.output)
 p, inp = snakemake.params, snakemake.input
 history = history_frame(dict(zip(map(tuple, p.histories), inp.histories, strict=True)))
 authors = pd.read_csv(inp.authors[0]) if inp.authors else None

@@ -9,7 +9,7 @@ from hhalign.bench import run_suite, write_outputs
 from hhalign.bench.suite import study_plans
 from hhalign.io import stage_logger
 
-log = stage_logger("run_benchmark", snakemake.log[0])
+log = stage_logger("run_benchmark", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 start = time.perf_counter()

@@ -11,7 +11,7 @@ from hhalign.io import read_jsonl, stage_logger, write_scores
 from hhalign.models import load_for_inference
 from hhalign.scoring import score_table
 
-log = stage_logger("score_responses", snakemake.log[0])
+log = stage_logger("score_responses", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 cfg, w, judge = snakemake.params.scoring, snakemake.wildcards, snakemake.params.judge
 start = time.perf_counter()

@@ -9,7 +9,7 @@ import torch
 from hhalign.io import read_jsonl, stage_logger, write_scores
 from hhalign.judges import judge_rows, load_judge
 
-log = stage_logger("score_with_judge", snakemake.log[0])
+log = stage_logger("score_with_judge", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 cfg, w, judge = snakemake.params.scoring, snakemake.wildcards, snakemake.params.judge
 start = time.perf_counter()

@@ -3,7 +3,7 @@
 from hhalign.io import read_jsonl, stage_logger, write_json, write_jsonl
 from hhalign.prompts import PromptRules, select_prompts
 
-log = stage_logger("select_prompts", snakemake.log[0])
+log = stage_logger("select_prompts", snakemake.log[0], snakemake.output)
 cfg = snakemake.params.prompts
 rules = PromptRules.from_config(cfg)
 harmful_rows = read_jsonl(snakemake.input.harmful)

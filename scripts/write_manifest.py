@@ -3,7 +3,7 @@
 from hhalign.io import stage_logger, write_json
 from hhalign.manifest import build_manifest, model_entry
 
-log = stage_logger("write_manifest", snakemake.log[0])
+log = stage_logger("write_manifest", snakemake.log[0], snakemake.output)
 p = snakemake.params
 models = {role: model_entry(spec, path) for role, (spec, path) in p.models.items()}
 manifest = build_manifest(p.config, models, [tuple(f) for f in p.raw_files])

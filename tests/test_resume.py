@@ -17,7 +17,6 @@ def checkpoint(root, step: int, files=("trainer_state.json", "run_loss.json")):
     return path
 
 
-    
 def test_a_complete_checkpoint_is_resumed(tmp_path):
     checkpoint(tmp_path, 2)
     checkpoint(tmp_path, 10)

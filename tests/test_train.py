@@ -320,6 +320,42 @@ def test_two_process_cpu_run_under_accelerate(world, tmp_path):
     assert not (tmp_path / "ckpt").exists()  # removed once the run finished
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_ends_the_training_log_with_path_and_fix(world, tmp_path):
+    """The history is written to /dev/full (every write fails with ENOSPC, no path in the
+    error): the log's last line names the paths, the free space and the fix; the
+    checkpoints stay for the rerun."""
+    root, cfg = world["root"], world["cfg"]
+    log = tmp_path / "train.log"
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_sft.py"),
+        "--section",
+        json.dumps(small(cfg["sft"])),
+        "--data",
+        str(root / "sft.parquet"),
+        "--start",
+        str(root / "policy"),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoints",
+        str(tmp_path / "ckpt"),
+        "--history",
+        "/dev/full",
+        "--summary",
+        str(tmp_path / "s.json"),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    assert proc.returncode == 1
+    last = log.read_text().strip().splitlines()[-1]
+    assert "failed: no space left on the disk (or quota) while writing one of" in last
+    assert "/dev/full" in last and "GB free under" in last and "Fix: free space under" in last
+    assert "about" in last  # a checkpoint's size: what one more save needs
+    assert (tmp_path / "ckpt" / "checkpoint-12").is_dir()
+
+
 def test_full_parameter_dpo_moves_every_weight_and_keeps_the_reference(world):
     """dpo.lora.enabled: false: every weight is trained, and TRL's reference (a frozen copy
     of the start) stays equal to the start model."""

@@ -45,16 +45,34 @@ def fingerprint(args: argparse.Namespace) -> str:
     return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()
 
 
+LOCK_FILE = ".lock"
+
+
 def prepare_checkpoints(args: argparse.Namespace, log) -> None:
-    """Keep checkpoints only if they come from the same inputs; otherwise start afresh."""
+    """Keep checkpoints only if they come from the same inputs; otherwise start afresh
+    (the lock file of this job stays)."""
     ckpt = Path(args.checkpoints)
     stamp = ckpt / "inputs.sha256"
     fp = fingerprint(args)
     if ckpt.is_dir() and (not stamp.is_file() or stamp.read_text() != fp):
         log.info("checkpoints in %s come from other inputs: removing them", ckpt)
-        shutil.rmtree(ckpt)
+        for path in ckpt.iterdir():
+            if path.name != LOCK_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
     ckpt.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fp)
+
+
+def lock_checkpoints(path: str):
+    """The job's lock on its checkpoint directory: an orphaned training job (its Snakemake
+    run killed) and a rerun beside it must not write one directory."""
+    from hhalign.lock import acquire
+
+    return acquire(
+        Path(path) / LOCK_FILE,
+        f"checkpoint directory {path}",
+        "an orphaned training job left by a killed Snakemake run: `kill <PID>`",
+    )
 
 
 def remove_checkpoints(path: str | Path, root_name: str = "checkpoints") -> None:
@@ -79,37 +97,61 @@ def distributed_state():
 
 
 def main(stage: str, train_fn) -> None:
-    """Parse the command line, train with ``train_fn``, write history and summary.
-
-    Rank 0 vets the checkpoint directory while the others wait; checkpoints are removed
-    once the run has finished: they only serve to resume an interrupted run, and must
-    not leak into a later run.
-    """
-    from hhalign.io import stage_logger
-    from hhalign.train import TrainingRun, write_history
+    """Run ``train`` under the job's log: a failure ends the log with its cause and fix
+    (a full disk names the path and the space), as the script rules' logs do."""
+    from hhalign.failures import directory_bytes
+    from hhalign.io import log_failure, stage_logger
 
     args = training_parser(f"rule {stage}").parse_args()
     log = stage_logger(stage)
+    try:
+        train(stage, train_fn, args, log)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:
+        ckpts = sorted(Path(args.checkpoints).glob("checkpoint-*"))
+        needed = directory_bytes(ckpts[0]) if ckpts else None
+        writing = [args.checkpoints, args.out, args.history, args.summary]
+        log_failure(log, err, writing, needed)
+        raise SystemExit(1) from None
+
+
+def train(stage: str, train_fn, args: argparse.Namespace, log) -> None:
+    """Train with ``train_fn``, write history and summary.
+
+    Rank 0 locks and vets the checkpoint directory while the others wait; checkpoints
+    are removed once the run has finished: they only serve to resume an interrupted
+    run, and must not leak into a later run.
+    """
+    from hhalign.train import TrainingRun, write_history
+
     state = distributed_state()
     threads = set_threads(args.threads, state.num_processes)
     log.info("%d process(es), %d torch thread(s) each", state.num_processes, threads)
+    lock = None
     with state.main_process_first():
         if state.is_main_process:
+            lock = lock_checkpoints(args.checkpoints)
             prepare_checkpoints(args, log)
-    run = TrainingRun(
-        section=json.loads(args.section),
-        data=args.data,
-        start=args.start,
-        revision=args.revision,
-        out_dir=args.out,
-        adapter_dir=args.adapter_out,
-        checkpoint_dir=args.checkpoints,
-        safetensors_only=not args.allow_pickle,
-        processes=state.num_processes,
-    )
-    trainer, summary = train_fn(run)
-    summary = {**summary, "processes": state.num_processes, "threads_per_process": threads}
-    if state.is_main_process:
-        write_history(trainer, summary, args.history, args.summary)
-        remove_checkpoints(args.checkpoints)
+    try:
+        run = TrainingRun(
+            section=json.loads(args.section),
+            data=args.data,
+            start=args.start,
+            revision=args.revision,
+            out_dir=args.out,
+            adapter_dir=args.adapter_out,
+            checkpoint_dir=args.checkpoints,
+            safetensors_only=not args.allow_pickle,
+            processes=state.num_processes,
+        )
+        trainer, summary = train_fn(run)
+        summary = {**summary, "processes": state.num_processes, "threads_per_process": threads}
+        if state.is_main_process:
+            write_history(trainer, summary, args.history, args.summary)
+            lock.release()
+            remove_checkpoints(args.checkpoints)
+    finally:
+        if lock is not None:
+            lock.release()
     log.info("summary: %s", json.dumps(summary, sort_keys=True))

@@ -83,11 +83,14 @@ def write_json(path: str | Path, obj: Any) -> None:
     Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def stage_logger(name: str, log_file: str | Path | None = None) -> logging.Logger:
+def stage_logger(
+    name: str, log_file: str | Path | None = None, writing: Iterable[str] = ()
+) -> logging.Logger:
     """A logger that writes to stderr and, when given, to the rule's log file.
 
     The handlers sit on the package logger ``hhalign``, so what library modules log
     (``hhalign.models``: which commit a revision resolved to) lands in the same log.
+    ``writing`` names the job's outputs, for the failure line of a full disk.
     """
     package = logging.getLogger("hhalign")
     package.setLevel(logging.INFO)
@@ -106,19 +109,37 @@ def stage_logger(name: str, log_file: str | Path | None = None) -> logging.Logge
     logger.setLevel(logging.INFO)
     logger.propagate = True
     if log_file:
-        log_uncaught_exceptions(logger)
+        log_uncaught_exceptions(logger, [str(w) for w in writing])
     return logger
 
 
-def log_uncaught_exceptions(logger: logging.Logger) -> None:
-    """Send an uncaught exception's traceback to ``logger`` (the rule's log file and stderr),
-    so a failing job's log says why it failed; Snakemake points users to that file."""
+def log_failure(
+    logger: logging.Logger, err: BaseException, writing: list[str], needed: int | None = None
+) -> None:
+    """Log ``err``'s traceback, then, as the last line, its cause and fix (``failures``).
+
+    Progress bars still open are closed first, so none prints after the cause.
+    """
+    from tqdm import tqdm
+
+    from hhalign.failures import failure_line
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    logger.error("traceback:", exc_info=(type(err), err, err.__traceback__))
+    logger.error("%s", failure_line(err, writing, needed))
+
+
+def log_uncaught_exceptions(logger: logging.Logger, writing: list[str] = ()) -> None:
+    """Send an uncaught exception's traceback and cause to ``logger`` (the rule's log file
+    and stderr), so a failing job's log ends with why it failed; Snakemake points users to
+    that file."""
 
     def hook(kind, value, tb):
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, value, tb)
             return
-        logger.error("failed: %s: %s", kind.__name__, value, exc_info=(kind, value, tb))
+        log_failure(logger, value, list(writing))
 
     sys.excepthook = hook
 
