@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -572,6 +573,32 @@ def start_run():
     RUN_LOCKS.append(lock)
     if lock.previous:
         logger.warning(lock.takeover_note(what))
+    check_space(logger)
+
+
+def check_space(logger):
+    """Warn when results_dir has less free space than the plan writes (hhalign.space)."""
+    from hhalign.failures import existing_parent
+    from hhalign.space import plan_bytes, space_warning, weight_bytes
+
+    trained, checkpointed = [], []
+    for p, r in sorted(
+        {(owner(p, train_key, r), r) for p in PROTOCOLS for r in runs() if r != "base"}
+    ):
+        ref = policy_ref(p)
+        size = weight_bytes(ref.path, ref.revision)
+        if size is None:
+            logger.info(f"disk check skipped: {ref.path}'s weights are not on disk yet")
+            return
+        trained.append(size)
+        variant = split_run(r, SEEDS)[0]
+        if variant == "sft" or not view(p, "dpo")["lora"]["enabled"]:
+            checkpointed.append(size)
+    limit = max(config[s]["save_total_limit"] for s in ("sft", "dpo"))
+    free = shutil.disk_usage(existing_parent(RESULTS)).free
+    warning = space_warning(free, plan_bytes(trained, checkpointed, limit), RESULTS)
+    if warning:
+        logger.warning(warning)
 
 
 def end_run():

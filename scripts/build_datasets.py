@@ -22,9 +22,12 @@ summary = {
     "dpo_rows": len(result.dpo),
     "sft_rejects": dict(result.reject_counts("sft")),
     "dpo_rejects": dict(result.reject_counts("dpo")),
+    "by_file": result.by_file(),
 }
 write_json(snakemake.output.summary, summary)
 log.info("rows in: %d from %d files", result.rows_in, len(files))
+for key, counts in summary["by_file"].items():
+    log.info("%s: %s", key, counts)
 for name in ("sft", "dpo"):
     log.info(
         "%s: %d rows out, rejects %s", name, summary[f"{name}_rows"], summary[f"{name}_rejects"]

@@ -97,6 +97,24 @@ def test_too_few_candidates_is_a_clear_error():
         select_prompts(HARMFUL, HELPFUL, rules, {}, {})
 
 
+def test_an_empty_split_says_so_before_suggesting_fewer_prompts():
+    from hhalign.prompts import EmptySplit
+
+    source = {"subset": "harmless-base", "split": "test"}
+    with pytest.raises(EmptySplit, match="harmful prompt split harmless-base/test has no rows"):
+        select_prompts([], HELPFUL, CORRECTED, source, {})
+
+
+def test_a_split_of_rejected_rows_says_how_many_and_why():
+    """Dialogues without an Assistant turn: every row rejected, and the message counts them."""
+    rows = [{"chosen": "\n\nHuman: how do I kill a process?"}] * 3
+    source = {"subset": "harmless-base", "split": "test"}
+    with pytest.raises(
+        ValueError, match=r"3 rows in harmless-base/test, 3 rejected: 3 no_assistant"
+    ):
+        select_prompts(rows, HELPFUL, CORRECTED, source, {})
+
+
 def test_every_candidate_and_a_matching_helpful_sample(synthetic_helpful):
     """n_harmful=None keeps every candidate in a seeded order; match_harmful sizes the
     helpful sample to it; the first 50 of "all" are the 50 a sample of 50 would draw."""

@@ -188,3 +188,25 @@ def test_two_runs_on_one_results_directory(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"took over the lock of PID {first.pid}" in out.stderr
     assert os.path.exists(target) and not (results / ".run.lock").exists()
+
+
+def test_the_plan_s_disk_needs():
+    from hhalign.space import plan_bytes, space_warning
+
+    gb = 1_000_000_000
+    # OPT-350M (0.66 GB): SFT, DPO, SFT+DPO written whole; SFT checkpoints x2 x AdamW's 3.
+    assert plan_bytes([0.66 * gb] * 3, [0.66 * gb], 2) == pytest.approx(0.66 * gb * (3 + 6))
+    assert plan_bytes([], [], 2) == 0
+    warning = space_warning(int(1 * gb), int(5.9 * gb), "results")
+    assert "results has 1.0 GB free" in warning and "about 5.9 GB" in warning
+    assert space_warning(6 * gb, 5 * gb, "results") is None
+    assert space_warning(0, None, "results") is None
+
+
+def test_weight_bytes_of_a_local_model(tmp_path):
+    from hhalign.space import weight_bytes
+
+    (tmp_path / "model.safetensors").write_bytes(b"x" * 1234)
+    (tmp_path / "config.json").write_text("{}")
+    assert weight_bytes(str(tmp_path), None) == 1234
+    assert weight_bytes(str(tmp_path / "empty"), None) is None  # not a dir, not a Hub id

@@ -11,6 +11,10 @@ from hhalign.dialogue import MalformedDialogue, dpo_row, sft_row
 from hhalign.io import read_jsonl_lines
 
 
+class EmptyRawFile(ValueError):
+    """A raw training file without a single row; the message names it and the fix."""
+
+
 class TooManyRejects(RuntimeError):
     """More rows were rejected than the configured fraction allows."""
 
@@ -24,9 +28,29 @@ class BuildResult:
     rejects: list[dict] = field(default_factory=list)
     rows_in: int = 0
 
+    rows_by_file: Counter = field(default_factory=Counter)
+
     def reject_counts(self, dataset: str) -> Counter:
         """Rejects of one set ("sft" or "dpo") by reason."""
         return Counter(r["reason"] for r in self.rejects if r["dataset"] == dataset)
+
+    def by_file(self) -> dict[str, dict]:
+        """Per raw file ("subset/split"): rows in, and per set rows out and rejects by
+        reason (rows in = out + rejects, for each set)."""
+        out = {}
+        for key, rows_in in self.rows_by_file.items():
+            counts: dict = {"rows_in": rows_in}
+            for name, rows in (("sft", self.sft), ("dpo", self.dpo)):
+                mine = [r for r in rows if f"{r['subset']}/{r['split']}" == key]
+                rejects = Counter(
+                    r["reason"]
+                    for r in self.rejects
+                    if r["dataset"] == name and f"{r['subset']}/{r['split']}" == key
+                )
+                counts[f"{name}_out"] = len(mine)
+                counts[f"{name}_rejects"] = dict(sorted(rejects.items()))
+            out[key] = counts
+        return out
 
 
 def _reject(dataset: str, source: dict, reason: str, detail: str = "") -> dict:
@@ -41,6 +65,7 @@ def add_raw_row(result: BuildResult, source: dict, obj: object, error: str | Non
     rejected for DPO (say, identical chosen and rejected).
     """
     result.rows_in += 1
+    result.rows_by_file[f"{source['subset']}/{source['split']}"] += 1
     if error is None and not (isinstance(obj, dict) and "chosen" in obj and "rejected" in obj):
         error = "missing_field: need 'chosen' and 'rejected'"
     if error is not None:
@@ -61,9 +86,16 @@ def build_training_sets(raw_files: Iterable[tuple[str, str, Path]]) -> BuildResu
     """Read (subset, split, path) raw files in order and build both sets."""
     result = BuildResult()
     for subset, split, path in raw_files:
+        before = result.rows_in
         for index, obj, error in read_jsonl_lines(path):
             source = {"subset": subset, "split": split, "row": index}
             add_raw_row(result, source, obj, error)
+        if result.rows_in == before:
+            raise EmptyRawFile(
+                f"{path} ({subset}/{split}) has no rows: the study would train without that "
+                f"subset. Fix: replace it with a complete copy (or drop {subset} from "
+                f"data.train_subsets on purpose) and rerun from rule fetch_raw_data"
+            )
     return result
 
 

@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from hhalign.dialogue import MalformedDialogue, parse_turns, split_prompt
+
+
+class EmptySplit(ValueError):
+    """A prompt split without a single row; the message names it and the fix."""
 
 
 @dataclass(frozen=True)
@@ -110,16 +115,35 @@ def _usable(rows: list[dict], rules: PromptRules, rejects: list[dict], name: str
     return keep
 
 
-def _sample(rng: random.Random, population: list[int], k: int | None, what: str) -> list[int]:
+def _sample(
+    rng: random.Random, population: list[int], k: int | None, what: str, why: str
+) -> list[int]:
     """``rng.sample`` of ``k`` rows; ``k=None`` takes every row, in the seeded order that
-    sampling all of them gives."""
+    sampling all of them gives. ``why`` accounts for the rows that are not candidates."""
     k = len(population) if k is None else k
     if k > len(population):
         raise ValueError(
-            f"cannot sample {k} {what} prompts from {len(population)} candidates: "
-            f"lower prompts.n_{what} or check the keyword rules and the test split"
+            f"cannot sample {k} {what} prompts from {len(population)} candidates ({why}). "
+            f"Fix: check the raw test split and the keyword rules, or lower prompts.n_{what}"
         )
     return rng.sample(population, k)
+
+
+def accounting(name: str, rows: list[dict], source: dict, rejects: list[dict]) -> str:
+    """Where a prompt set's rows went: read, rejected by reason (``EmptySplit`` when the
+    split has no rows at all)."""
+    where = f"{source.get('subset')}/{source.get('split')}"
+    if not rows:
+        raise EmptySplit(
+            f"the {name} prompt split {where} has no rows (an empty raw file: an interrupted "
+            f"copy or a failed download leaves one). Fix: replace the raw file and rerun from "
+            f"rule fetch_raw_data"
+        )
+    reasons = Counter(r["reason"] for r in rejects if r["set"] == name)
+    shown = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    return f"{len(rows)} rows in {where}, {sum(reasons.values())} rejected" + (
+        f": {shown}" if shown else ""
+    )
 
 
 def _prompt_row(name: str, i: int, index: int, row: dict, rules: PromptRules, source: dict):
@@ -157,10 +181,13 @@ def select_prompts(
         for i in harmful_ok
         if keyword_hits(searched_text(harmful_rows[i]["chosen"], rules.keyword_scope), rules)
     ]
+    why_harmful = accounting("harmful", harmful_rows, harmful_source, rejects)
+    why_harmful += f", {len(harmful_ok) - len(candidates)} without a keyword"
+    why_helpful = accounting("helpful", helpful_rows, helpful_source, rejects)
     rng = random.Random(rules.seed)
-    harmful_idx = _sample(rng, candidates, rules.n_harmful, "harmful")
+    harmful_idx = _sample(rng, candidates, rules.n_harmful, "harmful", why_harmful)
     n_helpful = len(harmful_idx) if rules.n_helpful == "match_harmful" else rules.n_helpful
-    helpful_idx = _sample(rng, helpful_ok, n_helpful, "helpful")
+    helpful_idx = _sample(rng, helpful_ok, n_helpful, "helpful", why_helpful)
     harmful = [
         _prompt_row("harmful", i, j, harmful_rows[j], rules, harmful_source)
         for i, j in enumerate(harmful_idx)

@@ -37,13 +37,20 @@ def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Pa
 
 def check_raw_file(path: Path, origin: str | Path, fix: str) -> int:
     """Read a raw file to its end once, here in the rule that writes it, so no later rule
-    meets a truncated file; return its line count. On failure the file is removed and the
-    error names ``origin`` (where it came from) and ``fix``."""
+    meets a truncated or empty file; return its line count. On failure the file is removed
+    and the error names ``origin`` (where it came from) and ``fix``."""
     try:
-        return sum(1 for _ in read_jsonl_lines(path))
+        lines = sum(1 for _ in read_jsonl_lines(path))
     except CorruptFileError as err:
         path.unlink(missing_ok=True)
         raise CorruptFileError(f"{origin} is corrupt: {err.__cause__}. Fix: {fix}") from err
+    if lines == 0:
+        path.unlink(missing_ok=True)
+        raise CorruptFileError(
+            f"{origin} has no rows (an empty file, or a gzip of nothing: what an interrupted "
+            f"copy or a failed download leaves). Fix: {fix}"
+        )
+    return lines
 
 
 def fetch_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: str | Path) -> str:
