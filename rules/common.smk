@@ -104,6 +104,15 @@ def raw_path(subset, split):
     return f"{RESULTS}/data/raw/{subset}/{split}.jsonl.gz"
 
 
+def local_raw_file(subset, split):
+    """The release copy's file that rule fetch_raw_data copies (data.source local): an
+    input, so a corrected copy reruns the data stage and what follows."""
+    data = config["data"]
+    if data["source"] != "local":
+        return []
+    return [f"{data['local_dir']}/{subset}/{split}.jsonl.gz"]
+
+
 def train_raw_files():
     data = config["data"]
     return [raw_path(s, data["train_split"]) for s in data["train_subsets"]]

@@ -4,6 +4,7 @@
 rule fetch_raw_data:
     input:
         code=code("fetch_raw_data.py"),
+        local=lambda w: local_raw_file(w.subset, w.split),
     output:
         raw=f"{RESULTS}/data/raw/{{subset}}/{{split}}.jsonl.gz",
     log:

@@ -7,7 +7,8 @@ log = stage_logger("import_audit_scores", snakemake.log[0], snakemake.output)
 variants, sources = snakemake.params.variants, snakemake.params.sources
 outputs = dict(zip(snakemake.params.score_keys, snakemake.output, strict=True))
 for prompt_set in ("harmful", "helpful"):
-    tables = release_scores(read_release(sources[prompt_set]), prompt_set, variants)
+    source = sources[prompt_set]
+    tables = release_scores(read_release(source), prompt_set, variants, source)
     for variant, table in tables.items():
         write_scores(table, outputs[(variant, prompt_set)])
         log.info(

@@ -78,6 +78,22 @@ def test_audit_rejects_bad_rows():
         release_scores([{"model": "base"}], "harmful", VARIANTS)
 
 
+def test_audit_errors_name_the_file_and_the_expected_models():
+    rows = release("harmful")
+    with pytest.raises(
+        AuditFormatError,
+        match=r"audit.harmful \(h.json\) row 0: unknown model 'SFT'; the release names its "
+        r"models base, sft, dpo, sft_dpo",
+    ):
+        release_scores([{**rows[0], "model": "SFT"}, *rows[1:]], "harmful", VARIANTS, "h.json")
+    no_dpo = [r for r in rows if r["model"] != "dpo"]
+    with pytest.raises(AuditFormatError, match=r"no rows for model\(s\) \['dpo'\]"):
+        release_scores(no_dpo, "harmful", VARIANTS, "h.json")
+    one_short = rows[:-1]  # the last model loses its last prompt
+    with pytest.raises(AuditFormatError, match=r"audit.harmful \(h.json\) is inconsistent"):
+        release_scores(one_short, "harmful", VARIANTS, "h.json")
+
+
 def test_latex_and_macros(tables, tmp_path):
     _, t1, t2 = tables
     tex1, tex2, mac = table1_latex(t1), table2_latex(t2), macros(t1, t2)

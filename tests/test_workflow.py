@@ -1,6 +1,7 @@
 """The Snakemake workflow itself: lint, dry runs, config errors, and the data rules on real data."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -79,6 +80,28 @@ def test_data_and_prompt_rules_on_the_real_split_as_a_local_source(tmp_path, rea
     assert len(read_jsonl(results / "data/rejects.jsonl")) == 4 + 9
     copied = results / "data/raw/harmless-base/test.jsonl.gz"
     assert copied.read_bytes() == real_harmless_test.read_bytes()
+
+
+def test_a_replaced_local_release_file_reruns_the_data_stage(tmp_path):
+    """data.source local: a corrected copy of a release file reruns fetch_raw_data (and
+    what follows). Before, the path was only a param and nothing reran."""
+    local = tmp_path / "hh" / "harmless-base"
+    local.mkdir(parents=True)
+    src = local / "test.jsonl.gz"
+    write_jsonl(src, generate_rows("harmless-base", "test", 20, 0, 0))
+    results = tmp_path / "results"
+    target = f"{results}/data/raw/harmless-base/test.jsonl.gz"
+    args = ["--cores", "1", target, "--config", f"results_dir={results}"]
+    args += ["data={'source': 'local', 'local_dir': '" + str(tmp_path / "hh") + "'}"]
+    out = snakemake(*args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert snakemake("-n", *args).stdout.count("rule fetch_raw_data") == 0
+    copied = Path(target).stat().st_mtime_ns
+    write_jsonl(src, generate_rows("harmless-base", "test", 21, 0, 0))
+    os.utime(src, ns=(copied + 10**9, copied + 10**9))  # the copy is newer
+    dry = snakemake("-n", *args)
+    assert "rule fetch_raw_data" in dry.stdout, dry.stdout + dry.stderr
+    assert "updated input files" in dry.stdout.lower() or "input" in dry.stdout.lower()
 
 
 def test_audit_target_rebuilds_tables_from_a_release_fixture(tmp_path):

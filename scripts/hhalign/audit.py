@@ -48,21 +48,30 @@ def read_release(source: str) -> list[dict]:
 
 
 def release_scores(
-    rows: list[dict], prompt_set: str, variants: list[str]
+    rows: list[dict], prompt_set: str, variants: list[str], source: str = ""
 ) -> dict[str, pd.DataFrame]:
-    """Split a release list into one score table per model, checking every row."""
+    """Split a release list into one score table per model, checking every row.
+
+    Errors name the config key (``audit.<prompt_set>``) and ``source``, the expected
+    model names, and a file whose models have unequal row counts as inconsistent.
+    """
+    where = f"audit.{prompt_set} ({source})" if source else f"audit.{prompt_set}"
+    expected = ", ".join(variants)
     if not isinstance(rows, list):
-        raise AuditFormatError(f"{prompt_set}: expected a JSON list, got {type(rows).__name__}")
+        raise AuditFormatError(f"{where}: expected a JSON list, got {type(rows).__name__}")
     per_model: dict[str, list[dict]] = {v: [] for v in variants}
     for i, row in enumerate(rows):
         missing = {"model", "prompt", "response", "rating"} - set(row)
         if missing:
-            raise AuditFormatError(f"{prompt_set} row {i}: missing {sorted(missing)}")
+            raise AuditFormatError(f"{where} row {i}: missing {sorted(missing)}")
         if row["model"] not in per_model:
-            raise AuditFormatError(f"{prompt_set} row {i}: unknown model {row['model']!r}")
+            raise AuditFormatError(
+                f"{where} row {i}: unknown model {row['model']!r}; the release names its "
+                f"models {expected}. Fix: point {where.split(' ')[0]} at the authors' file"
+            )
         score = float(row["rating"])
         if not math.isfinite(score):
-            raise AuditFormatError(f"{prompt_set} row {i}: rating {row['rating']!r} is not finite")
+            raise AuditFormatError(f"{where} row {i}: rating {row['rating']!r} is not finite")
         group = per_model[row["model"]]
         group.append(
             {
@@ -76,5 +85,15 @@ def release_scores(
         )
     empty = [m for m, g in per_model.items() if not g]
     if empty:
-        raise AuditFormatError(f"{prompt_set}: no rows for model(s) {empty}")
+        raise AuditFormatError(
+            f"{where}: no rows for model(s) {empty} (expected every one of {expected}): the "
+            f"file is not the authors' complete release"
+        )
+    counts = {m: len(g) for m, g in per_model.items()}
+    if len(set(counts.values())) > 1:
+        raise AuditFormatError(
+            f"{where} is inconsistent: its models have different numbers of rows {counts}, "
+            f"where the release has one row per model and prompt. Fix: replace it with the "
+            f"authors' file at the pinned commit"
+        )
     return {m: pd.DataFrame(g, columns=SCORE_COLUMNS) for m, g in per_model.items()}
