@@ -17,7 +17,13 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test lint format report repro push pull
+.PHONY: tiny test lint format report repro push pull check-config
+
+# Snakemake reads --configfile files before the workflow's code runs, and its message for a
+# YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
+CONFIG ?= presets/tiny.yaml
+check-config: $(SETUP)
+	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml $(CONFIG)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -25,6 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 tiny: $(SETUP)
+	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml presets/tiny.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/tiny.yaml
 
 # Two workers, one test file each at a time (module fixtures stay in one process): most of

@@ -1,8 +1,15 @@
 # Alignment of OPT-350M with SFT and DPO on HH-RLHF (arXiv 2509.09055), reproduced and corrected.
 # Table of contents: the config and its validation, then one rules file per stage.
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, f"{workflow.basedir}/scripts")
+from hhalign.config import check_yaml
+
+# A syntax error's file, line and column (Snakemake's message names none).
+check_yaml("config.yaml")
 
 
 configfile: "config.yaml"

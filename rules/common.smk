@@ -105,8 +105,8 @@ def raw_path(subset, split):
 
 
 def local_raw_file(subset, split):
-    """The release copy's file that rule fetch_raw_data copies (data.source local): an
-    input, so a corrected copy reruns the data stage and what follows."""
+    """The release copy's file that fetch_raw_data copies when data.source is local (an
+    input, so a corrected copy reruns the data stage and what follows)."""
     data = config["data"]
     if data["source"] != "local":
         return []

@@ -4,6 +4,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +40,28 @@ def test_a_bad_config_stops_before_any_job_naming_the_key(tmp_path):
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "prompts: Additional properties" in text and "n_harmfull" in text
+
+
+def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    """Snakemake's own message names neither; the workflow's config.yaml is checked first,
+    and `python -m hhalign.config` (make check-config) checks presets."""
+    from hhalign.config import ConfigError, check_yaml
+
+    bad = tmp_path / "config.yaml"
+    bad.write_text("results_dir: r\nsft:\n  num_train_epochs: 2\n   lr: [1\n")
+    with pytest.raises(ConfigError, match=r"config.yaml: YAML syntax error at line 4, column 6"):
+        check_yaml(bad)
+    out = snakemake("-n", "--cores", "1", cwd=tmp_path)
+    assert out.returncode != 0
+    assert "config.yaml: YAML syntax error at line 4, column 6" in out.stdout + out.stderr
+    check = subprocess.run(
+        [sys.executable, "-m", "hhalign.config", "config.yaml", str(bad)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 1 and "line 4, column 6" in check.stdout
 
 
 @pytest.mark.realdata

@@ -53,6 +53,36 @@ class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key and the fix."""
 
 
+def check_yaml(path: str | Path) -> None:
+    """Raise ``ConfigError`` naming the file, line and column of a YAML syntax error.
+
+    Snakemake's own message ("Config file is not valid JSON or YAML") names neither.
+    """
+    try:
+        yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(
+            f"{path}: YAML syntax error at {at}: {err.problem or err.context}. Fix the file "
+            f"(indentation uses spaces only; lists and mappings close their brackets)"
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m hhalign.config FILE...``: check config files' YAML syntax (Snakemake
+    parses --configfile files before any of the workflow's code runs)."""
+    for path in argv:
+        try:
+            check_yaml(path)
+        except ConfigError as err:
+            print(err)
+            return 1
+    return 0
+
+
 def load_schema(path: str | Path = SCHEMA) -> dict:
     """Read the YAML JSON schema."""
     return yaml.safe_load(Path(path).read_text())
@@ -282,3 +312,9 @@ def model_source(spec: dict[str, Any], tiny_dir: str) -> tuple[str, str | None]:
     if spec["source"] == "local":
         return spec["name"], None
     raise ConfigError(f"model source {spec['source']!r} is resolved by the pipeline, not here")
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
