@@ -212,6 +212,25 @@ def test_a_kill_during_a_checkpoint_save_resumes_from_the_previous_one(
     assert summary["train_loss"] == pytest.approx(sft_model[1]["train_loss"], rel=1e-9)
 
 
+def test_rows_trl_drops_are_counted_with_their_reason(world, capfd):
+    """Completion-only SFT with prompts longer than max_length: TRL drops the rows left with
+    no completion token. Before, the summary said only how many rows trained."""
+    from hhalign.models import load_tokenizer
+
+    max_length = 40
+    rows = pd.read_parquet(world["root"] / "sft.parquet")[:48]
+    tok = load_tokenizer(str(world["root"] / "policy"))
+    expected = sum(len(tok(p)["input_ids"]) >= max_length for p in rows["prompt"])
+    assert 0 < expected < 48
+    _, summary = run_sft(world, "sft-short", loss="completion_only", max_length=max_length)
+    assert summary["rows_asked"] == 48
+    assert summary["rows_dropped"] == expected
+    assert summary["rows_trained"] == summary["examples"] == 48 - expected
+    assert "no completion token left" in summary["drop_reason"]
+    assert summary["rows_at_max_length"] > 0
+    assert "indexing errors" not in capfd.readouterr().err
+
+
 def test_length_grouped_order_is_a_function_of_seed_and_epoch():
     from hhalign.train import EpochSeededLengthGroupedSampler
 

@@ -17,7 +17,7 @@ from trl import DPOConfig, DPOTrainer
 
 from hhalign.dialogue import common_prefix_split
 from hhalign.models import InputError, check_length
-from hhalign.train import TrainingRun, nonempty, run_training, trainer_kwargs
+from hhalign.train import TrainingRun, nonempty, note_rows, run_training, trainer_kwargs
 
 
 def dpo_dataset(df: pd.DataFrame, prompt_mode: str, max_samples: int | None) -> Dataset:
@@ -261,7 +261,11 @@ def dpo_trainer(run: TrainingRun, model, tokenizer) -> PretokenizedDPOTrainer:
         peft_config=peft_config,
     )
     trainer.prompts_truncated = n_cut
-    return trainer
+    return note_rows(
+        trainer,
+        len(dataset),
+        f"the prompt alone fills dpo.max_length={section['max_length']} tokens",
+    )
 
 
 def train_dpo(run: TrainingRun) -> tuple[DPOTrainer, dict]:

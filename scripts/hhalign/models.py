@@ -148,6 +148,10 @@ def load_tokenizer(path: str, revision: str | None = None) -> Any:
     tok = _from_pretrained(AutoTokenizer.from_pretrained, path, revision)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    # transformers warns "longer than the specified maximum sequence length ... indexing
+    # errors" when the pipeline measures a pair before cutting it: the pipeline cuts such
+    # inputs itself and counts them (truncated_input, rows_at_max_length) instead.
+    tok.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     return tok
 
 

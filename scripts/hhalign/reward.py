@@ -8,7 +8,7 @@ from trl import RewardConfig, RewardTrainer
 
 from hhalign.judges import clip, conversation, render, score_rows
 from hhalign.scoring import score_pairs
-from hhalign.train import TrainingRun, nonempty, run_training, save, trainer_kwargs
+from hhalign.train import TrainingRun, nonempty, note_rows, run_training, save, trainer_kwargs
 
 
 def split_held_out(df: pd.DataFrame, fraction: float, seed: int):
@@ -82,7 +82,14 @@ def reward_trainer(run: TrainingRun, model, tokenizer) -> RewardTrainer:
         **trainer_kwargs(section, run.checkpoint_dir, run.processes),
         center_rewards_coefficient=section["center_rewards_coefficient"],
     )
-    return RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer
+    )
+    return note_rows(
+        trainer,
+        len(dataset),
+        f"chosen or rejected longer than reward_model.max_length={section['max_length']}",
+    )
 
 
 def train_reward(run: TrainingRun) -> tuple[RewardTrainer, dict]:

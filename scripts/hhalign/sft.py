@@ -7,7 +7,14 @@ from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
 from hhalign.models import InputError, check_length
-from hhalign.train import TrainingRun, nonempty, run_training, save, trainer_kwargs
+from hhalign.train import (
+    TrainingRun,
+    nonempty,
+    note_rows,
+    run_training,
+    save,
+    trainer_kwargs,
+)
 
 
 def sft_dataset(df: pd.DataFrame, loss: str, max_samples: int | None) -> Dataset:
@@ -41,7 +48,13 @@ def sft_trainer(run: TrainingRun, model, tokenizer) -> SFTTrainer:
         padding_free=False,
         shuffle_dataset=False,
     )
-    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return note_rows(
+        trainer,
+        len(dataset),
+        f"no completion token left after truncation to sft.max_length={section['max_length']} "
+        "(the prompt alone fills it)",
+    )
 
 
 def train_sft(run: TrainingRun) -> tuple[SFTTrainer, dict]:

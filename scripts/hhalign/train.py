@@ -249,6 +249,52 @@ def resumable_checkpoint(checkpoint_dir: str | Path) -> str | None:
     return None if path is None else str(path)
 
 
+def note_rows(trainer: Any, asked: int, drop_reason: str) -> Any:
+    """Record on ``trainer`` how many rows the stage handed to TRL and what TRL drops
+    (``row_accounting`` counts and logs them)."""
+    trainer.rows_asked, trainer.drop_reason = asked, drop_reason
+    return trainer
+
+
+def longest_rows(dataset: Any, max_length: int) -> int:
+    """Rows of a tokenized TRL dataset longer than ``max_length`` tokens, or exactly that
+    long (``input_ids`` cut to it, or a prompt and either response that exceed it)."""
+    import pyarrow.compute as pc
+
+    table = dataset.data
+    names = set(table.column_names)
+
+    def length(col: str):
+        return pc.list_value_length(table.column(col)) if col in names else 0
+
+    if "input_ids" in names:
+        return int(pc.sum(pc.greater_equal(length("input_ids"), max_length)).as_py() or 0)
+    if not {"chosen_ids", "rejected_ids"} <= names:
+        return 0
+    longest = pc.max_element_wise(length("chosen_ids"), length("rejected_ids"))
+    total = pc.add(longest, length("prompt_ids")) if "prompt_ids" in names else longest
+    return int(pc.sum(pc.greater_equal(total, max_length)).as_py() or 0)
+
+
+def row_accounting(trainer: Any, max_length: int) -> dict:
+    """Rows asked for, trained, dropped by TRL (with the reason) and at ``max_length``
+    (truncated); logged, so no stage trains on fewer rows than asked without saying so."""
+    asked = getattr(trainer, "rows_asked", None)
+    trained = len(trainer.train_dataset)
+    dropped = 0 if asked is None else asked - trained
+    out = {
+        "rows_asked": asked,
+        "rows_trained": trained,
+        "rows_dropped": dropped,
+        "drop_reason": getattr(trainer, "drop_reason", None) if dropped else None,
+        "rows_at_max_length": longest_rows(trainer.train_dataset, max_length),
+    }
+    log.info("rows: %s", json.dumps(out))
+    if dropped:
+        log.warning("TRL dropped %d of %d rows: %s", dropped, asked, out["drop_reason"])
+    return out
+
+
 def fit(trainer: Any, checkpoint_dir: str, callbacks: tuple = ()) -> dict:
     """Train, resuming from the last checkpoint in ``checkpoint_dir`` if there is one.
 
@@ -335,7 +381,8 @@ def run_training(run: TrainingRun, kind: str, build: BuildTrainer) -> tuple[Any,
     tokenizer = load_tokenizer(run.start, run.revision)
     model = load_model(run.start, run.revision, kind, run.safetensors_only)
     trainer = build(run, model, tokenizer)
-    return trainer, tokenizer, fit(trainer, run.checkpoint_dir, run.callbacks)
+    rows = row_accounting(trainer, run.section["max_length"])
+    return trainer, tokenizer, {**fit(trainer, run.checkpoint_dir, run.callbacks), **rows}
 
 
 def save(trainer: Any, tokenizer: Any, out_dir: str) -> None:
