@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from support import ROOT, snakemake
@@ -210,3 +211,35 @@ def test_weight_bytes_of_a_local_model(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     assert weight_bytes(str(tmp_path), None) == 1234
     assert weight_bytes(str(tmp_path / "empty"), None) is None  # not a dir, not a Hub id
+
+
+@pytest.mark.slow
+def test_after_a_kill_the_incomplete_job_is_rerun_without_extra_flags(tmp_path):
+    """profiles/default sets rerun-incomplete: a job killed mid-way (SIGKILL to the whole
+    run) is planned again by the next run, instead of an IncompleteFilesException."""
+    results = tmp_path / "r"
+    target = f"{results}/models/tiny/policy"
+    args = [target, "--configfile", "presets/tiny.yaml", "--config", f"results_dir={results}"]
+    cmd = [sys.executable, "-m", "snakemake", "--nolock", "--cores", "1", *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        log = results / "logs" / "build_tiny_models.log"
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log.exists(), "build_tiny_models never started"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    out = snakemake("-n", "--cores", "1", *args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "build_tiny_models" in out.stdout
+    assert "Using workflow specific profile profiles/default" in out.stdout + out.stderr
