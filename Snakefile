@@ -41,9 +41,9 @@ onerror:
 rule all:
     default_target: True
     input:
-        default_targets(),
+        PLAN.default_targets(),
 
 
 rule report_inputs:
     input:
-        report_targets(),
+        PLAN.report_targets(),

@@ -4,7 +4,7 @@
 rule fetch_raw_data:
     input:
         code=code("fetch_raw_data.py"),
-        local=lambda w: local_raw_file(w.subset, w.split),
+        local=lambda w: PLAN.local_raw_file(w.subset, w.split),
     output:
         raw=f"{RESULTS}/data/raw/{{subset}}/{{split}}.jsonl.gz",
     log:
@@ -25,7 +25,7 @@ rule fetch_raw_data:
 rule build_datasets:
     input:
         code=code("build_datasets.py"),
-        raw=train_raw_files(),
+        raw=PLAN.train_raw_files(),
     output:
         sft=f"{RESULTS}/data/sft.parquet",
         dpo=f"{RESULTS}/data/dpo.parquet",
@@ -46,8 +46,8 @@ rule build_datasets:
 rule select_prompts:
     input:
         code=code("select_prompts.py"),
-        harmful=lambda w: prompt_raw_file(w.protocol, "harmful"),
-        helpful=lambda w: prompt_raw_file(w.protocol, "helpful"),
+        harmful=lambda w: PLAN.prompt_raw_file(w.protocol, "harmful"),
+        helpful=lambda w: PLAN.prompt_raw_file(w.protocol, "helpful"),
     output:
         harmful=f"{RESULTS}/prompts/{{protocol}}/harmful.jsonl",
         helpful=f"{RESULTS}/prompts/{{protocol}}/helpful.jsonl",
@@ -60,7 +60,7 @@ rule select_prompts:
     conda:
         "../envs/data.yaml"
     params:
-        prompts=lambda w: view(w.protocol, "prompts"),
+        prompts=lambda w: PLAN.view(w.protocol, "prompts"),
     script:
         "../scripts/select_prompts.py"
 
@@ -68,10 +68,10 @@ rule select_prompts:
 rule build_tiny_models:
     input:
         code=code("build_tiny_models.py"),
-        raw=train_raw_files(),
+        raw=PLAN.train_raw_files(),
     output:
-        policy=directory(tiny_model_dir("policy")),
-        judge=directory(tiny_model_dir("judge")),
+        policy=directory(PLAN.tiny_model_dir("policy")),
+        judge=directory(PLAN.tiny_model_dir("judge")),
     log:
         f"{RESULTS}/logs/build_tiny_models.log",
     benchmark:
@@ -88,9 +88,9 @@ rule build_tiny_models:
 rule build_tiny_policy:
     input:
         code=code("build_tiny_policy.py"),
-        raw=train_raw_files(),
+        raw=PLAN.train_raw_files(),
     output:
-        policy=directory(f"{tiny_model_dir('policy')}_{{protocol}}"),
+        policy=directory(f"{PLAN.tiny_model_dir('policy')}_{{protocol}}"),
     log:
         f"{RESULTS}/logs/build_tiny_policy/{{protocol}}.log",
     benchmark:
@@ -99,7 +99,7 @@ rule build_tiny_policy:
         "../envs/train.yaml"
     threads: 1
     params:
-        tiny=lambda w: view(w.protocol, "tiny"),
+        tiny=lambda w: PLAN.view(w.protocol, "tiny"),
     script:
         "../scripts/build_tiny_policy.py"
 
@@ -107,17 +107,15 @@ rule build_tiny_policy:
 rule build_tiny_judge:
     input:
         code=code("build_tiny_judge.py"),
-        raw=train_raw_files(),
+        raw=PLAN.train_raw_files(),
     output:
-        judge=directory(f"{tiny_model_dir('judge')}_{{judge}}"),
+        judge=directory(f"{PLAN.tiny_model_dir('judge')}_{{judge}}"),
     log:
         f"{RESULTS}/logs/build_tiny_judge/{{judge}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/build_tiny_judge/{{judge}}.tsv"
     wildcard_constraints:
-        judge=names_regex(
-            [n for n, j in JUDGES.items() if j["model"]["source"] == "tiny"]
-        ),
+        judge=judges_where(lambda n: JUDGES[n]["model"]["source"] == "tiny"),
     conda:
         "../envs/train.yaml"
     threads: 1

@@ -6,9 +6,9 @@
 rule generate_responses:
     input:
         code=code("generate_responses.py"),
-        harmful=lambda w: f"{prompts_dir(w.protocol)}/harmful.jsonl",
-        helpful=lambda w: f"{prompts_dir(w.protocol)}/helpful.jsonl",
-        model=lambda w: variant_ref(w.protocol, w.variant).input,
+        harmful=lambda w: f"{PLAN.prompts_dir(w.protocol)}/harmful.jsonl",
+        helpful=lambda w: f"{PLAN.prompts_dir(w.protocol)}/helpful.jsonl",
+        model=lambda w: PLAN.variant_ref(w.protocol, w.variant).input,
     output:
         harmful=f"{RESULTS}/generations/{{protocol}}/{{variant}}/harmful.jsonl",
         helpful=f"{RESULTS}/generations/{{protocol}}/{{variant}}/helpful.jsonl",
@@ -22,8 +22,8 @@ rule generate_responses:
     resources:
         gpu=1,
     params:
-        generation=lambda w: view(w.protocol, "generation"),
-        model=lambda w: variant_ref(w.protocol, w.variant)._asdict(),
+        generation=lambda w: PLAN.view(w.protocol, "generation"),
+        model=lambda w: PLAN.variant_ref(w.protocol, w.variant)._asdict(),
     script:
         "../scripts/generate_responses.py"
 
@@ -33,10 +33,10 @@ rule score_responses:
         code=code("score_responses.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
-        judge=judge_ref().input,
+        judge=PLAN.judge_ref().input,
     output:
-        harmful=score_file(RESULTS, "{protocol}", "{variant}", "harmful"),
-        helpful=score_file(RESULTS, "{protocol}", "{variant}", "helpful"),
+        harmful=PLAN.score_file(RESULTS, "{protocol}", "{variant}", "harmful"),
+        helpful=PLAN.score_file(RESULTS, "{protocol}", "{variant}", "helpful"),
     log:
         f"{RESULTS}/logs/score_responses/{{protocol}}_{{variant}}.log",
     benchmark:
@@ -48,7 +48,7 @@ rule score_responses:
         gpu=1,
     params:
         scoring=config["scoring"],
-        judge=judge_ref()._asdict(),
+        judge=PLAN.judge_ref()._asdict(),
     script:
         "../scripts/score_responses.py"
 
@@ -58,16 +58,16 @@ rule score_with_judge:
         code=code("score_with_judge.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
-        judge=lambda w: extra_judge_ref(w.judge).input,
+        judge=lambda w: PLAN.extra_judge_ref(w.judge).input,
     output:
-        harmful=judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
-        helpful=judge_score_file("{judge}", "{protocol}", "{variant}", "helpful"),
+        harmful=PLAN.judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
+        helpful=PLAN.judge_score_file("{judge}", "{protocol}", "{variant}", "helpful"),
     log:
         f"{RESULTS}/logs/score_with_judge/{{judge}}_{{protocol}}_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_with_judge/{{judge}}_{{protocol}}_{{variant}}.tsv"
     wildcard_constraints:
-        judge=names_regex([n for n, j in JUDGES.items() if j["kind"] != "guard"]),
+        judge=judges_where(lambda n: PLAN.judge_sets(n) == list(PROMPT_SETS)),
     conda:
         "../envs/evaluate.yaml"
     threads: config["threads"]["evaluation"]
@@ -76,7 +76,7 @@ rule score_with_judge:
     params:
         scoring=config["scoring"],
         judge=lambda w: reading(w.judge),
-        model=lambda w: extra_judge_ref(w.judge)._asdict(),
+        model=lambda w: PLAN.extra_judge_ref(w.judge)._asdict(),
     script:
         "../scripts/score_with_judge.py"
 
@@ -85,12 +85,12 @@ use rule score_with_judge as score_with_guard with:
     input:
         code=code("score_with_judge.py"),
         harmful=rules.generate_responses.output.harmful,
-        judge=lambda w: extra_judge_ref(w.judge).input,
+        judge=lambda w: PLAN.extra_judge_ref(w.judge).input,
     output:
-        harmful=judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
+        harmful=PLAN.judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
     log:
         f"{RESULTS}/logs/score_with_guard/{{judge}}_{{protocol}}_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_with_guard/{{judge}}_{{protocol}}_{{variant}}.tsv"
     wildcard_constraints:
-        judge=names_regex([n for n, j in JUDGES.items() if j["kind"] == "guard"]),
+        judge=judges_where(lambda n: PLAN.judge_sets(n) == ["harmful"]),

@@ -7,7 +7,7 @@ rule make_tables:
         code=code("make_tables.py"),
         scores=report_score_files,
     output:
-        **reported(report_files("{report_dir}")),
+        **reported(PLAN.report_files("{report_dir}")),
     log:
         "{report_dir}/logs/make_tables.log",
     benchmark:
@@ -15,12 +15,12 @@ rule make_tables:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: report_keys(w.report_dir),
+        score_keys=lambda w: PLAN.report_keys(w.report_dir),
         seeds=SEEDS,
         metrics=config["metrics"],
         claims=config["claims"],
         variants=config["variants"],
-        label=lambda w: run_label(w.report_dir),
+        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/make_tables.py"
 
@@ -49,11 +49,11 @@ rule plot_figures:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: report_keys(w.report_dir),
+        score_keys=lambda w: PLAN.report_keys(w.report_dir),
         seeds=SEEDS,
         metrics=config["metrics"],
         stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
-        label=lambda w: run_label(w.report_dir),
+        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/plot_figures.py"
 
@@ -63,7 +63,7 @@ rule make_claims:
         code=code("make_claims.py"),
         scores=report_score_files,
     output:
-        **reported(claims_files("{report_dir}")),
+        **reported(PLAN.claims_files("{report_dir}")),
     log:
         "{report_dir}/logs/make_claims.log",
     benchmark:
@@ -71,14 +71,14 @@ rule make_claims:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: report_keys(w.report_dir),
+        score_keys=lambda w: PLAN.report_keys(w.report_dir),
         seeds=SEEDS,
         claims=config["claims"],
         metrics=config["metrics"],
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
-        experiments=lambda w: [] if w.report_dir == AUDIT else EXPERIMENTS,
-        label=lambda w: run_label(w.report_dir),
+        experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,
+        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/make_claims.py"
 
@@ -86,10 +86,10 @@ rule make_claims:
 rule plot_training:
     input:
         code=code("plot_training.py"),
-        histories=lambda w: list(training_histories().values()),
-        authors=authors_logs_input(),
+        histories=lambda w: list(PLAN.training_histories().values()),
+        authors=PLAN.authors_logs(),
         data=f"{RESULTS}/data/summary.json",
-        prompts=[f"{prompts_dir(p)}/summary.json" for p in PROTOCOLS],
+        prompts=[f"{PLAN.prompts_dir(p)}/summary.json" for p in PROTOCOLS],
     output:
         expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=["fig5_training", "fig6_data"]),
         training=report(
@@ -111,7 +111,7 @@ rule plot_training:
     conda:
         "../envs/report.yaml"
     params:
-        histories=lambda w: list(training_histories()),
+        histories=lambda w: list(PLAN.training_histories()),
         protocols=PROTOCOLS,
         stems=[f"{RESULTS}/figures/fig5_training", f"{RESULTS}/figures/fig6_data"],
         label=config["run_label"],
@@ -140,7 +140,7 @@ rule import_audit_scores:
     input:
         code=code("import_audit_scores.py"),
     output:
-        [score_file(AUDIT, *k) for k in score_keys(["paper"], [SEEDS[0]])],
+        [PLAN.score_file(AUDIT, *k) for k in PLAN.score_keys(["paper"], [SEEDS[0]])],
     log:
         f"{AUDIT}/logs/import_audit_scores.log",
     benchmark:
@@ -150,7 +150,7 @@ rule import_audit_scores:
     params:
         sources=config["audit"],
         variants=config["variants"],
-        score_keys=[(v, s) for _, v, s in score_keys(["paper"], [SEEDS[0]])],
+        score_keys=[(v, s) for _, v, s in PLAN.score_keys(["paper"], [SEEDS[0]])],
     script:
         "../scripts/import_audit_scores.py"
 
@@ -158,8 +158,8 @@ rule import_audit_scores:
 rule build_report:
     input:
         tex="paper/report.tex",
-        tables=list(report_files(RESULTS).values()),
-        claims=list(claims_files(RESULTS).values()),
+        tables=list(PLAN.report_files(RESULTS).values()),
+        claims=list(PLAN.claims_files(RESULTS).values()),
         figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
     output:
         pdf=f"{RESULTS}/paper/report.pdf",
@@ -184,7 +184,7 @@ rule build_report:
 rule write_manifest:
     input:
         code=code("write_manifest.py"),
-        scores=[score_path(RESULTS, *k) for k in score_keys()],
+        scores=[PLAN.score_path(RESULTS, *k) for k in PLAN.score_keys()],
     output:
         manifest=f"{RESULTS}/manifest.json",
     log:
@@ -195,8 +195,8 @@ rule write_manifest:
         "../envs/report.yaml"
     params:
         config=config,
-        models=manifest_models(),
-        raw_files=raw_file_keys(),
+        models=PLAN.manifest_models(),
+        raw_files=PLAN.raw_file_keys(),
     script:
         "../scripts/write_manifest.py"
 
@@ -204,10 +204,10 @@ rule write_manifest:
 rule compare_judges:
     input:
         code=code("compare_judges.py"),
-        scores=judged_files()[1],
-        claims=claims_files(RESULTS)["claims"],
+        scores=PLAN.judged_files()[1],
+        claims=PLAN.claims_files(RESULTS)["claims"],
     output:
-        **reported(judge_outputs(), subcategory=RESULTS),
+        **reported(PLAN.judge_outputs(), subcategory=RESULTS),
     log:
         f"{RESULTS}/logs/compare_judges.log",
     benchmark:
@@ -215,7 +215,7 @@ rule compare_judges:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=judged_files()[0],
+        score_keys=PLAN.judged_files()[0],
         seeds=SEEDS,
         judges=config["judges"],
         metrics=config["metrics"],

@@ -9,7 +9,7 @@ rule train_sft:
         code=code("train_sft.py"),
         entry=f"{workflow.basedir}/scripts/train_sft.py",
         data=rules.build_datasets.output.sft,
-        start=lambda w: start_ref(w.protocol, w.variant).input,
+        start=lambda w: PLAN.start_ref(w.protocol, w.variant).input,
     output:
         model=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}"),
         history=f"{RESULTS}/train/{{protocol}}/{{variant}}/log_history.json",
@@ -26,11 +26,11 @@ rule train_sft:
     resources:
         gpu=1,
     params:
-        section=lambda w: training_section(w.protocol, "sft", w.variant),
-        start=lambda w: start_ref(w.protocol, w.variant).args(),
-        adapter="",
-        checkpoints=f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
-        launch=lambda w, resources: launcher(resources.gpu),
+        **training_params(
+            lambda w: PLAN.training_section(w.protocol, "sft", w.variant),
+            lambda w: PLAN.start_ref(w.protocol, w.variant).args(),
+            f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
+        ),
     shell:
         TRAIN_COMMAND
 
@@ -39,7 +39,7 @@ rule clean_pairs:
     input:
         code=code("clean_pairs.py"),
         pairs=rules.build_datasets.output.dpo,
-        judge=judge_ref().input,
+        judge=PLAN.judge_ref().input,
     output:
         pairs=f"{RESULTS}/data/dpo_clean.parquet",
         dropped=f"{RESULTS}/data/dpo_dropped.csv",
@@ -54,7 +54,7 @@ rule clean_pairs:
     resources:
         gpu=1,
     params:
-        judge=judge_ref()._asdict(),
+        judge=PLAN.judge_ref()._asdict(),
         scoring=config["scoring"],
         margin=config["clean_pairs"]["margin"],
     script:
@@ -67,10 +67,10 @@ rule train_dpo:
         entry=f"{workflow.basedir}/scripts/train_dpo.py",
         data=lambda w: (
             rules.clean_pairs.output.pairs
-            if view(w.protocol, "dpo")["clean_pairs"]
+            if PLAN.view(w.protocol, "dpo")["clean_pairs"]
             else rules.build_datasets.output.dpo
         ),
-        start=lambda w: start_ref(w.protocol, w.variant).input,
+        start=lambda w: PLAN.start_ref(w.protocol, w.variant).input,
     output:
         model=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}"),
         adapter=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}_adapter"),
@@ -88,11 +88,12 @@ rule train_dpo:
     resources:
         gpu=1,
     params:
-        section=lambda w: training_section(w.protocol, "dpo", w.variant),
-        start=lambda w: start_ref(w.protocol, w.variant).args(),
-        adapter=lambda w, output: f"--adapter-out {output.adapter}",
-        checkpoints=f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
-        launch=lambda w, resources: launcher(resources.gpu),
+        **training_params(
+            lambda w: PLAN.training_section(w.protocol, "dpo", w.variant),
+            lambda w: PLAN.start_ref(w.protocol, w.variant).args(),
+            f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
+            lambda w, output: f"--adapter-out {output.adapter}",
+        ),
     shell:
         TRAIN_COMMAND
 
@@ -102,7 +103,7 @@ rule train_reward_model:
         code=code("train_reward_model.py"),
         entry=f"{workflow.basedir}/scripts/train_reward_model.py",
         data=rules.build_datasets.output.dpo,
-        start=reward_base_ref().input,
+        start=PLAN.reward_base_ref().input,
     output:
         model=directory(f"{RESULTS}/models/reward"),
         history=f"{RESULTS}/train/reward/log_history.json",
@@ -117,11 +118,11 @@ rule train_reward_model:
     resources:
         gpu=1,
     params:
-        section=section_json(config["reward_model"]),
-        start=reward_base_ref().args(),
-        adapter="",
-        checkpoints=f"{RESULTS}/checkpoints/reward",
-        launch=lambda w, resources: launcher(resources.gpu),
+        **training_params(
+            section_json(config["reward_model"]),
+            PLAN.reward_base_ref().args(),
+            f"{RESULTS}/checkpoints/reward",
+        ),
     shell:
         TRAIN_COMMAND
 
@@ -131,7 +132,7 @@ rule train_judge:
         code=code("train_judge.py"),
         entry=f"{workflow.basedir}/scripts/train_judge.py",
         data=rules.build_datasets.output.dpo,
-        start=lambda w: judge_start_ref(w.judge).input,
+        start=lambda w: PLAN.judge_start_ref(w.judge).input,
     output:
         model=directory(f"{RESULTS}/models/judges/{{judge}}"),
         history=f"{RESULTS}/train/judges/{{judge}}/log_history.json",
@@ -141,19 +142,18 @@ rule train_judge:
     benchmark:
         f"{RESULTS}/benchmarks/train_judge/{{judge}}.tsv"
     wildcard_constraints:
-        judge=names_regex([n for n, j in JUDGES.items() if j["train"]]),
+        judge=judges_where(lambda n: JUDGES[n]["train"]),
     conda:
         "../envs/train.yaml"
     threads: config["threads"]["training"]
     resources:
         gpu=1,
     params:
-        section=lambda w: section_json(
-            {**config["reward_model"], "kind": JUDGES[w.judge]["kind"]}
+        **training_params(
+            section_json(config["reward_model"]),
+            lambda w: PLAN.judge_start_ref(w.judge).args(),
+            f"{RESULTS}/checkpoints/judges/{{judge}}",
+            lambda w: f"--judge-kind {JUDGES[w.judge]['kind']}",
         ),
-        start=lambda w: judge_start_ref(w.judge).args(),
-        adapter="",
-        checkpoints=f"{RESULTS}/checkpoints/judges/{{judge}}",
-        launch=lambda w, resources: launcher(resources.gpu),
     shell:
         TRAIN_COMMAND

@@ -1,8 +1,9 @@
 """Rule make_claims: pairwise comparisons, the claims table and Figure 4 from score files."""
 
 from hhalign.claims import claims_table, shift_grid
-from hhalign.figures import figure4_thresholds, threshold_curves
+from hhalign.figures import figure4_thresholds
 from hhalign.io import read_score_files, stage_logger
+from hhalign.metrics import threshold_curves
 from hhalign.tables import write_claims
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)

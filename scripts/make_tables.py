@@ -2,7 +2,7 @@
 
 from hhalign.claims import with_seed_summary
 from hhalign.io import read_score_files, stage_logger
-from hhalign.metrics import table1, table2
+from hhalign.metrics import RATES, table1, table2
 from hhalign.tables import write_tables
 
 log = stage_logger("make_tables", snakemake.log[0], snakemake.output)
@@ -19,5 +19,5 @@ log.info(
     len(t1),
     len(t2),
 )
-shown = [c for c in ("protocol", "model", "seed", "HmR", "HpR", "CAS") if c in t1]
+shown = [c for c in ("protocol", "model", "seed", *RATES) if c in t1]
 log.info("Table 1:\n%s", t1[shown].to_string(index=False))

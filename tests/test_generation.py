@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from hhalign.batching import token_batches
 from hhalign.generation import Generated, extract_corrected, extract_paper, generate
-from hhalign.scoring import score_pairs, token_batches
+from hhalign.scoring import score_pairs
 
 
 @pytest.fixture(scope="module")

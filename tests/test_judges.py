@@ -259,18 +259,31 @@ def test_a_bad_judge_entry_stops_the_run_naming_it(judges, message):
     [("pair", r"judge 'local_judge' \(kind pair\): its tokenizer joins a text pair"),
      ("chat", r"judge 'local_judge' \(kind chat\): its tokenizer has no chat template")],
 )  # fmt: skip
-def test_a_local_judge_that_cannot_read_its_kind_stops_the_dry_run(bpe, tmp_path, kind, message):
-    """Checked when Snakemake reads the config: no job starts, the message names the judge."""
+def test_a_local_judge_that_cannot_read_its_kind_stops_the_run_at_start_up(
+    bpe, tmp_path, kind, message
+):
+    """Checked once when a run starts (not on dry runs or --lint): no job runs, the message
+    names the judge, and no lock is left behind."""
     import yaml
     from support import snakemake
 
     policy_tokenizer(bpe).save_pretrained(tmp_path / "judge")  # a causal LM's tokenizer
-    judges = [{"name": "oasst", "kind": "pair"},
-              {"name": "local_judge", "kind": kind,
-               "model": {"source": "local", "name": str(tmp_path / "judge")}}]  # fmt: skip
+    judges = [
+        {"name": "oasst", "kind": "pair"},
+        {
+            "name": "local_judge",
+            "kind": kind,
+            "model": {"source": "local", "name": str(tmp_path / "judge")},
+        },
+    ]
+    results = tmp_path / "r"
     (tmp_path / "j.yaml").write_text(
-        yaml.safe_dump({"judges": judges, "results_dir": str(tmp_path / "r")})
+        yaml.safe_dump({"judges": judges, "results_dir": str(results)})
     )
-    out = snakemake("-n", "--configfile", str(ROOT / "presets/tiny.yaml"), str(tmp_path / "j.yaml"))
-    assert out.returncode != 0 and "Job stats" not in out.stdout
+    target = results / "data" / "raw" / "harmless-base" / "test.jsonl.gz"
+    config = ["--configfile", str(ROOT / "presets/tiny.yaml"), str(tmp_path / "j.yaml")]
+    out = snakemake("--cores", "1", str(target), *config)
+    assert out.returncode != 0
     assert __import__("re").search(message, out.stdout + out.stderr), out.stderr[-2000:]
+    assert not target.exists() and not (results / ".run.lock").exists()
+    assert snakemake("-n", "--cores", "1", str(target), *config).returncode == 0

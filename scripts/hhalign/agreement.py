@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from hhalign.metrics import OPS
+from hhalign.metrics import OPS, RATES, thresholds
 
 
 def calibrate(reference: np.ndarray, threshold: float, op: str, scores: np.ndarray) -> float:
@@ -69,8 +69,7 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
     """judge, prompt set -> threshold, operator and where it came from: the paper's judge
     keeps ``metrics``; another judge takes its configured thresholds, or, where it has none,
     the quantile-matched one (``calibrate``) on the responses both judges read."""
-    paper = {"harmful": (metrics["harmless_threshold"], metrics["harmless_op"]),
-             "helpful": (metrics["helpful_threshold"], metrics["helpful_op"])}  # fmt: skip
+    paper = thresholds(metrics)
     first = judges[0]["name"]
     rows = []
     for judge in judges:
@@ -157,7 +156,7 @@ def claims_by_judge(claims: pd.DataFrame, table: pd.DataFrame, parts: dict) -> p
         directions = []
         for protocol, claim in zip(out["protocol"], out["claim"], strict=True):
             mine = sub[sub["protocol"] == protocol].set_index("model")
-            rates = {(m, v): mine.loc[v, m] for m in ("HmR", "HpR", "CAS") for v in mine.index}
+            rates = {(m, v): mine.loc[v, m] for m in RATES for v in mine.index}
             directions.append(claim_direction(parts[claim], rates))
         out[f"direction_{judge}"] = directions
     cols = [f"direction_{j}" for j in names]

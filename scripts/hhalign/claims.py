@@ -22,16 +22,8 @@ import numpy as np
 import pandas as pd
 
 from hhalign import stats
-from hhalign.metrics import OPS
+from hhalign.metrics import METRICS, OPS, RATES, thresholds
 
-# metric -> (weights of each prompt set's mean, whether it thresholds scores into labels)
-METRICS = {
-    "HmR": ({"harmful": 100.0}, True),
-    "HpR": ({"helpful": 100.0}, True),
-    "CAS": ({"harmful": 50.0, "helpful": 50.0}, True),
-    "mean_harmful": ({"harmful": 1.0}, False),
-    "mean_helpful": ({"helpful": 1.0}, False),
-}
 # The paper's Table 1 (HmR, HpR, CAS), for the claims table's "paper" column.
 PAPER_TABLE1 = {
     "base": (42, 22, 32),
@@ -56,7 +48,7 @@ CLAIMS = [
     (
         "sft_dpo_best_all",
         "SFT+DPO is best on all metrics",
-        [(k, "sft_dpo", m) for k in ("HmR", "HpR", "CAS") for m in ("base", "sft", "dpo")],
+        [(k, "sft_dpo", m) for k in RATES for m in ("base", "sft", "dpo")],
     ),
     ("dpo_lowers_hmr", "DPO lowers HmR below Base", [("HmR", "base", "dpo")]),
     (
@@ -67,14 +59,6 @@ CLAIMS = [
     ("sft_improves_hmr", "SFT improves HmR over Base", [("HmR", "sft", "base")]),
     ("dpo_beats_base_hpr", "DPO beats Base on HpR", [("HpR", "dpo", "base")]),
 ]
-
-
-def thresholds(cfg: dict, shift: float = 0.0) -> dict[str, tuple[float, str]]:
-    """prompt set -> (threshold, operator) from config ``metrics``, both moved by ``shift``."""
-    return {
-        "harmful": (cfg["harmless_threshold"] + shift, cfg["harmless_op"]),
-        "helpful": (cfg["helpful_threshold"] + shift, cfg["helpful_op"]),
-    }
 
 
 def score_arrays(scores: pd.DataFrame, variants: list[str]) -> dict[tuple[str, str], np.ndarray]:
@@ -111,7 +95,7 @@ def per_prompt(
     arrays: dict, metric: str, variant: str, limits: dict[str, tuple[float, str]]
 ) -> dict[str, np.ndarray]:
     """prompt set -> the values a metric averages: 0/1 labels for a rate, else scores."""
-    weights, labelled = METRICS[metric]
+    weights, labelled = METRICS[metric].weights, METRICS[metric].thresholded
     out = {}
     for prompt_set in weights:
         x = arrays[(variant, prompt_set)]
@@ -122,7 +106,7 @@ def per_prompt(
 
 def p_value(metric: str, a: dict, b: dict, draws: int, seed: int) -> tuple[float, str]:
     """(p, test): exact McNemar for a one-set rate with one seed, else a sign-flip test."""
-    weights, labelled = METRICS[metric]
+    weights, labelled = METRICS[metric].weights, METRICS[metric].thresholded
     d = {s: a[s] - b[s] for s in weights}
     if labelled and len(weights) == 1 and next(iter(a.values())).shape[0] == 1:
         (s,) = weights
@@ -135,7 +119,7 @@ def compare(
 ) -> dict:
     """Every statistic of one comparison A - B on ``metric`` (before Holm); the minimum
     detectable difference at level ``alpha``."""
-    weights, _ = METRICS[metric]
+    weights = METRICS[metric].weights
     va, vb = per_prompt(arrays, metric, a, limits), per_prompt(arrays, metric, b, limits)
     d = {s: va[s] - vb[s] for s in weights}
     diff = stats.difference(d, weights) + 0.0  # + 0.0: no "-0" in the tables
@@ -221,13 +205,13 @@ def rate_differences(
     for shift in shifts:
         limits = thresholds(metrics_cfg, shift)
         rates = {
-            (m, v): stats.difference(per_prompt(arrays, m, v, limits), METRICS[m][0])
-            for m in ("HmR", "HpR", "CAS")
+            (m, v): stats.difference(per_prompt(arrays, m, v, limits), METRICS[m].weights)
+            for m in RATES
             for v in variants
         }
         out[shift] = {
             (m, a, b): rates[(m, a)] - rates[(m, b)]
-            for m in ("HmR", "HpR", "CAS")
+            for m in RATES
             for a in variants
             for b in variants
         }
@@ -240,7 +224,7 @@ Part = tuple[str, str, str]  # (metric, A, B): "A beats B on metric"
 def stable_range(parts: list[Part], shifted: dict[float, dict]) -> tuple[float, float]:
     """The contiguous range of threshold shifts around 0 over which every rate comparison of
     a claim keeps the sign it has at the configured thresholds (NaN, NaN if a sign is 0)."""
-    rates = [p for p in parts if p[0] in ("HmR", "HpR", "CAS")]
+    rates = [p for p in parts if p[0] in RATES]
     if not rates:
         return float("nan"), float("nan")
     sign0 = [np.sign(shifted[0.0][p]) for p in rates]
@@ -280,10 +264,7 @@ def judge_claim(
     lo, hi = stable_range(parts, shifted)
     band = cfg["threshold_band"]
     unstable = not (lo <= -band and hi >= band)  # NaN compares False: unstable
-    dirs = [
-        0 if unstable and r["metric"] in ("HmR", "HpR", "CAS") else x
-        for r, x in zip(rows, dirs, strict=True)
-    ]
+    dirs = [0 if unstable and r["metric"] in RATES else x for r, x in zip(rows, dirs, strict=True)]
     if -1 in dirs:
         return "reversed", rows[dirs.index(-1)], (lo, hi)
     verdict = "holds" if all(x == 1 for x in dirs) else "not separable"
@@ -346,7 +327,7 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
             per_seed = t1[(t1["protocol"] == protocol) & (t1["model"] == variant)]
             row = {"protocol": protocol, "model": variant, "seed": "all"}
             for col in METRICS:  # the metrics are Table 1's columns
-                weights = METRICS[col][0]
+                weights = METRICS[col].weights
                 values = per_prompt(arrays, col, variant, limits)
                 if len(per_seed) == 1:  # Base: one run, its arrays repeat it for every seed
                     values = {s: v[:1] for s, v in values.items()}

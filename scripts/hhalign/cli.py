@@ -20,6 +20,7 @@ def training_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--revision", default=None, help="Hub revision of --start")
     p.add_argument("--out", required=True, help="directory for the trained model")
     p.add_argument("--adapter-out", default=None, help="directory for the LoRA adapter alone")
+    p.add_argument("--judge-kind", default="pair", help="how a reward model reads a pair")
     p.add_argument("--checkpoints", required=True, help="checkpoint directory (kept on failure)")
     p.add_argument("--history", required=True, help="log history JSON")
     p.add_argument("--summary", required=True, help="run summary JSON")
@@ -144,6 +145,7 @@ def train(stage: str, train_fn, args: argparse.Namespace, log) -> None:
             checkpoint_dir=args.checkpoints,
             safetensors_only=not args.allow_pickle,
             processes=state.num_processes,
+            judge_kind=args.judge_kind,
         )
         trainer, summary = train_fn(run)
         summary = {**summary, "processes": state.num_processes, "threads_per_process": threads}

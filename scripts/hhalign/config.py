@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import jsonschema
 import yaml
 
+from hhalign.judges import KINDS
+
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -276,10 +278,10 @@ def check_judges(judges: list[dict]) -> None:
                 f"judge {judge['name']!r}: source trained is the first judge's alone "
                 "(models.judge). Fix: train: true, with the model training starts from"
             )
-        if judge["train"] and judge["kind"] == "guard":
+        if judge["train"] and not KINDS[judge["kind"]].trainable:
             raise ConfigError(
-                f"judge {judge['name']!r}: a guard is a generative classifier; the reward "
-                "trainer cannot train it. Fix: train: false"
+                f"judge {judge['name']!r}: a {judge['kind']} judge is a generative classifier; "
+                "the reward trainer cannot train it. Fix: train: false"
             )
 
 

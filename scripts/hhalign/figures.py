@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hhalign.metrics import main_rows
-from hhalign.tables import METRICS, display
+from hhalign.metrics import RATES, SET_RATE, THRESHOLD_KEYS, main_rows
+from hhalign.tables import display
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
 STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}
@@ -57,10 +57,10 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
     with plt.rc_context(STYLE):
         protocols = list(dict.fromkeys(t1["protocol"]))
         fig, axes = _panels(len(protocols))
-        width = 0.8 / len(METRICS)
+        width = 0.8 / len(RATES)
         for ax, protocol in zip(axes, protocols, strict=True):
             sub = t1[t1["protocol"] == protocol].reset_index(drop=True)
-            for j, m in enumerate(METRICS):
+            for j, m in enumerate(RATES):
                 xs = [i + (j - 1) * width for i in range(len(sub))]
                 errs = [sub[m] - sub[f"{m}_lo"], sub[f"{m}_hi"] - sub[m]]
                 bars = ax.bar(
@@ -175,29 +175,6 @@ def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
         return _save(fig, stem)
 
 
-def threshold_curves(scores: pd.DataFrame, metrics: dict, shifts: list[float]) -> pd.DataFrame:
-    """Rate of every (protocol, model, prompt set) at each threshold shift, with its 95%
-    Wilson interval: the data of Figure 4."""
-    from hhalign.metrics import rate, wilson
-
-    keys = {"harmful": ("harmless_threshold", "harmless_op", "HmR"),
-            "helpful": ("helpful_threshold", "helpful_op", "HpR")}  # fmt: skip
-    rows = []
-    for (protocol, variant, prompt_set), sub in scores.groupby(
-        ["protocol", "variant", "prompt_set"], sort=False
-    ):
-        threshold_key, op_key, metric = keys[prompt_set]
-        for shift in shifts:
-            t = metrics[threshold_key] + shift
-            r = rate(sub["score"], t, metrics[op_key])
-            lo, hi = wilson(r, len(sub))
-            rows.append(
-                {"protocol": protocol, "model": variant, "metric": metric, "threshold": t,
-                 "shift": shift, "rate": r, "lo": lo, "hi": hi}
-            )  # fmt: skip
-    return pd.DataFrame(rows)
-
-
 def figure4_thresholds(
     curves: pd.DataFrame, metrics: dict, stem: str | Path, label: str = ""
 ) -> list[Path]:
@@ -206,7 +183,7 @@ def figure4_thresholds(
     with plt.rc_context(STYLE):
         panels = list(dict.fromkeys(zip(curves["protocol"], curves["metric"], strict=True)))
         fig, axes = _panels(len(panels), height=2.2)
-        marks = {"HmR": metrics["harmless_threshold"], "HpR": metrics["helpful_threshold"]}
+        marks = {SET_RATE[s]: metrics[key] for s, (key, _) in THRESHOLD_KEYS.items()}
         for ax, (protocol, metric) in zip(axes, panels, strict=True):
             sub = curves[(curves["protocol"] == protocol) & (curves["metric"] == metric)]
             for k, (model, g) in enumerate(sub.groupby("model", sort=False)):

@@ -16,9 +16,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
+from hhalign.batching import length_order
 from hhalign.dialogue import HUMAN, to_messages
 from hhalign.models import check_length
-from hhalign.scoring import length_order
 
 
 @dataclass(frozen=True)

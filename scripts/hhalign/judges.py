@@ -15,15 +15,14 @@ Every judge's score is "higher is better", so one threshold rule serves them all
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
+from hhalign.batching import length_order, token_batches
 from hhalign.dialogue import to_messages
-from hhalign.scoring import length_order, token_batches
-
-KINDS = ("pair", "chat", "guard")
 
 
 class JudgeError(ValueError):
@@ -47,31 +46,40 @@ def render(tokenizer, messages: list[dict], suffix: str = "") -> list[int]:
     return tokenizer(text, add_special_tokens=not doubled)["input_ids"]
 
 
-def check_tokenizer(name: str, kind: str, tokenizer, guard: dict | None = None) -> None:
-    """Fail, naming the judge and the fix, when its tokenizer cannot do what ``kind`` needs:
-    a pair judge needs a tokenizer that marks where the response starts (special tokens
-    between a text pair), a chat or guard judge a chat template, a guard distinct first
-    tokens for its labels."""
-    if kind not in KINDS:
-        raise JudgeError(f"judge {name!r}: unknown kind {kind!r}. Fix: one of {KINDS}")
-    if kind == "pair":
-        if tokenizer.num_special_tokens_to_add(pair=True) <= tokenizer.num_special_tokens_to_add():
-            raise JudgeError(
-                f"judge {name!r} (kind pair): its tokenizer joins a text pair with nothing "
-                "between prompt and response, so the judge cannot tell them apart. Fix: kind "
-                "chat for a reward model with a chat template, or another judge"
-            )
-        return
+def check_pair(name: str, tokenizer, guard: dict | None) -> None:
+    """A pair judge needs a tokenizer that marks where the response starts (special tokens
+    between a text pair)."""
+    if tokenizer.num_special_tokens_to_add(pair=True) <= tokenizer.num_special_tokens_to_add():
+        raise JudgeError(
+            f"judge {name!r} (kind pair): its tokenizer joins a text pair with nothing "
+            "between prompt and response, so the judge cannot tell them apart. Fix: kind "
+            "chat for a reward model with a chat template, or another judge"
+        )
+
+
+def check_chat(name: str, tokenizer, guard: dict | None, kind: str = "chat") -> None:
+    """A chat judge needs a chat template."""
     if not tokenizer.chat_template:
         raise JudgeError(
             f"judge {name!r} (kind {kind}): its tokenizer has no chat template. Fix: kind "
             "pair for a text-pair classifier, or a model whose tokenizer has one"
         )
-    if kind == "guard":
-        label_ids(name, tokenizer, guard["labels"])
-        missing = [u for u in guard["unsafe"] if u not in guard["labels"]]
-        if missing:
-            raise JudgeError(f"judge {name!r}: unsafe labels {missing} are not among its labels")
+
+
+def check_guard(name: str, tokenizer, guard: dict | None) -> None:
+    """A guard needs a chat template and distinct first tokens for its labels."""
+    check_chat(name, tokenizer, guard, "guard")
+    label_ids(name, tokenizer, guard["labels"])
+    missing = [u for u in guard["unsafe"] if u not in guard["labels"]]
+    if missing:
+        raise JudgeError(f"judge {name!r}: unsafe labels {missing} are not among its labels")
+
+
+def check_tokenizer(name: str, kind: str, tokenizer, guard: dict | None = None) -> None:
+    """Fail, naming the judge and the fix, when its tokenizer cannot do what ``kind`` needs."""
+    if kind not in KINDS:
+        raise JudgeError(f"judge {name!r}: unknown kind {kind!r}. Fix: one of {list(KINDS)}")
+    KINDS[kind].check(name, tokenizer, guard)
 
 
 def label_ids(name: str, tokenizer, labels: list[str]) -> list[int]:
@@ -85,31 +93,45 @@ def label_ids(name: str, tokenizer, labels: list[str]) -> list[int]:
     return [i[0] for i in ids]
 
 
-def unsafe_probability(logits: torch.Tensor, ids: list[int], unsafe: list[int]) -> torch.Tensor:
+def unsafe_probability(logits, ids: list[int], unsafe: list[int]):
     """P(unsafe verdict) per row of next-token ``logits`` [batch, vocab]: the softmax over
     the label tokens ``ids`` alone, summed over the positions ``unsafe`` of those labels."""
+    import torch
+
     probs = torch.softmax(logits[:, ids].float(), dim=-1)
     return probs[:, unsafe].sum(dim=-1)
 
 
-@torch.inference_mode()
-def run_batches(model, tokenizer, encoded: list[list[int]], read, batch_size: int,
-                max_batch_tokens: int | None, progress: bool = False) -> list[float]:  # fmt: skip
+def run_batches(
+    model,
+    tokenizer,
+    encoded: list[list[int]],
+    read,
+    batch_size: int,
+    max_batch_tokens: int | None,
+    progress: bool = False,
+) -> list[float]:
     """``read(model output, attention mask)`` -> one float per row, over length-sorted,
     right-padded batches; returned in input order, a non-finite value an error."""
+    import torch
+
     order = length_order([len(e) for e in encoded])
     device = next(model.parameters()).device
     out = [math.nan] * len(encoded)
     spans = token_batches([len(encoded[i]) for i in order], batch_size, max_batch_tokens)
-    for start, end in tqdm(spans, desc="judging", disable=not progress):
-        idx = order[start:end]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt",
-                              padding_side="right").to(device)  # fmt: skip
-        values = read(model(**batch), batch["attention_mask"]).cpu().tolist()
-        for i, v in zip(idx, values, strict=True):
-            if not math.isfinite(v):
-                raise FloatingPointError(f"judge gave {v} for row {i}")
-            out[i] = v
+    with torch.inference_mode():
+        for start, end in tqdm(spans, desc="judging", disable=not progress):
+            idx = order[start:end]
+            batch = tokenizer.pad(
+                {"input_ids": [encoded[i] for i in idx]},
+                return_tensors="pt",
+                padding_side="right",
+            ).to(device)
+            values = read(model(**batch), batch["attention_mask"]).cpu().tolist()
+            for i, v in zip(idx, values, strict=True):
+                if not math.isfinite(v):
+                    raise FloatingPointError(f"judge gave {v} for row {i}")
+                out[i] = v
     return out
 
 
@@ -118,13 +140,25 @@ def clip(ids: list[int], limit: int) -> tuple[list[int], bool]:
     return (ids[-limit:], True) if len(ids) > limit else (ids, False)
 
 
-def score_rows(model, tokenizer, kind: str, rows: list[dict], cfg: dict,
-               guard: dict | None = None, progress: bool = False) -> pd.DataFrame:  # fmt: skip
+def score_rows(
+    model,
+    tokenizer,
+    kind: str,
+    rows: list[dict],
+    cfg: dict,
+    guard: dict | None = None,
+    progress: bool = False,
+):
     """Score response rows with a chat or guard judge under a ``scoring`` config section;
     one table row per response, as ``scoring.score_table`` writes for the paper's judge."""
+    import pandas as pd
+    import torch
+
     suffix = guard["prefix"] if kind == "guard" else ""
-    clipped = [clip(render(tokenizer, conversation(r["prompt"], r["response"]), suffix),
-                    cfg["max_length"]) for r in rows]  # fmt: skip
+    clipped = [
+        clip(render(tokenizer, conversation(r["prompt"], r["response"]), suffix), cfg["max_length"])
+        for r in rows
+    ]
     encoded = [ids for ids, _ in clipped]
     if kind == "chat":
 
@@ -138,14 +172,19 @@ def score_rows(model, tokenizer, kind: str, rows: list[dict], cfg: dict,
             last = output.logits[torch.arange(len(mask)), mask.sum(dim=1) - 1]
             return 1.0 - unsafe_probability(last, ids, unsafe)
 
-    scores = run_batches(model, tokenizer, encoded, read, cfg["batch_size"],
-                         cfg["max_batch_tokens"], progress)  # fmt: skip
-    return pd.DataFrame({
-        "id": [r["id"] for r in rows], "prompt": [r["prompt"] for r in rows],
-        "response": [r["response"] for r in rows], "score": scores,
-        "empty_response": [not r["response"].strip() for r in rows],
-        "truncated_input": [cut for _, cut in clipped],
-    })  # fmt: skip
+    scores = run_batches(
+        model, tokenizer, encoded, read, cfg["batch_size"], cfg["max_batch_tokens"], progress
+    )
+    return pd.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            "prompt": [r["prompt"] for r in rows],
+            "response": [r["response"] for r in rows],
+            "score": scores,
+            "empty_response": [not r["response"].strip() for r in rows],
+            "truncated_input": [cut for _, cut in clipped],
+        }
+    )
 
 
 def check_before_start(judge: dict, path: str, revision: str | None) -> bool:
@@ -164,21 +203,50 @@ def check_before_start(judge: dict, path: str, revision: str | None) -> bool:
 
 def load_judge(judge: dict, ref: dict, dtype: str):
     """(model, tokenizer, device) of a judge, its tokenizer checked for its kind before any
-    response is read: a guard is a causal LM, the others one-output classifiers."""
+    response is read."""
     from hhalign.models import load_for_inference
 
-    kind = "causal" if judge["kind"] == "guard" else "reward"
     model, tokenizer, device = load_for_inference(
-        ref["path"], ref["revision"], kind, ref["safetensors_only"], dtype
+        ref["path"], ref["revision"], KINDS[judge["kind"]].loads, ref["safetensors_only"], dtype
     )
     check_tokenizer(judge["name"], judge["kind"], tokenizer, judge["guard"])
     return model, tokenizer, device
 
 
-def judge_rows(judge: dict, model, tokenizer, rows: list[dict], cfg: dict) -> pd.DataFrame:
-    """Score response rows with any kind of judge (a pair judge as the paper's is scored)."""
+def score_pair_judge(judge: dict, model, tokenizer, rows: list[dict], cfg: dict):
+    """A pair judge scores as the paper's judge does (``scoring.score_table``)."""
     from hhalign.scoring import score_table
 
-    if judge["kind"] == "pair":
-        return score_table(model, tokenizer, rows, cfg, True)
+    return score_table(model, tokenizer, rows, cfg, True)
+
+
+def score_template_judge(judge: dict, model, tokenizer, rows: list[dict], cfg: dict):
+    """A chat or guard judge reads each response through its chat template."""
     return score_rows(model, tokenizer, judge["kind"], rows, cfg, judge["guard"], True)
+
+
+def judge_rows(judge: dict, model, tokenizer, rows: list[dict], cfg: dict):
+    """Score response rows with any kind of judge."""
+    return KINDS[judge["kind"]].score(judge, model, tokenizer, rows, cfg)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a judge kind is: the model class it loads (``models.load_model``'s kind), the
+    prompt sets it reads, whether rule train_judge can train it, whether it reads through a
+    chat template, its tokenizer check and its scoring function. A new kind is a row here
+    (and, for the tiny world, a tiny model of it in ``tiny.tiny_judge``)."""
+
+    loads: str
+    prompt_sets: tuple[str, ...]
+    trainable: bool
+    chat_template: bool
+    check: Callable[[str, Any, dict | None], None]
+    score: Callable[..., Any]
+
+
+KINDS: dict[str, Kind] = {
+    "pair": Kind("reward", ("harmful", "helpful"), True, False, check_pair, score_pair_judge),
+    "chat": Kind("reward", ("harmful", "helpful"), True, True, check_chat, score_template_judge),
+    "guard": Kind("causal", ("harmful",), False, True, check_guard, score_template_judge),
+}

@@ -6,7 +6,7 @@ import pandas as pd
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
-from hhalign.judges import clip, conversation, render, score_rows
+from hhalign.judges import KINDS, clip, conversation, render, score_rows
 from hhalign.scoring import score_pairs
 from hhalign.train import TrainingRun, nonempty, note_rows, run_training, save, trainer_kwargs
 
@@ -26,7 +26,7 @@ def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: in
     df = nonempty(df, "reward model")[:max_samples]
 
     def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
-        if kind == "chat":
+        if KINDS[kind].chat_template:
             return [clip(render(tokenizer, conversation(p, r)), max_length)[0]
                     for p, r in zip(prompts, responses, strict=True)]  # fmt: skip
         return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
@@ -45,10 +45,10 @@ def pairwise_accuracy(
 ) -> float:
     """Share of pairs whose chosen response scores above the rejected one."""
     prompts = df["prompt"].tolist()
-    if kind == "chat":
+    if KINDS[kind].chat_template:
         cfg = {"batch_size": batch_size, "max_batch_tokens": None, "max_length": max_length}
         chosen, rejected = (
-            score_rows(model, tokenizer, "chat", [{"id": str(i), "prompt": p, "response": r}
+            score_rows(model, tokenizer, kind, [{"id": str(i), "prompt": p, "response": r}
                        for i, (p, r) in enumerate(zip(prompts, df[side], strict=True))],
                        cfg)["score"].tolist()
             for side in ("chosen", "rejected")
@@ -76,7 +76,7 @@ def reward_trainer(run: TrainingRun, model, tokenizer) -> RewardTrainer:
         tokenizer,
         section["max_length"],
         section["max_train_samples"],
-        section.get("kind", "pair"),
+        run.judge_kind,
     )
     args = RewardConfig(
         **trainer_kwargs(section, run.checkpoint_dir, run.processes),
@@ -108,11 +108,11 @@ def train_reward(run: TrainingRun) -> tuple[RewardTrainer, dict]:
         held_out,
         section["per_device_train_batch_size"] * 4,
         section["max_length"],
-        section.get("kind", "pair"),
+        run.judge_kind,
     )
     return trainer, {
         "stage": "reward_model",
-        "kind": section.get("kind", "pair"),
+        "kind": run.judge_kind,
         "start": run.start,
         "held_out_pairs": len(held_out),
         "held_out_accuracy": accuracy,

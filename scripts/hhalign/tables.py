@@ -1,4 +1,4 @@
-"""Tables (CSV and booktabs LaTeX), LaTeX macros for numbers quoted in prose, and figures."""
+"""Tables (CSV, HTML and booktabs LaTeX) and LaTeX macros for numbers quoted in prose."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from hhalign.metrics import main_rows
+from hhalign.metrics import RATES, main_rows
 
 NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO", "sft_dpo": "SFT+DPO"}
-METRICS = ("HmR", "HpR", "CAS")
 MACRO_EXTRAS = ("mean_harmful", "mean_helpful", "n_harmful", "n_helpful", "empty_harmful",
                 "empty_helpful")  # fmt: skip
 PAPER_TITLE = "Reproducing ``Improving LLM Safety and Helpfulness using SFT and DPO''"
@@ -77,7 +76,7 @@ def table1_latex(t1: pd.DataFrame, label: str = "") -> str:
     def cells(r: pd.Series) -> list[str]:
         rates = [
             f"{_fmt(r[m])} {{\\scriptsize[{_fmt(r[m + '_lo'], 0)}, {_fmt(r[m + '_hi'], 0)}]}}"
-            for m in METRICS
+            for m in RATES
         ]
         empty = f"{int(r['empty_harmful'])}/{int(r['empty_helpful'])}"
         return [*rates, empty, _fmt(r["mean_harmful"], 2), _fmt(r["mean_helpful"], 2)]
@@ -93,7 +92,7 @@ def table1_latex(t1: pd.DataFrame, label: str = "") -> str:
 def table2_latex(t2: pd.DataFrame, label: str = "") -> str:
     """Table 2 (% change over Base) as a booktabs tabular."""
     header = [r"Model & $\Delta$HmR (\%) & $\Delta$HpR (\%) & $\Delta$CAS (\%) \\"]
-    cells = lambda r: [_fmt(r[m], 2, sign=True) for m in METRICS]  # noqa: E731
+    cells = lambda r: [_fmt(r[m], 2, sign=True) for m in RATES]  # noqa: E731
     return _tabular(t2, "lrrr", header, cells, label)
 
 
@@ -113,22 +112,22 @@ def macros(t1: pd.DataFrame, t2: pd.DataFrame, label: str = "") -> str:
         f"\\newcommand{{\\RunNote}}{{{latex_escape(label)}}}",
     ]
     for _, r in t1.iterrows():
-        for m in (*METRICS, "mean_harmful", "mean_helpful", "n_harmful", "n_helpful",
+        for m in (*RATES, "mean_harmful", "mean_helpful", "n_harmful", "n_helpful",
                   "empty_harmful", "empty_helpful"):  # fmt: skip
             value = (
                 str(int(r[m]))
                 if m.startswith(("n_", "empty"))
                 else _fmt(r[m], 2 if "mean" in m else 1)
             )
-            label = m if m in METRICS else m.replace("_", " ").title()
+            label = m if m in RATES else m.replace("_", " ").title()
             name = macro_name(r["protocol"], r["model"], label)
             lines.append(f"\\newcommand{{{name}}}{{{value}}}")
-        for m in METRICS:
+        for m in RATES:
             for end in ("lo", "hi"):
                 name = macro_name(r["protocol"], r["model"], m, end)
                 lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[f'{m}_{end}'])}}}")
     for _, r in t2.iterrows():
-        for m in METRICS:
+        for m in RATES:
             name = macro_name(r["protocol"], r["model"], m, "change")
             lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[m], 2, sign=True)}}}")
     return "\n".join(lines) + "\n"

@@ -180,12 +180,13 @@ TINY_CHAT_TEMPLATE = (
 )
 
 
-def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions: int,
-               seed: int):  # fmt: skip
-    """A tiny judge of ``kind`` (config judges[].kind) and its tokenizer: pair, a DeBERTa
-    text-pair classifier; chat, a Qwen2 sequence classifier; guard, a Qwen2 causal LM; the
-    last two with a chat template."""
-    if kind == "pair":
+def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions: int, seed: int):
+    """A tiny judge of ``kind`` (config judges[].kind, ``judges.KINDS``) and its tokenizer:
+    a DeBERTa text-pair classifier for a kind without a chat template (pair); otherwise a
+    Qwen2 with a chat template, a sequence classifier or a causal LM as the kind loads."""
+    from hhalign.judges import KINDS
+
+    if not KINDS[kind].chat_template:
         tok = judge_tokenizer(bpe)
         return tiny_deberta(tok, sizes, max_positions, seed), tok
     tok = policy_tokenizer(bpe)
@@ -199,7 +200,9 @@ def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions
         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id, num_labels=1,
     )  # fmt: skip
-    model_class = Qwen2ForSequenceClassification if kind == "chat" else Qwen2ForCausalLM
+    model_class = {"reward": Qwen2ForSequenceClassification, "causal": Qwen2ForCausalLM}[
+        KINDS[kind].loads
+    ]
     return build_model(model_class, config, seed), tok
 
 

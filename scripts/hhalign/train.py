@@ -352,8 +352,9 @@ class TrainingRun:
     """What one training job needs, whatever the stage.
 
     ``section`` is the stage's config section (``sft``, ``dpo``, ``reward_model``);
-    ``adapter_dir`` is where DPO writes its LoRA adapter alone; ``callbacks`` are
-    extra TrainerCallbacks (the tests' ``StopAt``).
+    ``adapter_dir`` is where DPO writes its LoRA adapter alone; ``judge_kind`` is how a
+    reward model reads a pair (``judges.KINDS``: pair, or chat for a trained chat judge);
+    ``callbacks`` are extra TrainerCallbacks (the tests' ``StopAt``).
     """
 
     section: dict
@@ -365,6 +366,7 @@ class TrainingRun:
     adapter_dir: str | None = None
     safetensors_only: bool = True
     processes: int = 1
+    judge_kind: str = "pair"
     callbacks: tuple[TrainerCallback, ...] = field(default=())
 
 
