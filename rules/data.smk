@@ -65,10 +65,28 @@ rule select_prompts:
         "../scripts/select_prompts.py"
 
 
+rule build_tiny_tokenizer:
+    input:
+        code=code("build_tiny_tokenizer.py"),
+        raw=PLAN.train_raw_files(),
+    output:
+        bpe=f"{PLAN.tiny_model_dir('tokenizer')}/bpe.json",
+    log:
+        f"{RESULTS}/logs/build_tiny_tokenizer.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_tiny_tokenizer.tsv"
+    conda:
+        "../envs/train.yaml"
+    params:
+        vocab_size=config["tiny"]["vocab_size"],
+    script:
+        "../scripts/build_tiny_tokenizer.py"
+
+
 rule build_tiny_models:
     input:
         code=code("build_tiny_models.py"),
-        raw=PLAN.train_raw_files(),
+        bpe=rules.build_tiny_tokenizer.output.bpe,
     output:
         policy=directory(PLAN.tiny_model_dir("policy")),
         judge=directory(PLAN.tiny_model_dir("judge")),
@@ -88,7 +106,7 @@ rule build_tiny_models:
 rule build_tiny_policy:
     input:
         code=code("build_tiny_policy.py"),
-        raw=PLAN.train_raw_files(),
+        bpe=rules.build_tiny_tokenizer.output.bpe,
     output:
         policy=directory(f"{PLAN.tiny_model_dir('policy')}_{{protocol}}"),
     log:
@@ -107,7 +125,7 @@ rule build_tiny_policy:
 rule build_tiny_judge:
     input:
         code=code("build_tiny_judge.py"),
-        raw=PLAN.train_raw_files(),
+        bpe=rules.build_tiny_tokenizer.output.bpe,
     output:
         judge=directory(f"{PLAN.tiny_model_dir('judge')}_{{judge}}"),
     log:

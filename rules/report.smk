@@ -1,5 +1,6 @@
-# Report stage: Tables 1-2, LaTeX tables and macros, Figures 1-3, the reproduction report, and
-# the audit of the authors' released scores (the same table and figure code, under audit/).
+# Report stage: Tables 1-2, LaTeX tables and macros, the claims (Figure 4), Figures 1-3, the
+# training and data figures (5-6), the judges' comparison (Figure 7), the PDF report, the
+# manifest, and the audit of the authors' released scores (the same code, under audit/).
 
 
 rule make_tables:

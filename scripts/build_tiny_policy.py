@@ -1,18 +1,17 @@
 """Rule build_tiny_policy: the tiny policy of a protocol that changes tiny.policy (a model
-ladder's other family or size), on a tokenizer trained as build_tiny_models trains it."""
+ladder's other family or size), on the run's tiny BPE."""
 
 import time
 
 import torch
 
-from hhalign.io import read_jsonl, stage_logger
-from hhalign.tiny import build_tiny_policy, world_texts
+from hhalign.io import stage_logger
+from hhalign.tiny import build_tiny_policy, load_bpe
 
 log = stage_logger("build_tiny_policy", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 start = time.perf_counter()
-texts = world_texts(row for path in snakemake.input.raw for row in read_jsonl(path))
-model, tokenizer = build_tiny_policy(texts, snakemake.params.tiny)
+model, tokenizer = build_tiny_policy(load_bpe(snakemake.input.bpe), snakemake.params.tiny)
 model.save_pretrained(snakemake.output.policy)
 tokenizer.save_pretrained(snakemake.output.policy)
 log.info(

@@ -24,6 +24,11 @@ def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subproce
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
 
 
+def paper_metrics() -> dict:
+    """The paper protocol's thresholds and operators, as config.yaml writes them."""
+    return yaml.safe_load((ROOT / "config.yaml").read_text())["metrics"]
+
+
 def tiny_config() -> dict:
     """config.yaml with the tiny preset on top, validated (schema defaults filled in)."""
     base = yaml.safe_load((ROOT / "config.yaml").read_text())

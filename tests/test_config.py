@@ -149,6 +149,13 @@ def test_label_smoothing_that_trl_would_ignore_is_a_config_error():
         protocol_view(flips, "paper")
 
 
+def test_a_misspelt_dpo_loss_is_a_config_error():
+    """It used to fail only inside the training job, after SFT had trained."""
+    bad = deep_merge(base_config(), {"dpo": {"loss_type": "ipo2"}})
+    with pytest.raises(ConfigError, match=r"dpo.*'ipo2' is not one of"):
+        validate_config(bad)
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [

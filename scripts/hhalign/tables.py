@@ -26,7 +26,7 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIAL.get(c, c) for c in text)
 
 
-def run_name(label: str) -> str:
+def run_title(label: str) -> str:
     """What a run is, for tables: its ``run_label``, or the paper setup when there is none."""
     return label or "paper setup"
 
@@ -138,8 +138,8 @@ def write_tables(t1: pd.DataFrame, t2: pd.DataFrame, out: dict[str, str], label:
     is not the paper setup is (a ``run`` column in the CSVs, a note under each table)."""
     for key in out:
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
-    t1.assign(run=run_name(label)).to_csv(out["table1"], index=False, float_format="%.4f")
-    t2.assign(run=run_name(label)).to_csv(out["table2"], index=False, float_format="%.4f")
+    t1.assign(run=run_title(label)).to_csv(out["table1"], index=False, float_format="%.4f")
+    t2.assign(run=run_title(label)).to_csv(out["table2"], index=False, float_format="%.4f")
     main, note = main_rows(t1), seeds_note(t1)
     Path(out["table1_tex"]).write_text(table1_latex(main, "; ".join(filter(None, [label, note]))))
     Path(out["table2_tex"]).write_text(table2_latex(t2, label))
@@ -240,8 +240,8 @@ def write_claims(claims: pd.DataFrame, pairs: pd.DataFrame, out: dict[str, str],
     """claims.csv, pairs.csv, the LaTeX claims table and one sentence per claim."""
     for key in out:
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
-    claims.assign(run=run_name(label)).to_csv(out["claims"], index=False, float_format="%.6g")
-    pairs.assign(run=run_name(label)).to_csv(out["pairs"], index=False, float_format="%.6g")
+    claims.assign(run=run_title(label)).to_csv(out["claims"], index=False, float_format="%.6g")
+    pairs.assign(run=run_title(label)).to_csv(out["pairs"], index=False, float_format="%.6g")
     Path(out["claims_tex"]).write_text(claims_latex(claims, label))
     if "claims_macros" in out:
         Path(out["claims_macros"]).write_text(claims_macros(claims))

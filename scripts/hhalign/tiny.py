@@ -9,9 +9,11 @@ same ``from_pretrained`` code that loads Hub models.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
-from tokenizers import ByteLevelBPETokenizer, processors
+from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
+from tokenizers.implementations import BaseTokenizer
 from transformers import (
     DebertaV2Config,
     DebertaV2ForSequenceClassification,
@@ -47,7 +49,18 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> ByteLevelBPETokenizer:
     return bpe
 
 
-def policy_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
+def save_bpe(bpe: BaseTokenizer, path: str | Path) -> None:
+    """Write the trained BPE as one tokenizer JSON (rule build_tiny_tokenizer)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    bpe.save(str(path))
+
+
+def load_bpe(path: str | Path) -> BaseTokenizer:
+    """The BPE that ``save_bpe`` wrote, exactly (its JSON holds vocab, merges and specials)."""
+    return BaseTokenizer(Tokenizer.from_file(str(path)))
+
+
+def policy_tokenizer(bpe: BaseTokenizer) -> PreTrainedTokenizerFast:
     """An OPT-like tokenizer: prepends </s> as BOS, pads with <pad> on the left."""
     backend = bpe._tokenizer.__class__.from_str(bpe._tokenizer.to_str())
     backend.post_processor = processors.TemplateProcessing(
@@ -64,7 +77,7 @@ def policy_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
     )
 
 
-def judge_tokenizer(bpe: ByteLevelBPETokenizer) -> PreTrainedTokenizerFast:
+def judge_tokenizer(bpe: BaseTokenizer) -> PreTrainedTokenizerFast:
     """A DeBERTa-like tokenizer: ``[CLS] prompt [SEP] response [SEP]`` for text pairs."""
     backend = bpe._tokenizer.__class__.from_str(bpe._tokenizer.to_str())
     cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
@@ -150,6 +163,20 @@ def tiny_policy(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: 
     return build_model(model_class, config_class(**names, **ids), seed)
 
 
+# DeBERTa-v3's attention (OpenAssistant/reward-model-deberta-v3-large-v2's config.json), for
+# every DeBERTa built from config here: the tiny judge and the benchmark's real-size one.
+DEBERTA_V3_ATTENTION = dict(
+    relative_attention=True,
+    max_relative_positions=-1,
+    pos_att_type=["p2c", "c2p"],
+    norm_rel_ebd="layer_norm",
+    share_att_key=True,
+    position_biased_input=False,
+    type_vocab_size=0,
+    num_labels=1,
+)
+
+
 def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions: int, seed: int):
     """A DebertaV2ForSequenceClassification with one output, DeBERTa-v3 style attention."""
     config = DebertaV2Config(
@@ -159,16 +186,9 @@ def tiny_deberta(tokenizer: PreTrainedTokenizerFast, sizes: dict, max_positions:
         num_attention_heads=sizes["num_attention_heads"],
         intermediate_size=sizes["intermediate_size"],
         max_position_embeddings=max_positions,
-        type_vocab_size=0,
-        relative_attention=True,
         position_buckets=64,
-        max_relative_positions=-1,
-        pos_att_type=["p2c", "c2p"],
-        norm_rel_ebd="layer_norm",
-        share_att_key=True,
-        position_biased_input=False,
-        num_labels=1,
         pad_token_id=tokenizer.pad_token_id,
+        **DEBERTA_V3_ATTENTION,
     )
     return build_model(DebertaV2ForSequenceClassification, config, seed)
 
@@ -206,10 +226,10 @@ def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions
     return build_model(model_class, config, seed), tok
 
 
-def build_tiny_policy(texts: Iterable[str], cfg: dict):
-    """(model, tokenizer) of the tiny policy alone, on the tokenizer ``build_tiny_world``
-    trains from the same texts (a model ladder's other rungs)."""
-    tok = policy_tokenizer(train_bpe(texts, cfg["vocab_size"]))
+def build_tiny_policy(bpe: BaseTokenizer, cfg: dict):
+    """(model, tokenizer) of the tiny policy alone, on the run's tiny tokenizer (a model
+    ladder's other rungs)."""
+    tok = policy_tokenizer(bpe)
     return tiny_policy(tok, cfg["policy"], cfg["max_position_embeddings"], cfg["seed"]), tok
 
 
@@ -220,7 +240,11 @@ def world_texts(rows: Iterable[dict]) -> list[str]:
 
 def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:
     """Tokenizers and models from the ``tiny`` config section: {policy, judge} -> (model, tok)."""
-    bpe = train_bpe(texts, cfg["vocab_size"])
+    return tiny_world(train_bpe(texts, cfg["vocab_size"]), cfg)
+
+
+def tiny_world(bpe: BaseTokenizer, cfg: dict) -> dict:
+    """The tiny policy and judge on one trained BPE: {policy, judge} -> (model, tok)."""
     p_tok, j_tok = policy_tokenizer(bpe), judge_tokenizer(bpe)
     n = cfg["max_position_embeddings"]
     return {

@@ -31,6 +31,7 @@ from transformers import TrainerCallback, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from hhalign.io import write_json
 from hhalign.models import InputError, load_model, load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -328,9 +329,8 @@ def fit(trainer: Any, checkpoint_dir: str, callbacks: tuple = ()) -> dict:
 
 def write_history(trainer: Any, summary: dict, history_path: str, summary_path: str) -> None:
     """Write the full log history and the small JSON summary (declared outputs)."""
-    for path, obj in ((history_path, trainer.state.log_history), (summary_path, summary)):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_json(history_path, trainer.state.log_history)
+    write_json(summary_path, summary)
 
 
 def training_backends() -> None:

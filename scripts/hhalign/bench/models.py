@@ -12,7 +12,13 @@ from transformers import (
 )
 
 from hhalign.synthetic import generate_rows
-from hhalign.tiny import build_model, judge_tokenizer, policy_tokenizer, train_bpe
+from hhalign.tiny import (
+    DEBERTA_V3_ATTENTION,
+    build_model,
+    judge_tokenizer,
+    policy_tokenizer,
+    train_bpe,
+)
 
 # facebook/opt-350m and OpenAssistant/reward-model-deberta-v3-large-v2 (config.json values).
 OPT_350M = dict(
@@ -33,16 +39,9 @@ DEBERTA_V3_LARGE = dict(
     intermediate_size=4096,
     vocab_size=128100,
     max_position_embeddings=512,
-    relative_attention=True,
     position_buckets=256,
-    max_relative_positions=-1,
-    pos_att_type=["p2c", "c2p"],
-    norm_rel_ebd="layer_norm",
-    share_att_key=True,
-    position_biased_input=False,
-    type_vocab_size=0,
     layer_norm_eps=1e-7,
-    num_labels=1,
+    **DEBERTA_V3_ATTENTION,
 )
 
 
