@@ -17,18 +17,32 @@ torch.set_num_threads(snakemake.threads)
 p, out = snakemake.params, snakemake.output
 start = time.perf_counter()
 judge, tokenizer, device = load_for_inference(
-    p.judge["path"], p.judge["revision"], "reward", p.judge["safetensors_only"],
+    p.judge["path"],
+    p.judge["revision"],
+    "reward",
+    p.judge["safetensors_only"],
     p.scoring["dtype"],
-)  # fmt: skip
+)
 pairs = pd.read_parquet(snakemake.input.pairs)
-scored = judge_pairs(judge, tokenizer, pairs, p.scoring["batch_size"], p.scoring["max_length"],
-                     p.scoring["max_batch_tokens"])  # fmt: skip
+scored = judge_pairs(
+    judge,
+    tokenizer,
+    pairs,
+    p.scoring["batch_size"],
+    p.scoring["max_length"],
+    p.scoring["max_batch_tokens"],
+)
 kept, dropped = split_pairs(scored, p.margin)
 kept[pairs.columns].to_parquet(out.pairs)
 dropped[["prompt", "chosen", "rejected", "chosen_score", "rejected_score", "margin"]].to_csv(
     out.dropped, index=False
 )
-summary = {"pairs_in": len(pairs), "kept": len(kept), "dropped": len(dropped),
-           "margin": p.margin, "judge": p.judge["path"]}  # fmt: skip
+summary = {
+    "pairs_in": len(pairs),
+    "kept": len(kept),
+    "dropped": len(dropped),
+    "margin": p.margin,
+    "judge": p.judge["path"],
+}
 Path(out.summary).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 log.info("%s on %s; %.1f s", summary, device, time.perf_counter() - start)

@@ -19,19 +19,32 @@ scores = pd.concat(parts, ignore_index=True)
 limits = thresholds_table(scores, p.judges, p.metrics)
 table = judge_table1(scores, limits)
 agree = agreement_table(scores, limits)
-claims = claims_by_judge(pd.read_csv(snakemake.input.claims), table,
-                         {cid: parts for cid, _, parts in CLAIMS})  # fmt: skip
-for key, df in (("judges_table1", table), ("judges_thresholds", limits),
-                ("judges_agreement", agree), ("judges_claims", claims)):  # fmt: skip
+claims = claims_by_judge(
+    pd.read_csv(snakemake.input.claims), table, {cid: parts for cid, _, parts in CLAIMS}
+)
+for key, df in (
+    ("judges_table1", table),
+    ("judges_thresholds", limits),
+    ("judges_agreement", agree),
+    ("judges_claims", claims),
+):
     df.to_csv(out[key], index=False)
 note = "Thresholds: results/judges/thresholds.csv. " + (p.label or "")
-write_html_tables({
-    "judges_table1_html": (table, None, "Table 1 by judge (responses pooled over seeds)"),
-    "judges_agreement_html": (agree, None, "Agreement between judges"),
-    "judges_claims_html": (claims, None, "The paper's claims: each judge's direction"),
-}, dict(out.items()), note)  # fmt: skip
+write_html_tables(
+    {
+        "judges_table1_html": (table, None, "Table 1 by judge (responses pooled over seeds)"),
+        "judges_agreement_html": (agree, None, "Agreement between judges"),
+        "judges_claims_html": (claims, None, "The paper's claims: each judge's direction"),
+    },
+    dict(out.items()),
+    note,
+)
 figure7_judges(scores, limits, p.figure_stem, p.label)
-log.info("%d judge scores (%d judges) -> thresholds:\n%s", len(scores),
-         scores["judge"].nunique(), limits.to_string(index=False))  # fmt: skip
+log.info(
+    "%d judge scores (%d judges) -> thresholds:\n%s",
+    len(scores),
+    scores["judge"].nunique(),
+    limits.to_string(index=False),
+)
 log.info("agreement:\n%s", agree.to_string(index=False))
 log.info("claims by judge:\n%s", claims.drop(columns="statement").to_string(index=False))

@@ -14,7 +14,16 @@ claims, pairs = claims_table(scores, p.variants, cfg, p.experiments)
 write_claims(claims, pairs, dict(snakemake.output.items()), p.label)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg))
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
-log.info("%d scored responses -> %d comparisons, %d claims; %s", len(scores), len(pairs),
-         len(claims), ", ".join(map(str, written)))  # fmt: skip
-log.info("claims:\n%s", claims[["protocol", "claim", "comparison", "difference", "p_adj",
-                                "verdict"]].to_string(index=False))  # fmt: skip
+log.info(
+    "%d scored responses -> %d comparisons, %d claims; %s",
+    len(scores),
+    len(pairs),
+    len(claims),
+    ", ".join(map(str, written)),
+)
+log.info(
+    "claims:\n%s",
+    claims[["protocol", "claim", "comparison", "difference", "p_adj", "verdict"]].to_string(
+        index=False
+    ),
+)

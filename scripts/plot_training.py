@@ -22,5 +22,9 @@ written = [
     *figure6_data(data, prompts, p.stems[1], p.label),
 ]
 with_authors = " and the authors' logs" if authors is not None else ""
-log.info("%d runs' histories%s -> %s", len(history.groupby(["protocol", "run"])), with_authors,
-         ", ".join(map(str, written)))  # fmt: skip
+log.info(
+    "%d runs' histories%s -> %s",
+    len(history.groupby(["protocol", "run"])),
+    with_authors,
+    ", ".join(map(str, written)),
+)

@@ -14,16 +14,22 @@ torch.set_num_threads(snakemake.threads)
 cfg, w, judge = snakemake.params.scoring, snakemake.wildcards, snakemake.params.judge
 start = time.perf_counter()
 model, tokenizer, device = load_judge(judge, snakemake.params.model, cfg["dtype"])
-log.info("judge %s (%s, %s) on %s", judge["name"], judge["kind"], snakemake.params.model["path"],
-         device)  # fmt: skip
+log.info(
+    "judge %s (%s, %s) on %s", judge["name"], judge["kind"], snakemake.params.model["path"], device
+)
 for prompt_set in dict(snakemake.output.items()):
     t0 = time.perf_counter()
     table = judge_rows(judge, model, tokenizer, read_jsonl(snakemake.input[prompt_set]), cfg)
     write_scores(table, snakemake.output[prompt_set])
     log.info(
         "%s/%s/%s: %d responses scored, mean %.3f, empty %d, truncated %d; %.1f s",
-        w.protocol, w.variant, prompt_set, len(table), table["score"].mean(),
-        int(table["empty_response"].sum()), int(table["truncated_input"].sum()),
+        w.protocol,
+        w.variant,
+        prompt_set,
+        len(table),
+        table["score"].mean(),
+        int(table["empty_response"].sum()),
+        int(table["truncated_input"].sum()),
         time.perf_counter() - t0,
-    )  # fmt: skip
+    )
 log.info("done in %.1f s", time.perf_counter() - start)

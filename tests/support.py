@@ -19,8 +19,15 @@ def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subproce
     write to their own temporary results, and two test workers may share the working
     directory (make test runs two)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0", **(env or {})}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--nolock",
-           *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--nolock",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
 
 

@@ -17,8 +17,13 @@ from transformers import (
 from hhalign.dpo import check_lora_targets, lora_targets
 from hhalign.models import InputError
 
-SMALL = {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 1,
-         "num_attention_heads": 2, "intermediate_size": 64}  # fmt: skip
+SMALL = {
+    "vocab_size": 128,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
 ARCHITECTURES = {
     "gpt2": (
         lambda: GPT2LMHeadModel(GPT2Config(vocab_size=128, n_embd=32, n_layer=1, n_head=2)),
@@ -84,6 +89,9 @@ def test_lengths_beyond_the_models_positions_fail_at_start_up_naming_the_key():
         def __call__(self, prompts, **kwargs):
             return {"input_ids": [[5] * 40 for _ in prompts]}
 
-    with pytest.raises(InputError, match=r"generation.max_new_tokens: 90 tokens \(the "
-                       r"longest prompt, 40 tokens, plus 50 new\) exceed the 64"):  # fmt: skip
+    with pytest.raises(
+        InputError,
+        match=r"generation.max_new_tokens: 90 tokens \(the "
+        r"longest prompt, 40 tokens, plus 50 new\) exceed the 64",
+    ):
         generate(gpt2, Tok(), ["a prompt"], 50, batch_size=1)

@@ -68,11 +68,22 @@ def test_the_two_training_ways_share_the_effective_batch():
 
 
 def test_batch_sweep_times_each_size_on_the_suite_inputs():
-    cfg = {"size": "quick", "seed": 0, "stages": ["generation", "scoring"],
-           "prompt_tokens": [8, 24], "prompts": 6, "pairs": 6, "max_new_tokens": 8}  # fmt: skip
+    cfg = {
+        "size": "quick",
+        "seed": 0,
+        "stages": ["generation", "scoring"],
+        "prompt_tokens": [8, 24],
+        "prompts": 6,
+        "pairs": 6,
+        "max_new_tokens": 8,
+    }
     sweep = sweep_batches(cfg, [1, 3], progress=lambda _: None)
     assert list(zip(sweep["stage"], sweep["batch_size"], strict=True)) == [
-        ("generation", 1), ("generation", 3), ("scoring", 1), ("scoring", 3)]  # fmt: skip
+        ("generation", 1),
+        ("generation", 3),
+        ("scoring", 1),
+        ("scoring", 3),
+    ]
     assert (sweep["n"] == 6).all() and (sweep["seconds"] > 0).all()
     rates = (6 / sweep["seconds"]).tolist()  # from seconds rounded to 0.1 ms
     assert sweep["per_s"].tolist() == pytest.approx(rates, rel=0.02)
@@ -94,9 +105,14 @@ def test_full_run_estimate_scales_measured_rates():
 @pytest.mark.slow
 def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
     out = snakemake(
-        "--cores", "2", f"{tmp_path}/bench/summary.csv", "--configfile", "presets/tiny.yaml",
-        "--config", f"results_dir={tmp_path}",
-    )  # fmt: skip
+        "--cores",
+        "2",
+        f"{tmp_path}/bench/summary.csv",
+        "--configfile",
+        "presets/tiny.yaml",
+        "--config",
+        f"results_dir={tmp_path}",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     s = pd.read_csv(tmp_path / "bench" / "summary.csv").set_index("stage")
     assert set(s.index) == {"generation", "scoring", "sft_training", "dpo_training"}

@@ -32,9 +32,13 @@ def dry_run_resources(*args: str) -> dict[str, list[str]]:
 
 def test_slurm_profile_loads_and_gives_gpus_to_gpu_jobs_only(tmp_path):
     jobs = dry_run_resources(
-        "--profile", "profiles/slurm", "--configfile", "presets/tiny.yaml",
-        "--config", f"results_dir={tmp_path}",
-    )  # fmt: skip
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "presets/tiny.yaml",
+        "--config",
+        f"results_dir={tmp_path}",
+    )
     assert set(jobs) >= GPU_RULES, sorted(jobs)
     for rule, lines in jobs.items():
         for line in lines:
@@ -49,11 +53,19 @@ def test_slurm_profile_loads_and_gives_gpus_to_gpu_jobs_only(tmp_path):
 def test_training_runs_one_process_per_gpu_of_the_job(tmp_path):
     """accelerate launch gets --num_processes from the job's gpu resource (set by a profile)."""
     out = snakemake(
-        "-n", "-p", "--cores", "8", "--configfile", "presets/tiny.yaml",
-        "--config", f"results_dir={tmp_path}", "training={'launcher': 'accelerate',"
-        " 'accelerate_args': '--multi_gpu'}",
-        "--set-resources", "train_sft:gpu=4", "train_dpo:gpu=2",
-    )  # fmt: skip
+        "-n",
+        "-p",
+        "--cores",
+        "8",
+        "--configfile",
+        "presets/tiny.yaml",
+        "--config",
+        f"results_dir={tmp_path}",
+        "training={'launcher': 'accelerate', 'accelerate_args': '--multi_gpu'}",
+        "--set-resources",
+        "train_sft:gpu=4",
+        "train_dpo:gpu=2",
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     sft = [line for line in text.splitlines() if "train_sft.py --section" in line]
@@ -69,9 +81,16 @@ def test_fixed_process_count_overrides_the_gpu_resource(tmp_path):
         "training: {launcher: accelerate, num_processes: 2, accelerate_args: '--multi_gpu'}\n"
     )
     out = snakemake(
-        "-n", "-p", "--cores", "2", "--configfile", "presets/tiny.yaml", str(launch),
-        "--config", f"results_dir={tmp_path}",
-    )  # fmt: skip
+        "-n",
+        "-p",
+        "--cores",
+        "2",
+        "--configfile",
+        "presets/tiny.yaml",
+        str(launch),
+        "--config",
+        f"results_dir={tmp_path}",
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "accelerate.commands.launch --num_processes 2 --num_machines 1 --multi_gpu" in text

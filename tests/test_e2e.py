@@ -102,8 +102,17 @@ def test_the_pdf_report_builds_through_its_rule(project):
     """The README's command for the tiny preset's PDF (TeX Live needed; CI installs it)."""
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         pytest.skip("latexmk/pdflatex not installed (Debian: latexmk texlive-latex-recommended)")
-    run(sys.executable, "-m", "snakemake", "--cores", "1", f"{TINY}/paper/report.pdf",
-        "--configfile", "presets/tiny.yaml", cwd=project)  # fmt: skip
+    run(
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        f"{TINY}/paper/report.pdf",
+        "--configfile",
+        "presets/tiny.yaml",
+        cwd=project,
+    )
     pdf = project / TINY / "paper" / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext"):
@@ -125,8 +134,16 @@ def test_second_run_does_nothing(project):
     """A no-op run of the whole DAG (everything up to date) runs no job. Its time is printed,
     not asserted: correctness tests never fail on time (the benchmark suite measures)."""
     start = time.perf_counter()
-    out = run(sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-              "presets/tiny.yaml", cwd=project)  # fmt: skip
+    out = run(
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "presets/tiny.yaml",
+        cwd=project,
+    )
     elapsed = time.perf_counter() - start
     assert "Nothing to be done" in out.stdout + out.stderr
     print(f"no-op run of the whole tiny DAG: {elapsed:.1f} s")
@@ -156,8 +173,13 @@ def job_counts(text: str) -> list[dict[str, int]]:
 def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
     clone, log = pulled
     touched, rebuilt = job_counts(log)[-2:]
-    assert set(rebuilt) == {"make_tables", "plot_figures", "make_claims", "compare_judges",
-                            "all"}, rebuilt  # fmt: skip
+    assert set(rebuilt) == {
+        "make_tables",
+        "plot_figures",
+        "make_claims",
+        "compare_judges",
+        "all",
+    }, rebuilt
     assert "train_sft" in touched and "score_responses" in touched  # touched, never run
     # A job that runs writes its log and its benchmark file; --touch leaves empty logs only.
     for stage in ("train_sft", "train_dpo", "generate_responses", "score_responses"):
@@ -167,8 +189,9 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
         assert not (clone / TINY / "benchmarks" / stage).exists(), stage
     for name in ("table1.csv", "table2.csv", "tables/macros.tex", "claims.csv", "pairs.csv"):
         assert (clone / TINY / name).read_bytes() == (project / TINY / name).read_bytes(), name
-    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
-              cwd=clone)  # fmt: skip
+    out = run(
+        sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml", cwd=clone
+    )
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
@@ -198,10 +221,23 @@ def test_gpu_resource_caps_parallel_jobs(pulled):
     """With 4 cores and 1-thread jobs, --resources gpu=2 lets exactly 2 generations run at once."""
     clone, _ = pulled
     out = run(
-        sys.executable, "-m", "snakemake", "--cores", "4", "--resources", "gpu=2",
-        "--set-threads", "generate_responses=1", "--forcerun", "generate_responses",
-        "--until", "generate_responses", "--configfile", "presets/tiny.yaml", cwd=clone,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "4",
+        "--resources",
+        "gpu=2",
+        "--set-threads",
+        "generate_responses=1",
+        "--forcerun",
+        "generate_responses",
+        "--until",
+        "generate_responses",
+        "--configfile",
+        "presets/tiny.yaml",
+        cwd=clone,
+    )
     text = out.stdout + out.stderr
     assert job_counts(text)[0]["generate_responses"] == 8
     assert max_concurrent(text, "generate_responses") == 2
@@ -214,8 +250,15 @@ def dry_run_after_editing(project: Path, module: str) -> dict[str, int]:
     text, before = path.read_text(), path.stat()
     try:
         path.write_text(text + "# edited\n")
-        out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
-                  cwd=project)  # fmt: skip
+        out = run(
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--configfile",
+            "presets/tiny.yaml",
+            cwd=project,
+        )
         return job_counts(out.stdout + out.stderr)[0]
     finally:
         path.write_text(text)
@@ -269,8 +312,16 @@ def test_changing_only_the_judges_reruns_only_judging(project, tmp_path):
         "     thresholds: {harmful: 0.0, helpful: 0.0}}\n"
         "  - {name: tiny_guard, kind: guard, model: {source: tiny}}\n"
     )
-    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml",
-              str(extra), cwd=project)  # fmt: skip
+    out = run(
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--configfile",
+        "presets/tiny.yaml",
+        str(extra),
+        cwd=project,
+    )
     jobs = job_counts(out.stdout + out.stderr)[0]
     assert set(jobs) == {
         "build_tiny_judge",
@@ -288,8 +339,17 @@ def test_adding_seeds_trains_only_the_new_seeds(project, tmp_path):
     seed 7's SFT, DPO and SFT+DPO (from seed 7's SFT) are planned, Base is not rerun."""
     extra = tmp_path / "seeds.yaml"
     extra.write_text("seeds: [42, 7]\n")
-    out = run(sys.executable, "-m", "snakemake", "-n", "-p", "--configfile", "presets/tiny.yaml",
-              str(extra), cwd=project)  # fmt: skip
+    out = run(
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "-p",
+        "--configfile",
+        "presets/tiny.yaml",
+        str(extra),
+        cwd=project,
+    )
     text = out.stdout + out.stderr
     jobs = job_counts(text)[0]
     assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 4, jobs
@@ -317,16 +377,27 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     html = page.read_text()
     assert html.count('"mime_type": "image/png"') == 7  # Figures 1-7
     assert html.count('"mime_type": "text/html"') == 7  # Tables 1-2, claims, pairs, 3 judges
-    browse = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-              "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000",
-              "--window-size=1400,1000"]  # fmt: skip
+    browse = [
+        chromium,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=8000",
+        "--window-size=1400,1000",
+    ]
     shot = project / TINY / "report_screenshot.png"
-    done = subprocess.run([*browse, f"--screenshot={shot}", page.as_uri()], capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        [*browse, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     dom = subprocess.run([*browse, "--dump-dom", page.as_uri()], capture_output=True, text=True)
-    errors = [line for line in (done.stderr + dom.stderr).splitlines()
-              if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)]  # fmt: skip
+    errors = [
+        line
+        for line in (done.stderr + dom.stderr).splitlines()
+        if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)
+    ]
     assert not errors, errors
     for category in ("Claims", "Data", "Figures", "Judges", "Tables", "Training"):
         assert f">{category}<" in dom.stdout, category

@@ -147,8 +147,12 @@ def test_chat_template_rendering_feeds_the_template_once_and_keeps_the_hh_prompt
     assert text == (
         f"{tok.bos_token}<|user|>hi there\n<|assistant|>hello\n<|user|>how are you?\n<|assistant|>"
     )
-    cfg = {"max_new_tokens": 5, "batch_size": 2, "extraction": "corrected",
-           "prompt_rendering": "chat_template"}  # fmt: skip
+    cfg = {
+        "max_new_tokens": 5,
+        "batch_size": 2,
+        "extraction": "corrected",
+        "prompt_rendering": "chat_template",
+    }
     out = respond(model, tok, [{"id": "a", "prompt": prompt}], cfg)
     assert out[0]["prompt"] == prompt
     ids = generate(model, tok, [text], 5, 1, add_special_tokens=False)[0].prompt_ids

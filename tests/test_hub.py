@@ -151,16 +151,21 @@ def load_in_subprocess(cache: Path, name: str, revision: str, kind: str, **kw):
     args = ", ".join(
         [repr(name), repr(revision), repr(kind)] + [f"{k}={v!r}" for k, v in kw.items()]
     )
-    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT / "scripts"),
+    }
     code = f"from hhalign.models import load_model\nload_model({args})\n"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
 @pytest.mark.slow
 def test_pickled_weights_are_refused_unless_the_model_allows_them(hub_cache):
-    out = load_in_subprocess(hub_cache, JUDGE["name"], JUDGE["revision"], "reward",
-                             safetensors_only=True)  # fmt: skip
+    out = load_in_subprocess(
+        hub_cache, JUDGE["name"], JUDGE["revision"], "reward", safetensors_only=True
+    )
     assert out.returncode != 0
     assert "holds no safetensors weights" in out.stderr and "allow_pickle: true" in out.stderr
 
@@ -217,8 +222,9 @@ def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(tmp_
     assert "the Hub cannot be reached" in log and "Fix: set data.source: local" in log
     audit = json.dumps({"harmful": f"{dead}/h.json", "helpful": f"{dead}/p.json"})
     target = results / "audit/table1.csv"
-    out = snakemake("--cores", "1", str(target), "--config", f"results_dir={results}",
-                    f"audit={audit}", env=env)  # fmt: skip
+    out = snakemake(
+        "--cores", "1", str(target), "--config", f"results_dir={results}", f"audit={audit}", env=env
+    )
     assert out.returncode != 0
     log = (results / "audit/logs/import_audit_scores.log").read_text()
     assert f"cannot download the authors' release from {dead}/h.json" in log
@@ -234,10 +240,20 @@ def unreachable_model_load(tmp_path_factory) -> subprocess.Popen:
         f"load_model({POLICY['name']!r}, {POLICY['revision']!r}, 'causal')\n"
     )
     home = str(tmp_path_factory.mktemp("hf"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9",
-           "HF_HOME": home, "PYTHONPATH": str(ROOT / "scripts")}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_HOME": home,
+        "PYTHONPATH": str(ROOT / "scripts"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow

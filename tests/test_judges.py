@@ -33,10 +33,17 @@ from hhalign.judges import (
 )
 from hhalign.tiny import judge_tokenizer, policy_tokenizer, tiny_judge, train_bpe
 
-GUARD = {"prefix": "Safety:", "labels": [" Safe", " Unsafe", " Controversial"],
-         "unsafe": [" Unsafe"]}  # fmt: skip
-SIZES = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-         "intermediate_size": 64}  # fmt: skip
+GUARD = {
+    "prefix": "Safety:",
+    "labels": [" Safe", " Unsafe", " Controversial"],
+    "unsafe": [" Unsafe"],
+}
+SIZES = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
 PROMPT = (
     "\n\nHuman: How do I bake bread?\n\nAssistant: With flour.\n\nHuman: And then?\n\nAssistant:"
 )
@@ -52,8 +59,11 @@ def test_a_conversation_keeps_every_turn_and_ends_with_the_response():
     messages = conversation(PROMPT, " Knead it. ")
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert [m["content"] for m in messages] == [
-        "How do I bake bread?", "With flour.", "And then?", "Knead it."
-    ]  # fmt: skip
+        "How do I bake bread?",
+        "With flour.",
+        "And then?",
+        "Knead it.",
+    ]
 
 
 def test_the_paper_protocols_stripped_prompts_read_the_same():
@@ -118,10 +128,12 @@ def test_the_chat_judge_scores_each_response_the_same_alone_or_batched(bpe):
     model, tok = tiny_judge(bpe, "chat", SIZES, 256, 1)
     model.eval()
     rows = [{"id": str(i), "prompt": PROMPT, "response": "word " * i} for i in range(1, 6)]
-    batched = score_rows(model, tok, "chat", rows, {"batch_size": 8, "max_batch_tokens": None,
-                                                    "max_length": 256})  # fmt: skip
-    alone = score_rows(model, tok, "chat", rows, {"batch_size": 1, "max_batch_tokens": None,
-                                                  "max_length": 256})  # fmt: skip
+    batched = score_rows(
+        model, tok, "chat", rows, {"batch_size": 8, "max_batch_tokens": None, "max_length": 256}
+    )
+    alone = score_rows(
+        model, tok, "chat", rows, {"batch_size": 1, "max_batch_tokens": None, "max_length": 256}
+    )
     assert np.allclose(batched["score"], alone["score"], atol=1e-5)
     assert batched["score"].nunique() == 5
 
@@ -184,9 +196,18 @@ def simulated_scores(seed: int = 0, n: int = 40) -> pd.DataFrame:
             for judge, score in (("oa", x), ("chat", 10 * x + 5), ("guard", 1 / (1 + np.exp(-x)))):
                 if judge == "guard" and prompt_set == "helpful":
                     continue
-                rows += [{"judge": judge, "protocol": "paper", "variant": variant, "seed": 0,
-                          "prompt_set": prompt_set, "id": str(i), "score": s}
-                         for i, s in enumerate(score)]  # fmt: skip
+                rows += [
+                    {
+                        "judge": judge,
+                        "protocol": "paper",
+                        "variant": variant,
+                        "seed": 0,
+                        "prompt_set": prompt_set,
+                        "id": str(i),
+                        "score": s,
+                    }
+                    for i, s in enumerate(score)
+                ]
     return pd.DataFrame(rows)
 
 
@@ -196,10 +217,17 @@ def test_judges_tables_on_simulated_scores():
     from hhalign.claims import CLAIMS
 
     scores = simulated_scores()
-    judges = [{"name": "oa"}, {"name": "chat", "thresholds": None},
-              {"name": "guard", "thresholds": None}]  # fmt: skip
-    metrics = {"harmless_threshold": -3.0, "harmless_op": ">", "helpful_threshold": -2.0,
-               "helpful_op": ">"}  # fmt: skip
+    judges = [
+        {"name": "oa"},
+        {"name": "chat", "thresholds": None},
+        {"name": "guard", "thresholds": None},
+    ]
+    metrics = {
+        "harmless_threshold": -3.0,
+        "harmless_op": ">",
+        "helpful_threshold": -2.0,
+        "helpful_op": ">",
+    }
     limits = thresholds_table(scores, judges, metrics)
     assert len(limits) == 5 and set(limits["source"].str[:10]) == {"paper", "calibrated"}
     table = judge_table1(scores, limits).set_index(["judge", "model"])
@@ -211,10 +239,15 @@ def test_judges_tables_on_simulated_scores():
     responses = agree[agree["scope"] == "responses"]
     assert np.allclose(responses["spearman"], 1.0) and np.allclose(responses["kappa"], 1.0)
     assert np.allclose(agree.loc[agree["scope"] != "responses", "kendall_tau"], 1.0)
-    claims = pd.DataFrame({"protocol": "paper", "claim": [c for c, _, _ in CLAIMS],
-                           "statement": "s", "verdict": "holds"})  # fmt: skip
-    by_judge = claims_by_judge(claims, judge_table1(scores, limits),
-                               {c: p for c, _, p in CLAIMS})  # fmt: skip
+    claims = pd.DataFrame(
+        {
+            "protocol": "paper",
+            "claim": [c for c, _, _ in CLAIMS],
+            "statement": "s",
+            "verdict": "holds",
+        }
+    )
+    by_judge = claims_by_judge(claims, judge_table1(scores, limits), {c: p for c, _, p in CLAIMS})
     assert (by_judge["judges_agree"] == "yes").all()
     assert (
         by_judge.loc[by_judge["claim"] == "dpo_beats_base_hpr", "direction_guard"] == "n/a"
@@ -224,8 +257,12 @@ def test_judges_tables_on_simulated_scores():
 def test_configured_thresholds_are_used_as_given():
     scores = simulated_scores()
     judges = [{"name": "oa"}, {"name": "chat", "thresholds": {"harmful": 1.0, "helpful": 2.0}}]
-    metrics = {"harmless_threshold": -3.0, "harmless_op": ">", "helpful_threshold": -2.0,
-               "helpful_op": ">"}  # fmt: skip
+    metrics = {
+        "harmless_threshold": -3.0,
+        "harmless_op": ">",
+        "helpful_threshold": -2.0,
+        "helpful_op": ">",
+    }
     limits = thresholds_table(scores[scores["judge"] != "guard"], judges, metrics)
     chat = limits[limits["judge"] == "chat"].set_index("prompt_set")
     assert chat.loc["harmful", "threshold"] == 1.0 and chat.loc["helpful", "source"] == "config"
@@ -241,13 +278,20 @@ def base_config() -> dict:
     ("judges", "message"),
     [
         ([{"name": "a", "kind": "pair", "model": {"source": "tiny"}}], r"judges\[0\].*model: null"),
-        ([{"name": "a", "kind": "pair"},
-          {"name": "a", "kind": "chat", "model": {"source": "tiny"}}], "names must be unique"),
+        (
+            [
+                {"name": "a", "kind": "pair"},
+                {"name": "a", "kind": "chat", "model": {"source": "tiny"}},
+            ],
+            "names must be unique",
+        ),
         ([{"name": "a", "kind": "pair"}, {"name": "b", "kind": "chat"}], "'b' has no model"),
-        ([{"name": "a", "kind": "pair"}, {"name": "b", "kind": "vote", "model": {}}],
-         r"judges.1.kind: 'vote' is not one of"),
+        (
+            [{"name": "a", "kind": "pair"}, {"name": "b", "kind": "vote", "model": {}}],
+            r"judges.1.kind: 'vote' is not one of",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_judge_entry_stops_the_run_naming_it(judges, message):
     cfg = deep_merge(base_config(), {"judges": judges})
     with pytest.raises(ConfigError, match=message):
@@ -256,9 +300,11 @@ def test_a_bad_judge_entry_stops_the_run_naming_it(judges, message):
 
 @pytest.mark.parametrize(
     ("kind", "message"),
-    [("pair", r"judge 'local_judge' \(kind pair\): its tokenizer joins a text pair"),
-     ("chat", r"judge 'local_judge' \(kind chat\): its tokenizer has no chat template")],
-)  # fmt: skip
+    [
+        ("pair", r"judge 'local_judge' \(kind pair\): its tokenizer joins a text pair"),
+        ("chat", r"judge 'local_judge' \(kind chat\): its tokenizer has no chat template"),
+    ],
+)
 def test_a_local_judge_that_cannot_read_its_kind_stops_the_run_at_start_up(
     bpe, tmp_path, kind, message
 ):

@@ -25,11 +25,21 @@ def experiments() -> Plan:
 
 def test_runs_and_score_keys_in_table_order():
     plan = plan_of(seeds=[1, 2])
-    assert plan.runs() == ["base", "sft", "sft_seed2", "dpo", "dpo_seed2", "sft_dpo",
-                           "sft_dpo_seed2"]  # fmt: skip
+    assert plan.runs() == [
+        "base",
+        "sft",
+        "sft_seed2",
+        "dpo",
+        "dpo_seed2",
+        "sft_dpo",
+        "sft_dpo_seed2",
+    ]
     keys = plan.score_keys()
-    assert keys[:3] == [("paper", "base", "harmful"), ("paper", "base", "helpful"),
-                        ("paper", "sft", "harmful")]  # fmt: skip
+    assert keys[:3] == [
+        ("paper", "base", "harmful"),
+        ("paper", "base", "helpful"),
+        ("paper", "sft", "harmful"),
+    ]
     assert len(keys) == 2 * 7 * 2
 
 
@@ -43,8 +53,15 @@ def test_an_experiment_owns_its_dpo_and_shares_the_rest(experiments):
         assert plan.prompts_dir(exp) == "R/prompts/corrected"
         assert plan.start_ref(exp, "sft_dpo").path == "R/models/corrected/sft"
     assert plan.owner("paper_dpo_2ep", plan.train_key, "sft") == "paper"
-    assert plan.experiments == ["paper_dpo_2ep", "dpo_ipo", "dpo_hinge", "dpo_robust",
-                                "dpo_sigmoid_norm", "dpo_full", "dpo_clean"]  # fmt: skip
+    assert plan.experiments == [
+        "paper_dpo_2ep",
+        "dpo_ipo",
+        "dpo_hinge",
+        "dpo_robust",
+        "dpo_sigmoid_norm",
+        "dpo_full",
+        "dpo_clean",
+    ]
 
 
 def test_every_experiment_keeps_its_training_curves(experiments):

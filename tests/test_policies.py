@@ -60,9 +60,20 @@ def start(arch: str, workdir: Path) -> subprocess.Popen:
     workdir.mkdir(parents=True)
     shutil.copyfile(ROOT / "config.yaml", workdir / "config.yaml")  # the Snakefile's configfile
     (workdir / "small.yaml").write_text(yaml.safe_dump(small))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--cores", "1", "--configfile",
-           str(ROOT / "presets" / "tiny.yaml"), str(workdir / "small.yaml")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "1",
+        "--configfile",
+        str(ROOT / "presets" / "tiny.yaml"),
+        str(workdir / "small.yaml"),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
     log = open(workdir / "snakemake.out", "w")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -130,9 +141,11 @@ def test_three_seeds_every_candidate_and_the_claims_table(runs):
     results = runs["gpt2"]
     t1 = pd.read_csv(results / "table1.csv", dtype={"seed": str})
     assert t1.groupby("model")["seed"].apply(list).to_dict() == {
-        "base": ["42", "all"], "sft": ["42", "1", "2", "all"], "dpo": ["42", "1", "2", "all"],
+        "base": ["42", "all"],
+        "sft": ["42", "1", "2", "all"],
+        "dpo": ["42", "1", "2", "all"],
         "sft_dpo": ["42", "1", "2", "all"],
-    }  # fmt: skip
+    }
     summary = t1[t1["seed"] == "all"].set_index("model")
     assert summary.loc["sft", "n_seeds"] == 3 and summary.loc["base", "n_seeds"] == 1
     n = int(summary.loc["base", "n_harmful"])

@@ -125,10 +125,17 @@ def test_every_candidate_and_a_matching_helpful_sample(synthetic_helpful):
 
     harmful_rows = generate_rows("harmless-base", "test", 300, 0, 0.0)
     rules = PromptRules.from_config(
-        {"keywords": ["kill", "murder", "rape"], "keyword_match": "substring",
-         "case_sensitive": True, "keyword_scope": "dialogue", "prompt_format": "paper",
-         "n_harmful": None, "n_helpful": "match_harmful", "seed": 100}
-    )  # fmt: skip
+        {
+            "keywords": ["kill", "murder", "rape"],
+            "keyword_match": "substring",
+            "case_sensitive": True,
+            "keyword_scope": "dialogue",
+            "prompt_format": "paper",
+            "n_harmful": None,
+            "n_helpful": "match_harmful",
+            "seed": 100,
+        }
+    )
     src = {"subset": "x", "split": "test"}
     harmful, helpful, _, n = select_prompts(harmful_rows, synthetic_helpful, rules, src, src)
     assert len(harmful) == n == len(helpful) > 50

@@ -149,17 +149,27 @@ def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
     results = tmp_path / "results"
     run = {
         "results_dir": str(results),
-        "data": {"source": "local", "local_dir": str(real_harmless_test.parents[1]),
-                 "train_subsets": ["harmless-base"], "train_split": "test"},
+        "data": {
+            "source": "local",
+            "local_dir": str(real_harmless_test.parents[1]),
+            "train_subsets": ["harmless-base"],
+            "train_split": "test",
+        },
         "models": {"judge": {"source": "tiny"}},
         "protocols": ["paper"],
         # The tiny judge reads 128 tokens of each pair (real dialogues run to 512): minutes
         # at full length on 2 cores, and the test is about the accounting, not the judge.
         "scoring": {"max_length": 128, "max_batch_tokens": 4096, "batch_size": 64},
-    }  # fmt: skip
+    }
     (tmp_path / "real.yaml").write_text(yaml.safe_dump(run))
-    out = snakemake(str(results / "data/clean_summary.json"), "--cores", "2", "--configfile",
-                    str(ROOT / "presets" / "tiny.yaml"), str(tmp_path / "real.yaml"))  # fmt: skip
+    out = snakemake(
+        str(results / "data/clean_summary.json"),
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "presets" / "tiny.yaml"),
+        str(tmp_path / "real.yaml"),
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((results / "data/clean_summary.json").read_text())
     built = json.loads((results / "data/summary.json").read_text())
@@ -185,8 +195,12 @@ def test_a_chat_judge_reads_real_dialogues_whole(rows):
     from hhalign.tiny import tiny_judge, train_bpe
 
     texts = [r["chosen"] for r in rows]
-    sizes = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-             "intermediate_size": 32}  # fmt: skip
+    sizes = {
+        "hidden_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 32,
+    }
     _, tok = tiny_judge(train_bpe(texts, 2000), "chat", sizes, 64, 0)
     for row in rows[:300]:
         prompt, completion = split_prompt(row["chosen"])

@@ -179,17 +179,34 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     res = tmp_path / "results"
     names = ("table1.csv", "table2.csv", "tables/table1.tex", "tables/table2.tex")
     out = dict(zip(("table1", "table2", "table1_tex", "table2_tex"), names, strict=True))
-    write_tables(t1, t2, {**{k: str(res / v) for k, v in out.items()},
-                          "macros": str(res / "tables/macros.tex")}, label)  # fmt: skip
+    write_tables(
+        t1,
+        t2,
+        {**{k: str(res / v) for k, v in out.items()}, "macros": str(res / "tables/macros.tex")},
+        label,
+    )
     figure1_rates(t1, res / "figures/fig1_rates", label)
     figure2_scores(scores, PAPER, res / "figures/fig2_scores", label)
     figure3_means(t1, res / "figures/fig3_means", label)
-    cfg = {"alpha": 0.05, "power": 0.8, "bootstrap_draws": 200, "permutation_draws": 200,
-           "seed": 0, "threshold_band": 0.5, "threshold_scan": 1.0, "threshold_step": 0.5,
-           "metrics": PAPER}  # fmt: skip
+    cfg = {
+        "alpha": 0.05,
+        "power": 0.8,
+        "bootstrap_draws": 200,
+        "permutation_draws": 200,
+        "seed": 0,
+        "threshold_band": 0.5,
+        "threshold_scan": 1.0,
+        "threshold_step": 0.5,
+        "metrics": PAPER,
+    }
     claims, pairs = claims_table(scores, VARIANTS, cfg)
-    names = ("claims.csv", "pairs.csv", "tables/claims.tex", "tables/claims_text.tex",
-             "tables/claims_macros.tex")  # fmt: skip
+    names = (
+        "claims.csv",
+        "pairs.csv",
+        "tables/claims.tex",
+        "tables/claims_text.tex",
+        "tables/claims_macros.tex",
+    )
     keys = ("claims", "pairs", "claims_tex", "claims_text", "claims_macros")
     out = dict(zip(keys, names, strict=True))
     write_claims(claims, pairs, {k: str(res / v) for k, v in out.items()}, label)

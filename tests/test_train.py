@@ -52,8 +52,9 @@ def weights(path) -> dict:
 def run_sft(world, name, stop_after=None, **extra):
     callbacks = (StopAt(stop_after),) if stop_after is not None else ()
     section = small(world["cfg"]["sft"], **extra)
-    return train_sft(training_run(world, section, world["root"] / "policy", name,
-                                  callbacks=callbacks))  # fmt: skip
+    return train_sft(
+        training_run(world, section, world["root"] / "policy", name, callbacks=callbacks)
+    )
 
 
 def run_dpo(world, name, start, **extra):
@@ -379,8 +380,9 @@ def test_full_parameter_dpo_moves_every_weight_and_keeps_the_reference(world):
     """dpo.lora.enabled: false: every weight is trained, and TRL's reference (a frozen copy
     of the start) stays equal to the start model."""
     lora = {**world["cfg"]["dpo"]["lora"], "enabled": False}
-    trainer, summary = run_dpo(world, "dpo-full", world["root"] / "policy", lora=lora,
-                               max_train_samples=16)  # fmt: skip
+    trainer, summary = run_dpo(
+        world, "dpo-full", world["root"] / "policy", lora=lora, max_train_samples=16
+    )
     assert not summary["lora"] and summary["trainable_params"] == sum(
         p.numel() for p in trainer.model.parameters()
     )
@@ -396,8 +398,13 @@ def test_full_parameter_dpo_moves_every_weight_and_keeps_the_reference(world):
 def test_dpo_loss_variants_train(world, loss_type):
     """TRL 1.16's loss types the experiments use: each trains (finite, falling loss)."""
     smoothing = 0.1 if loss_type == "robust" else 0.0
-    _, summary = run_dpo(world, f"dpo-{loss_type}", world["root"] / "policy",
-                         loss_type=loss_type, label_smoothing=smoothing,
-                         max_train_samples=32)  # fmt: skip
+    _, summary = run_dpo(
+        world,
+        f"dpo-{loss_type}",
+        world["root"] / "policy",
+        loss_type=loss_type,
+        label_smoothing=smoothing,
+        max_train_samples=32,
+    )
     assert summary["steps"] == 4
     assert all(map(math.isfinite, (summary["first_loss"], summary["final_loss"])))

@@ -241,5 +241,6 @@ def test_the_model_ladder_trains_each_rung_and_shares_only_data_prompts_and_judg
     assert added["train_dpo"] == 6 and added["generate_responses"] == 3 * 4
     assert added["select_prompts"] == 0 and added["build_datasets"] == 0
     assert added["train_reward_model"] == 0 and added["build_tiny_models"] == 0
-    assert re.search(r"--start \S*models/tiny/policy_pythia-410m --out \S*models/pythia-410m/sft ",
-                     text)  # fmt: skip
+    assert re.search(
+        r"--start \S*models/tiny/policy_pythia-410m --out \S*models/pythia-410m/sft ", text
+    )

@@ -123,8 +123,9 @@ def compare(
     va, vb = per_prompt(arrays, metric, a, limits), per_prompt(arrays, metric, b, limits)
     d = {s: va[s] - vb[s] for s in weights}
     diff = stats.difference(d, weights) + 0.0  # + 0.0: no "-0" in the tables
-    lo, hi = (x + 0.0 for x in stats.bootstrap_interval(d, weights, cfg["bootstrap_draws"],
-                                                         cfg["seed"]))  # fmt: skip
+    lo, hi = (
+        x + 0.0 for x in stats.bootstrap_interval(d, weights, cfg["bootstrap_draws"], cfg["seed"])
+    )
     p, test = p_value(metric, va, vb, cfg["permutation_draws"], cfg["seed"])
     per_seed = [
         stats.difference({s: x[i : i + 1] for s, x in d.items()}, weights)
@@ -298,18 +299,28 @@ def claims_table(
             if not all(a in variants and b in variants for _, a, b in parts):
                 continue
             verdict, row, (lo, hi) = judge_claim(parts, table, shifts[protocol], cfg)
-            claims.append({
-                "protocol": protocol, "claim": claim_id, "statement": statement,
-                "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
-                "paper": paper_difference(row["metric"], row["a"], row["b"]),
-                "difference": row["difference"], "ci_low": row["ci_low"],
-                "ci_high": row["ci_high"], "p_adj": row["p_adj"],
-                "adjustment": row["adjustment"], "test": row["test"], "mdd": row["mdd"],
-                "superiority": row["superiority"],
-                "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
-                "n_prompts": row["n_prompts"], "stable_from": lo, "stable_to": hi,
-                "verdict": verdict,
-            })  # fmt: skip
+            claims.append(
+                {
+                    "protocol": protocol,
+                    "claim": claim_id,
+                    "statement": statement,
+                    "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
+                    "paper": paper_difference(row["metric"], row["a"], row["b"]),
+                    "difference": row["difference"],
+                    "ci_low": row["ci_low"],
+                    "ci_high": row["ci_high"],
+                    "p_adj": row["p_adj"],
+                    "adjustment": row["adjustment"],
+                    "test": row["test"],
+                    "mdd": row["mdd"],
+                    "superiority": row["superiority"],
+                    "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
+                    "n_prompts": row["n_prompts"],
+                    "stable_from": lo,
+                    "stable_to": hi,
+                    "verdict": verdict,
+                }
+            )
     cols = ["protocol", "metric", "a", "b"]
     return pd.DataFrame(claims), pairs[cols + [c for c in pairs if c not in cols]]
 
@@ -331,10 +342,15 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
                 values = per_prompt(arrays, col, variant, limits)
                 if len(per_seed) == 1:  # Base: one run, its arrays repeat it for every seed
                     values = {s: v[:1] for s, v in values.items()}
-                lo, hi = stats.bootstrap_interval(values, weights, cfg["bootstrap_draws"],
-                                                  cfg["seed"])  # fmt: skip
-                row |= {col: float(per_seed[col].mean()), f"{col}_lo": lo, f"{col}_hi": hi,
-                        f"{col}_sd": float(per_seed[col].std(ddof=1))}  # fmt: skip
+                lo, hi = stats.bootstrap_interval(
+                    values, weights, cfg["bootstrap_draws"], cfg["seed"]
+                )
+                row |= {
+                    col: float(per_seed[col].mean()),
+                    f"{col}_lo": lo,
+                    f"{col}_hi": hi,
+                    f"{col}_sd": float(per_seed[col].std(ddof=1)),
+                }
             for col in ("n_harmful", "n_helpful"):
                 row[col] = int(per_seed[col].iloc[0])
             for col in ("empty_harmful", "empty_helpful", "empty_responses"):

@@ -13,16 +13,29 @@ import pandas as pd
 from hhalign.scoring import score_pairs
 
 
-def judge_pairs(model, tokenizer, pairs: pd.DataFrame, batch_size: int, max_length: int,
-                max_batch_tokens: int | None = None) -> pd.DataFrame:  # fmt: skip
+def judge_pairs(
+    model,
+    tokenizer,
+    pairs: pd.DataFrame,
+    batch_size: int,
+    max_length: int,
+    max_batch_tokens: int | None = None,
+) -> pd.DataFrame:
     """``pairs`` with the judge's ``chosen_score``, ``rejected_score`` and their ``margin``,
     each response scored with its explicit prompt as a text pair, as responses are."""
     prompts = pairs["prompt"].tolist()
     scores = {
-        side: score_pairs(model, tokenizer, prompts, pairs[side].tolist(), batch_size,
-                          max_length, max_batch_tokens=max_batch_tokens)[0]
+        side: score_pairs(
+            model,
+            tokenizer,
+            prompts,
+            pairs[side].tolist(),
+            batch_size,
+            max_length,
+            max_batch_tokens=max_batch_tokens,
+        )[0]
         for side in ("chosen", "rejected")
-    }  # fmt: skip
+    }
     return pairs.assign(
         chosen_score=scores["chosen"],
         rejected_score=scores["rejected"],

@@ -238,9 +238,19 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
 
 # What one run shares across its protocols: the data, the judge and the tiny world's
 # tokenizer. A protocol may change the policy (models.policy, tiny.policy), not these.
-RUN_WIDE = [("data",), ("synthetic",), ("reward_model",), ("models", "judge"), ("judges",),
-            ("threads",), ("models", "safetensors_only"), ("tiny", "seed"), ("tiny", "vocab_size"),
-            ("tiny", "max_position_embeddings"), ("tiny", "judge")]  # fmt: skip
+RUN_WIDE = [
+    ("data",),
+    ("synthetic",),
+    ("reward_model",),
+    ("models", "judge"),
+    ("judges",),
+    ("threads",),
+    ("models", "safetensors_only"),
+    ("tiny", "seed"),
+    ("tiny", "vocab_size"),
+    ("tiny", "max_position_embeddings"),
+    ("tiny", "judge"),
+]
 
 
 def check_run_wide(config: dict, views: dict[str, dict]) -> None:

@@ -60,10 +60,13 @@ def authors_logs(text: str, name: str) -> pd.DataFrame:
             "point audit.train_logs at the authors' main.ipynb or a run,step,loss CSV"
         )
     return pd.DataFrame(
-        [(run, int(s), float(v)) for run, rows in zip(("sft", "dpo", "sft_dpo"), tables,
-                                                      strict=True) for s, v in rows],
+        [
+            (run, int(s), float(v))
+            for run, rows in zip(("sft", "dpo", "sft_dpo"), tables, strict=True)
+            for s, v in rows
+        ],
         columns=["run", "step", "loss"],
-    )  # fmt: skip
+    )
 
 
 def figure5_training(
@@ -80,20 +83,38 @@ def figure5_training(
                 if key not in g:
                     continue
                 g = g.dropna(subset=[key])
-                ax.plot(g["step"] / g["step"].max(), g[key], lw=0.8, color=COLORS[k % len(COLORS)],
-                        label=f"{protocol} {display(run)}")  # fmt: skip
+                ax.plot(
+                    g["step"] / g["step"].max(),
+                    g[key],
+                    lw=0.8,
+                    color=COLORS[k % len(COLORS)],
+                    label=f"{protocol} {display(run)}",
+                )
             if authors is not None and key == "loss" and kind in ("sft", "dpo"):
                 for run in ["sft"] if kind == "sft" else ["dpo", "sft_dpo"]:
                     a = authors[authors["run"] == run]
-                    ax.plot(a["step"] / a["step"].max(), a["loss"], lw=0.8, color="0.55", ls="--",
-                            label=f"authors {display(run)}")  # fmt: skip
+                    ax.plot(
+                        a["step"] / a["step"].max(),
+                        a["loss"],
+                        lw=0.8,
+                        color="0.55",
+                        ls="--",
+                        label=f"authors {display(run)}",
+                    )
             ax.set_title(title, fontsize=8)
             ax.set_xlabel("share of training")
         legend = {}
         for ax in axes[0]:
             legend |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-        fig.legend(legend.values(), legend.keys(), loc="lower center", ncols=5, frameon=False,
-                   bbox_to_anchor=(0.5, 0.98), fontsize=6)  # fmt: skip
+        fig.legend(
+            legend.values(),
+            legend.keys(),
+            loc="lower center",
+            ncols=5,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.98),
+            fontsize=6,
+        )
         _label(fig, label)
         return _save(fig, stem)
 
@@ -106,8 +127,9 @@ def _kind(history: pd.DataFrame, kind: str) -> pd.Series:
     return (history["variant"] == "reward") | (history["protocol"] == "judges")
 
 
-def figure6_data(data: dict, prompts: dict[str, dict], stem: str | Path,
-                 label: str = "") -> list[Path]:  # fmt: skip
+def figure6_data(
+    data: dict, prompts: dict[str, dict], stem: str | Path, label: str = ""
+) -> list[Path]:
     """What the data stage did: training rows in and out with rejects by reason, and each
     protocol's prompt selection (rows in, keyword candidates, prompts out)."""
     with plt.rc_context(STYLE):
@@ -115,23 +137,34 @@ def figure6_data(data: dict, prompts: dict[str, dict], stem: str | Path,
         reasons = sorted(set(data["sft_rejects"]) | set(data["dpo_rejects"]))
         for j, kind in enumerate(("sft", "dpo")):
             counts = [data[f"{kind}_rejects"].get(r, 0) for r in reasons]
-            bars = left.barh([i + 0.4 * j for i in range(len(reasons))], counts, 0.4,
-                             color=COLORS[j], label=f"{kind.upper()} ({data[f'{kind}_rows']} of "
-                             f"{data['rows_in']} rows kept)")  # fmt: skip
+            bars = left.barh(
+                [i + 0.4 * j for i in range(len(reasons))],
+                counts,
+                0.4,
+                color=COLORS[j],
+                label=f"{kind.upper()} ({data[f'{kind}_rows']} of {data['rows_in']} rows kept)",
+            )
             left.bar_label(bars, fontsize=6, padding=1)
-        left.set_yticks([i + 0.2 for i in range(len(reasons))],
-                        [r.replace("_", " ") for r in reasons])  # fmt: skip
+        left.set_yticks(
+            [i + 0.2 for i in range(len(reasons))], [r.replace("_", " ") for r in reasons]
+        )
         left.set_xlabel("rows rejected")
         left.legend(fontsize=6, frameon=False)
         steps = ["harmful_rows_in", "harmful_candidates", "harmful_out", "helpful_out"]
         for j, (protocol, summary) in enumerate(prompts.items()):
             values = [summary.get(s, 0) for s in steps]
-            bars = right.bar([i + 0.4 * j for i in range(len(steps))], values, 0.4,
-                             color=COLORS[j + 2], label=f"{protocol} protocol")  # fmt: skip
+            bars = right.bar(
+                [i + 0.4 * j for i in range(len(steps))],
+                values,
+                0.4,
+                color=COLORS[j + 2],
+                label=f"{protocol} protocol",
+            )
             right.bar_label(bars, fontsize=6, padding=1)
-        right.set_xticks([i + 0.2 for i in range(len(steps))],
-                         ["harmful\nrows", "keyword\nmatches", "harmful\nprompts",
-                          "helpful\nprompts"])  # fmt: skip
+        right.set_xticks(
+            [i + 0.2 for i in range(len(steps))],
+            ["harmful\nrows", "keyword\nmatches", "harmful\nprompts", "helpful\nprompts"],
+        )
         right.legend(fontsize=6, frameon=False)
         _label(fig, label)
         return _save(fig, stem)

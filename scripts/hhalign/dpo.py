@@ -45,8 +45,7 @@ def lora_wrappable() -> tuple[type, ...]:
     from transformers.pytorch_utils import Conv1D
 
     nn = torch.nn
-    return (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention,
-            Conv1D)  # fmt: skip
+    return (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention, Conv1D)
 
 
 def check_lora_targets(model: torch.nn.Module, targets: list[str]) -> None:
@@ -120,12 +119,16 @@ def pretokenize_like_trl016(
     with a ``length`` column; returns it and the number of pairs that were cut."""
 
     def encode(row: dict) -> dict:
-        ids = tokenize_like_trl016(row["prompt"], row["chosen"], row["rejected"], tokenizer,
-                                   max_prompt_length, max_length)  # fmt: skip
+        ids = tokenize_like_trl016(
+            row["prompt"], row["chosen"], row["rejected"], tokenizer, max_prompt_length, max_length
+        )
         full = len(tokenizer(row["prompt"], add_special_tokens=False)["input_ids"])
         longest = max(len(ids["chosen_ids"]), len(ids["rejected_ids"]))
-        return {**ids, "length": len(ids["prompt_ids"]) + longest,
-                "cut": len(ids["prompt_ids"]) < full}  # fmt: skip
+        return {
+            **ids,
+            "length": len(ids["prompt_ids"]) + longest,
+            "cut": len(ids["prompt_ids"]) < full,
+        }
 
     ds = ds.map(encode, remove_columns=["prompt", "chosen", "rejected"])
     return ds.remove_columns("cut"), sum(ds["cut"])

@@ -79,8 +79,9 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
             ax.set_ylim(0, 112)
         axes[0].set_ylabel("% of responses (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncols=3, frameon=False,
-                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        fig.legend(
+            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+        )
         _label(fig, label)
         return _save(fig, stem)
 
@@ -170,8 +171,9 @@ def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
             ax.set_title(f"{protocol} protocol")
         axes[0].set_ylabel("mean reward score (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncols=2, frameon=False,
-                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        fig.legend(
+            handles, names, loc="lower center", ncols=2, frameon=False, bbox_to_anchor=(0.5, 0.98)
+        )
         _label(fig, label)
         return _save(fig, stem)
 
@@ -189,39 +191,60 @@ def figure4_thresholds(
             sub = curves[(curves["protocol"] == protocol) & (curves["metric"] == metric)]
             for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
                 ax.plot(g["threshold"], g["rate"], color=COLORS[k % 5], lw=1, label=display(model))
-                ax.fill_between(g["threshold"], g["lo"], g["hi"], color=COLORS[k % 5], alpha=0.15,
-                                lw=0)  # fmt: skip
+                ax.fill_between(
+                    g["threshold"], g["lo"], g["hi"], color=COLORS[k % 5], alpha=0.15, lw=0
+                )
             ax.axvline(marks[metric], color="black", lw=0.7, ls="--")
             ax.set_title(f"{metric}, {protocol}")
             ax.set_xlabel("threshold (judge score)")
             ax.set_ylim(0, 100)
         axes[0].set_ylabel("% of responses (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncols=len(names), frameon=False,
-                   bbox_to_anchor=(0.5, 0.98))  # fmt: skip
+        fig.legend(
+            handles,
+            names,
+            loc="lower center",
+            ncols=len(names),
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.98),
+        )
         _label(fig, label)
         return _save(fig, stem)
 
 
-def figure7_judges(scores: pd.DataFrame, limits: pd.DataFrame, stem: str | Path,
-                   label: str = "") -> list[Path]:  # fmt: skip
+def figure7_judges(
+    scores: pd.DataFrame, limits: pd.DataFrame, stem: str | Path, label: str = ""
+) -> list[Path]:
     """One scatter per (other judge, prompt set): the paper's judge's score against the
     other's on the same responses, each judge's threshold drawn (dashed)."""
     names = list(dict.fromkeys(scores["judge"]))
     first, keys = names[0], ["protocol", "variant", "seed", "prompt_set", "id"]
     at = limits.set_index(["judge", "prompt_set"])["threshold"]
-    cells = [(j, s) for j in names[1:] for s in ("harmful", "helpful")
-             if ((scores["judge"] == j) & (scores["prompt_set"] == s)).any()]  # fmt: skip
+    cells = [
+        (j, s)
+        for j in names[1:]
+        for s in ("harmful", "helpful")
+        if ((scores["judge"] == j) & (scores["prompt_set"] == s)).any()
+    ]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(cells), figsize=(WIDTH, 2.6), squeeze=False)
         for ax, (judge, prompt_set) in zip(axes[0], cells, strict=True):
-            ref, mine = (scores[(scores["judge"] == j) & (scores["prompt_set"] == prompt_set)]
-                         for j in (first, judge))  # fmt: skip
+            ref, mine = (
+                scores[(scores["judge"] == j) & (scores["prompt_set"] == prompt_set)]
+                for j in (first, judge)
+            )
             both = ref.merge(mine, on=keys, suffixes=("_ref", ""))
-            for color, (variant, sub) in zip(COLORS, both.groupby("variant", sort=False),
-                                             strict=False):  # fmt: skip
-                ax.scatter(sub["score_ref"], sub["score"], s=6, alpha=0.6, color=color,
-                           label=display(variant))  # fmt: skip
+            for color, (variant, sub) in zip(
+                COLORS, both.groupby("variant", sort=False), strict=False
+            ):
+                ax.scatter(
+                    sub["score_ref"],
+                    sub["score"],
+                    s=6,
+                    alpha=0.6,
+                    color=color,
+                    label=display(variant),
+                )
             ax.axvline(at[(first, prompt_set)], color="grey", ls="--", lw=0.8)
             ax.axhline(at[(judge, prompt_set)], color="grey", ls="--", lw=0.8)
             ax.set(xlabel=f"{first} ({prompt_set})", ylabel=judge, title=f"{judge}: {prompt_set}")

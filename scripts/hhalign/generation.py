@@ -89,8 +89,12 @@ def generate(
     config = greedy_config(tokenizer, max_new_tokens, stops)
     encoded = tokenizer(prompts, add_special_tokens=add_special_tokens)["input_ids"]
     longest = max((len(ids) for ids in encoded), default=0)
-    check_length(model, longest + max_new_tokens, "generation.max_new_tokens",
-                 f" (the longest prompt, {longest} tokens, plus {max_new_tokens} new)")  # fmt: skip
+    check_length(
+        model,
+        longest + max_new_tokens,
+        "generation.max_new_tokens",
+        f" (the longest prompt, {longest} tokens, plus {max_new_tokens} new)",
+    )
     order = length_order([len(ids) for ids in encoded])
     device = next(model.parameters()).device
     model.eval()

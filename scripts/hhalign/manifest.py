@@ -11,8 +11,21 @@ from typing import Any
 
 from hhalign.hub import cached_commit
 
-LIBRARIES = ("torch", "transformers", "tokenizers", "trl", "peft", "datasets", "accelerate",
-             "huggingface-hub", "safetensors", "snakemake", "pandas", "numpy", "scipy")  # fmt: skip
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "trl",
+    "peft",
+    "datasets",
+    "accelerate",
+    "huggingface-hub",
+    "safetensors",
+    "snakemake",
+    "pandas",
+    "numpy",
+    "scipy",
+)
 
 
 def config_hash(config: dict) -> str:
@@ -24,8 +37,12 @@ def model_entry(spec: dict, path: str | None = None) -> dict[str, Any]:
     """What one model reference resolved to: Hub commit, or the directory it was read from."""
     if spec["source"] == "hub":
         commit = cached_commit(spec["name"], spec["revision"], "config.json")
-        return {"source": "hub", "name": spec["name"], "revision": spec["revision"],
-                "commit": commit}  # fmt: skip
+        return {
+            "source": "hub",
+            "name": spec["name"],
+            "revision": spec["revision"],
+            "commit": commit,
+        }
     return {"source": spec["source"], "path": path or spec.get("name")}
 
 

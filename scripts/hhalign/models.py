@@ -60,8 +60,12 @@ def weights_file(path: str, commit: str | None) -> str:
     """Which weight file a loaded model came from: a local file, or the Hub cache's."""
     from huggingface_hub import try_to_load_from_cache
 
-    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json"):  # fmt: skip
+    for name in (
+        "model.safetensors",
+        "model.safetensors.index.json",
+        "pytorch_model.bin",
+        "pytorch_model.bin.index.json",
+    ):
         if not is_hub_id(path):
             if (Path(path) / name).is_file():
                 return name

@@ -18,8 +18,9 @@ def split_held_out(df: pd.DataFrame, fraction: float, seed: int):
     return shuffled[n_eval:], shuffled[:n_eval]
 
 
-def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: int | None,
-                   kind: str = "pair"):  # fmt: skip
+def reward_dataset(
+    df: pd.DataFrame, tokenizer, max_length: int, max_samples: int | None, kind: str = "pair"
+):
     """Preference pairs tokenized exactly as the judge will read responses: ``pair``, as
     (prompt, response) text pairs; ``chat``, as the conversation through the chat template
     (its last ``max_length`` tokens)."""
@@ -27,8 +28,10 @@ def reward_dataset(df: pd.DataFrame, tokenizer, max_length: int, max_samples: in
 
     def encode(prompts: list[str], responses: list[str]) -> list[list[int]]:
         if KINDS[kind].chat_template:
-            return [clip(render(tokenizer, conversation(p, r)), max_length)[0]
-                    for p, r in zip(prompts, responses, strict=True)]  # fmt: skip
+            return [
+                clip(render(tokenizer, conversation(p, r)), max_length)[0]
+                for p, r in zip(prompts, responses, strict=True)
+            ]
         return tokenizer(prompts, responses, truncation=True, max_length=max_length)["input_ids"]
 
     prompts = df["prompt"].tolist()
@@ -48,11 +51,18 @@ def pairwise_accuracy(
     if KINDS[kind].chat_template:
         cfg = {"batch_size": batch_size, "max_batch_tokens": None, "max_length": max_length}
         chosen, rejected = (
-            score_rows(model, tokenizer, kind, [{"id": str(i), "prompt": p, "response": r}
-                       for i, (p, r) in enumerate(zip(prompts, df[side], strict=True))],
-                       cfg)["score"].tolist()
+            score_rows(
+                model,
+                tokenizer,
+                kind,
+                [
+                    {"id": str(i), "prompt": p, "response": r}
+                    for i, (p, r) in enumerate(zip(prompts, df[side], strict=True))
+                ],
+                cfg,
+            )["score"].tolist()
             for side in ("chosen", "rejected")
-        )  # fmt: skip
+        )
     else:
         chosen, rejected = (
             score_pairs(model, tokenizer, prompts, df[side].tolist(), batch_size, max_length)[0]

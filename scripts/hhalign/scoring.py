@@ -38,8 +38,12 @@ def score_pairs(
     truncated = [len(ids) > limit for ids in enc["input_ids"]]
     long = [i for i, cut in enumerate(truncated) if cut]
     if long:  # the tokenizer's own truncation (longest first) for the few long pairs
-        short = tokenizer([prompts[i] for i in long], [responses[i] for i in long],
-                          truncation=True, max_length=limit)  # fmt: skip
+        short = tokenizer(
+            [prompts[i] for i in long],
+            [responses[i] for i in long],
+            truncation=True,
+            max_length=limit,
+        )
         for key, rows in enc.items():
             for j, i in enumerate(long):
                 rows[i] = short[key][j]

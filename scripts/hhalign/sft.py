@@ -65,5 +65,9 @@ def train_sft(run: TrainingRun) -> tuple[SFTTrainer, dict]:
     """
     trainer, tokenizer, summary = run_training(run, "causal", sft_trainer)
     save(trainer, tokenizer, run.out_dir)
-    return trainer, {"stage": "sft", "loss_mode": run.section["loss"], "start": run.start,
-                     **summary}  # fmt: skip
+    return trainer, {
+        "stage": "sft",
+        "loss_mode": run.section["loss"],
+        "start": run.start,
+        **summary,
+    }

@@ -109,9 +109,11 @@ def min_detectable_difference(
     n = min(d[name].shape[1] for name in weights)
     if n < 2:
         return float("nan")
-    se = np.sqrt(sum(
-        (w * np.std(d[name].mean(axis=0), ddof=1)) ** 2 / d[name].shape[1]
-        for name, w in weights.items()
-    ))  # fmt: skip
+    se = np.sqrt(
+        sum(
+            (w * np.std(d[name].mean(axis=0), ddof=1)) ** 2 / d[name].shape[1]
+            for name, w in weights.items()
+        )
+    )
     effect = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
     return float(effect * se * np.sqrt(n))

@@ -212,14 +212,18 @@ def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions
     tok = policy_tokenizer(bpe)
     tok.chat_template = TINY_CHAT_TEMPLATE
     config = Qwen2Config(
-        vocab_size=len(tok), hidden_size=sizes["hidden_size"],
+        vocab_size=len(tok),
+        hidden_size=sizes["hidden_size"],
         num_hidden_layers=sizes["num_hidden_layers"],
         num_attention_heads=sizes["num_attention_heads"],
         num_key_value_heads=sizes["num_attention_heads"],
-        intermediate_size=sizes["intermediate_size"], max_position_embeddings=max_positions,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id, num_labels=1,
-    )  # fmt: skip
+        intermediate_size=sizes["intermediate_size"],
+        max_position_embeddings=max_positions,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        num_labels=1,
+    )
     model_class = {"reward": Qwen2ForSequenceClassification, "causal": Qwen2ForCausalLM}[
         KINDS[kind].loads
     ]

@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     sweep_help = "instead of the suite: our generation and scoring at these batch sizes"
     parser.add_argument("--sweep", type=int, nargs="+", metavar="BATCH", help=sweep_help)
     claims_help = "instead of the suite: time the claims statistics on PROMPTS x SEEDS scores"
-    parser.add_argument("--claims", type=int, nargs=2, metavar=("PROMPTS", "SEEDS"),
-                        help=claims_help)  # fmt: skip
+    parser.add_argument(
+        "--claims", type=int, nargs=2, metavar=("PROMPTS", "SEEDS"), help=claims_help
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -22,8 +22,13 @@ def plot_speedups(summary: pd.DataFrame, path: str) -> None:
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     for bar, (_, r) in zip(bars, summary.iterrows(), strict=True):
         label = f"{r['speedup']:.2f}x\n{r['authors_s']:.1f}s -> {r['ours_s']:.1f}s"
-        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=7)  # fmt: skip
+        ax.annotate(
+            label,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.set_ylabel("speed-up over the authors' way")
     ax.set_ylim(0, max(summary["speedup"].max() * 1.35, 1.5))
     ax.set_title(f"{summary['size'].iloc[0]} size on {summary['device'].iloc[0]}", fontsize=8)

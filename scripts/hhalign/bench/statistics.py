@@ -23,16 +23,30 @@ def time_claims(prompts: int, seeds: int, cfg: dict) -> dict:
     for k, variant in enumerate(variants):
         for seed in range(1 if variant == "base" else seeds):
             for prompt_set in ("harmful", "helpful"):
-                frames.append(pd.DataFrame({
-                    "protocol": "p", "variant": variant, "seed": seed, "prompt_set": prompt_set,
-                    "id": [f"{prompt_set}-{i}" for i in range(prompts)],
-                    "score": rng.normal(-3 + 0.3 * k, 1.5, prompts),
-                }))  # fmt: skip
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "protocol": "p",
+                            "variant": variant,
+                            "seed": seed,
+                            "prompt_set": prompt_set,
+                            "id": [f"{prompt_set}-{i}" for i in range(prompts)],
+                            "score": rng.normal(-3 + 0.3 * k, 1.5, prompts),
+                        }
+                    )
+                )
     scores = pd.concat(frames, ignore_index=True)
     start = time.perf_counter()
     claims, pairs = claims_table(scores, variants, cfg)
     seconds = time.perf_counter() - start
-    return {"prompts": prompts, "seeds": seeds, "bootstrap_draws": cfg["bootstrap_draws"],
-            "permutation_draws": cfg["permutation_draws"], "comparisons": len(pairs),
-            "claims": len(claims), "seconds": round(seconds, 2), "device": device_name(),
-            "threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        "prompts": prompts,
+        "seeds": seeds,
+        "bootstrap_draws": cfg["bootstrap_draws"],
+        "permutation_draws": cfg["permutation_draws"],
+        "comparisons": len(pairs),
+        "claims": len(claims),
+        "seconds": round(seconds, 2),
+        "device": device_name(),
+        "threads": torch.get_num_threads(),
+    }

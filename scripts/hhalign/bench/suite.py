@@ -28,8 +28,16 @@ def time_sizes(stage: str, run: Callable[[int], Any], n: int, sizes, device, pro
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         seconds, _ = timed(lambda b=size: run(b), device)
-        rows.append({"stage": stage, "batch_size": size, "n": n, "seconds": round(seconds, 4),
-                     "per_s": round(n / seconds, 3), "peak_gib": peak_gib(device)})  # fmt: skip
+        rows.append(
+            {
+                "stage": stage,
+                "batch_size": size,
+                "n": n,
+                "seconds": round(seconds, 4),
+                "per_s": round(n / seconds, 3),
+                "peak_gib": peak_gib(device),
+            }
+        )
         progress(rows[-1])
     return rows
 
@@ -123,10 +131,17 @@ def full_run_hours(summary: pd.DataFrame, full: dict, plans: dict | None = None)
             "scoring": evals,
         }
         for way in ("authors", "ours"):
-            hours = {k: n / s.loc[k, f"{way}_per_s"] / 3600 for k, n in work.items()
-                     if k in s.index}  # fmt: skip
-            rows.append({"plan": name, "way": way, **{k: round(v, 2) for k, v in hours.items()},
-                         "total_hours": round(sum(hours.values()), 2)})  # fmt: skip
+            hours = {
+                k: n / s.loc[k, f"{way}_per_s"] / 3600 for k, n in work.items() if k in s.index
+            }
+            rows.append(
+                {
+                    "plan": name,
+                    "way": way,
+                    **{k: round(v, 2) for k, v in hours.items()},
+                    "total_hours": round(sum(hours.values()), 2),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -135,8 +150,11 @@ def study_plans(paper: dict, corrected: dict, seeds: int = 5) -> dict:
     protocol, both, and the corrected protocol with ``seeds`` seeds (presets/seeds.yaml)."""
 
     def plan(view: dict, n: int) -> dict:
-        return {"sft_epochs": view["sft"]["num_train_epochs"],
-                "dpo_epochs": view["dpo"]["num_train_epochs"], "seeds": n}  # fmt: skip
+        return {
+            "sft_epochs": view["sft"]["num_train_epochs"],
+            "dpo_epochs": view["dpo"]["num_train_epochs"],
+            "seeds": n,
+        }
 
     return {
         "paper protocol": plan(paper, 1),
