@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test lint format report repro push pull check-config
+.PHONY: tiny test test-fast lint format report repro push pull check-config
 
 # Snakemake reads --configfile files before the workflow's code runs, and its message for a
 # YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
@@ -38,6 +38,10 @@ tiny: $(SETUP)
 # the suite's time is Snakemake jobs importing torch, which a second worker overlaps.
 test: $(SETUP)
 	$(PY) -m pytest -n 2 --dist loadfile --durations=15
+
+# The edit-test loop: unit and statistics tests, no Snakemake run, no training (under 2 min).
+test-fast: $(SETUP)
+	$(PY) -m pytest -n 2 -q -m "not slow and not dag and not realdata"
 
 # Snakemake's HTML report of a run (RUN=tiny|study): builds what is missing (the training and
 # data figures), then $(RESULTS_$(RUN))/report.zip; unzip it and open report/report.html.

@@ -5,6 +5,8 @@ import re
 import pytest
 from support import ROOT, pins, snakemake
 
+pytestmark = pytest.mark.dag
+
 GPU_RULES = {
     "train_sft",
     "train_dpo",

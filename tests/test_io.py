@@ -74,6 +74,7 @@ def test_an_uncaught_error_goes_to_the_log_file(tmp_path):
     assert out.returncode != 0
     text = log.read_text()
     assert "ValueError: the cause and the fix" in text and "Traceback" in text
+    assert text.strip().splitlines()[-1].endswith("failed: ValueError: the cause and the fix")
 
 
 def test_read_scores_of_the_audit_format(tmp_path):

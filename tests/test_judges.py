@@ -305,6 +305,7 @@ def test_a_bad_judge_entry_stops_the_run_naming_it(judges, message):
         ("chat", r"judge 'local_judge' \(kind chat\): its tokenizer has no chat template"),
     ],
 )
+@pytest.mark.dag
 def test_a_local_judge_that_cannot_read_its_kind_stops_the_run_at_start_up(
     bpe, tmp_path, kind, message
 ):

@@ -90,6 +90,7 @@ def test_audit_errors_name_the_file_and_the_expected_models():
         release_scores(one_short, "harmful", VARIANTS, "h.json")
 
 
+@pytest.mark.dag
 def test_latex_and_macros(tables, tmp_path):
     _, t1, t2 = tables
     tex1, tex2, mac = table1_latex(t1), table2_latex(t2), macros(t1, t2)
@@ -162,6 +163,7 @@ def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
 
 
 @pytest.mark.parametrize("label", ["", LABEL])
+@pytest.mark.dag
 def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     """paper/report.tex on this fixture's tables and figures: it compiles, and no line or
     table runs past its column (Table 1 overflowed a column by ~96 pt once)."""

@@ -16,6 +16,8 @@ from support import ROOT, snakemake
 from hhalign.io import read_jsonl, write_jsonl
 from hhalign.synthetic import generate_rows
 
+pytestmark = pytest.mark.dag
+
 
 def test_lint_is_clean():
     out = snakemake("--lint")
