@@ -188,3 +188,19 @@ def test_a_protocol_may_change_the_policy():
     views = prepare(cfg, ROOT)
     assert views["pythia"]["dpo"]["lora"]["target_modules"] is None
     assert views["paper"]["dpo"]["lora"]["target_modules"] == ["q_proj", "v_proj"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"threshold_band": 2.5, "threshold_scan": 2.0}, "exceeds claims.threshold_scan"),
+        ({"threshold_band": 0.3, "threshold_step": 0.25}, "not a multiple of"),
+    ],
+)
+def test_a_threshold_band_off_the_scanned_grid_is_a_config_error(claims, message):
+    """A band beyond the scan made every rate claim 'not separable' without a word."""
+    from hhalign.config import prepare
+
+    cfg = validate_config(deep_merge(base_config(), {"claims": claims}))
+    with pytest.raises(ConfigError, match=message):
+        prepare(cfg, ROOT)

@@ -145,13 +145,31 @@ def test_calibration_matches_the_reference_pass_rate():
     for n in (37, 200, 1000):
         ref = rng.normal(-2, 2, n)
         other = 3 * ref + rng.normal(0, 2, n)
-        t = calibrate(ref, -3.0, ">", other)
+        t, share = calibrate(ref, -3.0, ">", other)
         assert int((other > t).sum()) == int((ref > -3.0).sum())
+        assert share == pytest.approx((ref > -3.0).mean())
         mono = np.exp(ref)
-        tm = calibrate(ref, -3.0, ">", mono)
+        tm, _ = calibrate(ref, -3.0, ">", mono)
         assert ((mono > tm) == (ref > -3.0)).all()
-    assert calibrate(np.array([1.0, 2.0]), 5.0, ">", np.array([0.1, 0.2])) > 0.2  # none pass
-    assert calibrate(np.array([1.0, 2.0]), 0.0, ">", np.array([0.1, 0.2])) < 0.1  # all pass
+    assert calibrate(np.array([1.0, 2.0]), 5.0, ">", np.array([0.1, 0.2]))[0] > 0.2  # none pass
+    assert calibrate(np.array([1.0, 2.0]), 0.0, ">", np.array([0.1, 0.2]))[0] < 0.1  # all pass
+
+
+def test_calibration_with_ties_at_the_cut_gets_closest_and_says_so():
+    """Three of six should pass; the other judge ties three responses at 0.5. The old cut
+    (0.5) passed one; the closest reachable count is four (cut between 0.2 and 0.5)."""
+    ref = np.array([0, 0, 0, 1, 1, 1.0])
+    other = np.array([0.1, 0.2, 0.5, 0.5, 0.5, 0.9])
+    cut, share = calibrate(ref, 0.5, ">", other)
+    assert 0.2 < cut < 0.5 and int((other > cut).sum()) == 4 and share == pytest.approx(4 / 6)
+
+
+def test_calibration_respects_the_reference_operator():
+    ref = np.array([-3.0, -3.0, -2.0, -1.0])
+    other = np.array([1.0, 2.0, 3.0, 4.0])
+    assert int((other > calibrate(ref, -3.0, ">=", other)[0]).sum()) == 4
+    assert int((other > calibrate(ref, -3.0, ">", other)[0]).sum()) == 2
+    assert int((other > calibrate(ref, -2.0, "<", other)[0]).sum()) == 2  # two score below -2
 
 
 def test_agreement_statistics_equal_scipy_and_statsmodels():

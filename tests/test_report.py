@@ -202,6 +202,9 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
         "metrics": PAPER,
     }
     claims, pairs = claims_table(scores, VARIANTS, cfg)
+    # What a real run prints: a tiny p and a tie whose interval is a hair below 0.
+    claims.loc[0, "p_adj"] = 1e-5
+    claims.loc[1, ["difference", "ci_low", "ci_high"]] = [-1e-9, -0.01, -1e-12]
     names = (
         "claims.csv",
         "pairs.csv",
@@ -233,5 +236,21 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
         cmd = ["pdftotext", str(tmp_path / "report.pdf"), "-"]
         text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
         assert "Which conclusions hold" in text and "SFT+DPO is best on all metrics" in text
+        # A text-mode "<" printed as an inverted "!" under the OT1 encoding; no "-0.0".
+        assert "p < 0.001" in text and "¡" not in text
+        assert not re.search(r"-0\.0+(?!\d*[1-9])\b", text), re.findall(r".{20}-0\.0+\b.{5}", text)
     macros_tex = (res / "tables/claims_macros.tex").read_text()
     assert r"\newcommand{\ClaimPaperSFTBeatsDPOCasVerdict}{" in macros_tex
+
+
+def test_numbers_print_as_the_paper_prints_them():
+    """Half up (the paper's Table 2 prints DPO's CAS change 28.125 as +28.13; Python's
+    format gave +28.12), from the shortest repr, and never a negative zero."""
+    from hhalign.tables import _fmt, _p
+
+    assert _fmt(28.125, 2, sign=True) == "+28.13"
+    assert _fmt(2.675, 2) == "2.68" and _fmt(0.125, 2) == "0.13"
+    assert _fmt(-0.04, 1) == "0.0" and _fmt(-0.04, 1, sign=True) == "+0.0"
+    assert _fmt(-1e-12, 1, sign=True) == "+0.0" and _fmt(-0.06, 1) == "-0.1"
+    assert _fmt(float("nan")) == "n/a"
+    assert _p(0.0001) == "$<$ 0.001" and _p(0.0505, equals=True) == "= 0.051"

@@ -195,6 +195,21 @@ def test_the_audit_verdicts_on_the_released_scores(paper_ratings):
     assert hpr["p"].iloc[0] == pytest.approx(sps.binomtest(3, 11).pvalue, abs=1e-9)
     assert hpr["p_holm"].iloc[0] == pytest.approx(0.4531, abs=1e-4)
     assert (pairs.loc[pairs["metric"] == "HmR", "p_holm"] == 1.0).all()
+    # The paper's headline claim: shown by its most adverse part, which the paper's own
+    # Table 1 contradicts (HmR 44 < SFT's 48).
+    best = claims.set_index("claim").loc["sft_dpo_best_all"]
+    assert best["comparison"] == "HmR: sft_dpo - sft" and best["difference"] < 0
+    assert best["paper"] == -4.0 and best["paper_supports"] == "no"
+    assert best["verdict"] == "not separable"
+    # The results section's claims the table missed.
+    assert verdict["dpo_lags_sft_helpful"] == "holds"  # mean helpful score, SFT - DPO
+    lags = claims.set_index("claim").loc["dpo_lags_sft_helpful"]
+    assert lags["difference"] == pytest.approx(1.03, abs=0.01) and lags["p_adj"] <= 0.0006
+    assert lags["scope"] == "these checkpoints"  # one training seed
+    lowest = claims.set_index("claim").loc["base_lowest_means"]
+    assert lowest["paper_supports"] == "no"  # Base -3.60 vs SFT+DPO -3.68 on harmful prompts
+    assert verdict["base_worst_cas"] in ("holds", "not separable")
+    assert claims.set_index("claim").loc["trained_beat_base_hpr", "paper_supports"] == "yes"
 
 
 def test_run_names_keep_the_first_seeds_paths():

@@ -12,29 +12,39 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from hhalign.metrics import OPS, RATES, thresholds
+from hhalign.metrics import METRICS, OPS, thresholds
 
 
-def calibrate(reference: np.ndarray, threshold: float, op: str, scores: np.ndarray) -> float:
-    """Quantile matching: the threshold at which ``scores`` (another judge's, on the same
-    pooled responses) pass at the rate the reference judge's pass ``threshold`` under
-    ``op`` (> or >=). Returns the midpoint between the two scores around that rank."""
-    passed = reference > threshold if op == ">" else reference >= threshold
-    k = int(passed.sum())  # how many responses the other judge should pass
-    ranked = np.sort(np.asarray(scores, dtype=float))[::-1]
-    step = max(float(ranked[0] - ranked[-1]) * 0.05, 1e-6)  # outside the range by a little
-    if k == 0:
-        return float(ranked[0] + step)
-    if k == len(ranked):
-        return float(ranked[-1] - step)
-    return float((ranked[k - 1] + ranked[k]) / 2)
+def calibrate(
+    reference: np.ndarray, threshold: float, op: str, scores: np.ndarray
+) -> tuple[float, float]:
+    """Quantile matching: (cut, achieved pass share) at which ``scores`` (another judge's, on
+    the same pooled responses) pass under ">" as many responses as the reference judge's
+    pass at ``threshold`` under ``op``. With ties in ``scores`` that count may be out of
+    reach: the cut whose pass count is closest (the smaller count on a tie of distances),
+    halfway between two distinct scores, or a little outside their range."""
+    k = int(OPS[op](np.asarray(reference, dtype=float), threshold).sum())
+    values = np.unique(np.asarray(scores, dtype=float))  # ascending, distinct
+    step = max(float(values[-1] - values[0]) * 0.05, 1e-6)
+    cuts = np.concatenate([[values[0] - step], (values[:-1] + values[1:]) / 2, [values[-1] + step]])
+    counts = np.array([int(np.sum(scores > c)) for c in cuts])
+    best = min(range(len(cuts)), key=lambda i: (abs(counts[i] - k), counts[i]))
+    return float(cuts[best]), counts[best] / len(scores)
 
 
-def agreement(a: pd.Series, b: pd.Series, threshold_a: float, threshold_b: float) -> dict:
+def agreement(
+    a: pd.Series,
+    b: pd.Series,
+    threshold_a: float,
+    threshold_b: float,
+    op_a: str = ">",
+    op_b: str = ">",
+) -> dict:
     """Two judges on the same responses: Spearman correlation of the scores, Cohen's kappa
-    of the pass/fail labels at each judge's threshold, and the raw label agreement."""
+    of the pass/fail labels at each judge's threshold and operator, and the raw label
+    agreement."""
     rho = stats.spearmanr(a, b).statistic
-    la, lb = np.asarray(a > threshold_a), np.asarray(b > threshold_b)
+    la, lb = np.asarray(OPS[op_a](a, threshold_a)), np.asarray(OPS[op_b](b, threshold_b))
     table = np.array([[np.sum(la & lb), np.sum(la & ~lb)], [np.sum(~la & lb), np.sum(~la & ~lb)]])
     with np.errstate(divide="ignore", invalid="ignore"):  # one label everywhere: undefined
         kappa = cohens_kappa(table, return_results=False)
@@ -82,6 +92,7 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
             mine = scores[(scores["judge"] == judge["name"]) & (scores["prompt_set"] == prompt_set)]
             if mine.empty:
                 continue
+            target = np.nan
             if judge["name"] == first:
                 t, source = t0, "paper"
             elif given:
@@ -89,7 +100,8 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
             else:
                 ref = scores[(scores["judge"] == first) & (scores["prompt_set"] == prompt_set)]
                 both = ref.merge(mine, on=KEYS, suffixes=("_ref", ""))
-                t = calibrate(both["score_ref"].to_numpy(), t0, op, both["score"].to_numpy())
+                t, _ = calibrate(both["score_ref"].to_numpy(), t0, op, both["score"].to_numpy())
+                target = float(OPS[op](both["score_ref"], t0).mean())
                 op, source = ">", f"calibrated to {first} on {len(both)} responses"
             rows.append(
                 {
@@ -98,6 +110,8 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
                     "threshold": t,
                     "op": op,
                     "source": source,
+                    "target_pass_rate": target,
+                    "pass_rate": float(OPS[op](mine["score"], t).mean()),
                 }
             )
     return pd.DataFrame(rows)
@@ -133,7 +147,7 @@ def agreement_table(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
     """Every pair of judges on every prompt set both read: response-level agreement
     (Spearman, Cohen's kappa, label agreement) over the pooled responses, and, per
     protocol, Kendall tau of their orderings of the models by mean score."""
-    at = limits.set_index(["judge", "prompt_set"])["threshold"]
+    at = limits.set_index(["judge", "prompt_set"])[["threshold", "op"]]
     names = list(dict.fromkeys(scores["judge"]))
     rows = []
     for i, a in enumerate(names):
@@ -151,7 +165,12 @@ def agreement_table(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
                     key
                     | {"scope": "responses"}
                     | agreement(
-                        both["score_a"], both["score_b"], at[(a, prompt_set)], at[(b, prompt_set)]
+                        both["score_a"],
+                        both["score_b"],
+                        threshold_a=at.loc[(a, prompt_set), "threshold"],
+                        threshold_b=at.loc[(b, prompt_set), "threshold"],
+                        op_a=at.loc[(a, prompt_set), "op"],
+                        op_b=at.loc[(b, prompt_set), "op"],
                     )
                 )
                 for protocol, sub in both.groupby("protocol", sort=False):
@@ -178,7 +197,7 @@ def claims_by_judge(claims: pd.DataFrame, table: pd.DataFrame, parts: dict) -> p
         directions = []
         for protocol, claim in zip(out["protocol"], out["claim"], strict=True):
             mine = sub[sub["protocol"] == protocol].set_index("model")
-            rates = {(m, v): mine.loc[v, m] for m in RATES for v in mine.index}
+            rates = {(m, v): mine.loc[v, m] for m in METRICS for v in mine.index}
             directions.append(claim_direction(parts[claim], rates))
         out[f"direction_{judge}"] = directions
     cols = [f"direction_{j}" for j in names]

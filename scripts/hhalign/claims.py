@@ -9,9 +9,15 @@ verdict over a band of thresholds around the configured ones.
 
 A claim is one or more comparisons "A beats B on metric". Its verdict is ``holds`` when
 every comparison has an adjusted p below alpha, an interval that excludes 0 in the claimed
-direction, every seed's difference of that sign, and the same verdict at every threshold
-of the band; ``reversed`` when any comparison does all that in the other direction;
-``not separable`` otherwise.
+direction, every seed's difference of that sign, and (for a rate) a point difference of the
+same sign at every threshold of the band, judged for each comparison on its own;
+``reversed`` when any comparison does all that in the other direction; ``not separable``
+otherwise. With one training seed a verdict speaks of these checkpoints; with several seeds
+that all agree, of the method (``scope``).
+
+Each comparison draws from its own random stream (``SeedSequence.spawn`` from the
+configured seed, in a fixed order): Monte-Carlo errors are independent across a family,
+and the same inputs still give the same bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ PAPER_TABLE1 = {
     "sft": (48, 56, 52),
     "dpo": (36, 46, 41),
     "sft_dpo": (44, 66, 55),
+}
+# The paper's mean scores (harmful, helpful): the means of the authors' released ratings.
+PAPER_MEANS = {
+    "base": (-3.60, -2.89),
+    "sft": (-3.52, -1.32),
+    "dpo": (-3.58, -2.35),
+    "sft_dpo": (-3.68, -1.15),
 }
 TRAINED = ("sft", "dpo", "sft_dpo")
 # (id, statement, [(metric, A, B): "A beats B on metric"]) as the paper states them.
@@ -58,6 +71,26 @@ CLAIMS = [
     ),
     ("sft_improves_hmr", "SFT improves HmR over Base", [("HmR", "sft", "base")]),
     ("dpo_beats_base_hpr", "DPO beats Base on HpR", [("HpR", "dpo", "base")]),
+    (
+        "base_worst_cas",
+        "Base performs the worst overall (CAS)",
+        [("CAS", m, "base") for m in TRAINED],
+    ),
+    (
+        "base_lowest_means",
+        "Base has the lowest mean score on both prompt sets",
+        [(k, m, "base") for k in ("mean_harmful", "mean_helpful") for m in TRAINED],
+    ),
+    (
+        "sft_dpo_highest_helpful_mean",
+        "SFT+DPO has the highest helpfulness mean",
+        [("mean_helpful", "sft_dpo", m) for m in ("base", "sft", "dpo")],
+    ),
+    (
+        "dpo_lags_sft_helpful",
+        "DPO lags SFT in helpfulness (mean score)",
+        [("mean_helpful", "sft", "dpo")],
+    ),
 ]
 
 
@@ -104,29 +137,30 @@ def per_prompt(
     return out
 
 
-def p_value(metric: str, a: dict, b: dict, draws: int, seed: int) -> tuple[float, str]:
-    """(p, test): exact McNemar for a one-set rate with one seed, else a sign-flip test."""
+def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str]:
+    """(p, test): exact for a rate with one seed (McNemar for one prompt set, the exact
+    sign-flip distribution for CAS), else a sign-flip permutation test."""
     weights, labelled = METRICS[metric].weights, METRICS[metric].thresholded
     d = {s: a[s] - b[s] for s in weights}
-    if labelled and len(weights) == 1 and next(iter(a.values())).shape[0] == 1:
-        (s,) = weights
-        return stats.mcnemar_exact(a[s][0], b[s][0]), "exact McNemar"
+    if labelled and next(iter(a.values())).shape[0] == 1:
+        if len(weights) == 1:
+            (s,) = weights
+            return stats.mcnemar_exact(a[s][0], b[s][0]), "exact McNemar"
+        return stats.sign_flip_exact_labels(d, weights), "exact sign-flip"
     return stats.sign_flip_p(d, weights, draws, seed), "sign-flip permutation"
 
 
-def compare(
-    arrays: dict, metric: str, a: str, b: str, limits: dict, cfg: dict, alpha: float
-) -> dict:
-    """Every statistic of one comparison A - B on ``metric`` (before Holm); the minimum
-    detectable difference at level ``alpha``."""
+def compare(arrays: dict, metric: str, a: str, b: str, limits: dict, cfg: dict, stream) -> dict:
+    """Every statistic of one comparison A - B on ``metric`` (before adjustment; the MDD
+    follows at the row's own level, ``with_mdd``). ``stream``: this comparison's
+    ``SeedSequence``."""
     weights = METRICS[metric].weights
     va, vb = per_prompt(arrays, metric, a, limits), per_prompt(arrays, metric, b, limits)
     d = {s: va[s] - vb[s] for s in weights}
+    boot, flips = stream.spawn(2)
     diff = stats.difference(d, weights) + 0.0  # + 0.0: no "-0" in the tables
-    lo, hi = (
-        x + 0.0 for x in stats.bootstrap_interval(d, weights, cfg["bootstrap_draws"], cfg["seed"])
-    )
-    p, test = p_value(metric, va, vb, cfg["permutation_draws"], cfg["seed"])
+    lo, hi = (x + 0.0 for x in stats.bootstrap_interval(d, weights, cfg["bootstrap_draws"], boot))
+    p, test = p_value(metric, va, vb, cfg["permutation_draws"], flips)
     per_seed = [
         stats.difference({s: x[i : i + 1] for s, x in d.items()}, weights)
         for i in range(next(iter(d.values())).shape[0])
@@ -146,21 +180,47 @@ def compare(
         "seeds": len(per_seed),
         "seeds_agree": int(sum(np.sign(x) == np.sign(diff) and x != 0 for x in per_seed)),
         "n_prompts": "/".join(str(d[s].shape[1]) for s in weights),
-        "mdd": stats.min_detectable_difference(d, weights, alpha, cfg["power"]),
+        "mdd_note": stats.mdd_note(d, weights),
+        "_d": d,
     }
 
 
-def pairs_table(arrays: dict, variants: list[str], cfg: dict, limits: dict) -> pd.DataFrame:
-    """Every metric x every pair of models (in ``variants`` order), Holm within each metric,
-    with the minimum detectable difference at the Holm level of the family's first step."""
+def pairs_table(arrays: dict, variants: list[str], cfg: dict, limits: dict, stream) -> pd.DataFrame:
+    """Every metric x every pair of models (in ``variants`` order), Holm within each metric;
+    each comparison on its own random stream spawned from ``stream``."""
     pairs = list(combinations(variants, 2))
-    alpha = cfg["alpha"] / len(pairs)
+    streams = iter(stream.spawn(len(METRICS) * len(pairs)))
     rows = []
     for metric in METRICS:
-        family = [compare(arrays, metric, a, b, limits, cfg, alpha) for a, b in pairs]
+        family = [compare(arrays, metric, a, b, limits, cfg, next(streams)) for a, b in pairs]
         for row, p_adj in zip(family, stats.holm([r["p"] for r in family]), strict=True):
             rows.append(row | {"p_holm": p_adj})
     return pd.DataFrame(rows)
+
+
+def own_levels(p_values: list[float], alpha: float, method: str) -> list[float]:
+    """The level each p-value is compared with at its step: Holm's alpha / (m - rank),
+    Benjamini-Hochberg's alpha x (rank + 1) / m (rank 0 = the smallest p)."""
+    m = len(p_values)
+    ranks = np.argsort(np.argsort(p_values, kind="stable"), kind="stable")
+    if method == "holm":
+        return [alpha / (m - r) for r in ranks]
+    return [alpha * (r + 1) / m for r in ranks]
+
+
+def with_mdd(pairs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """The minimum detectable difference of each row's test, at the level its adjusted p
+    is compared with (``level``), from its per-prompt differences."""
+    out = pairs.copy()
+    out["level"] = np.nan
+    for _, group in out.groupby(["protocol", "family"], sort=False):
+        method = "bh" if group["adjustment"].iloc[0].startswith("Benjamini") else "holm"
+        out.loc[group.index, "level"] = own_levels(group["p"].tolist(), cfg["alpha"], method)
+    out["mdd"] = [
+        stats.min_detectable_difference(d, METRICS[m].weights, level, cfg["power"])
+        for d, m, level in zip(out["_d"], out["metric"], out["level"], strict=True)
+    ]
+    return out.drop(columns=["_d"])
 
 
 def direction(row: pd.Series | dict, alpha: float) -> int:
@@ -222,19 +282,16 @@ def rate_differences(
 Part = tuple[str, str, str]  # (metric, A, B): "A beats B on metric"
 
 
-def stable_range(parts: list[Part], shifted: dict[float, dict]) -> tuple[float, float]:
-    """The contiguous range of threshold shifts around 0 over which every rate comparison of
-    a claim keeps the sign it has at the configured thresholds (NaN, NaN if a sign is 0)."""
-    rates = [p for p in parts if p[0] in RATES]
-    if not rates:
+def stable_range(part: Part, shifted: dict[float, dict]) -> tuple[float, float]:
+    """The contiguous range of threshold shifts around 0 over which a rate comparison keeps
+    the sign it has at the configured thresholds (NaN, NaN when that sign is 0: a tie, or
+    when the part is not a rate)."""
+    if part[0] not in RATES:
         return float("nan"), float("nan")
-    sign0 = [np.sign(shifted[0.0][p]) for p in rates]
-    if 0 in sign0:
+    sign0 = np.sign(shifted[0.0][part])
+    if sign0 == 0:
         return float("nan"), float("nan")
-    keeps = {
-        s: all(np.sign(d[p]) == g for p, g in zip(rates, sign0, strict=True))
-        for s, d in shifted.items()
-    }
+    keeps = {s: np.sign(d[part]) == sign0 for s, d in shifted.items()}
     grid = sorted(keeps)
     i0 = grid.index(0.0)
     lo = hi = i0
@@ -246,66 +303,127 @@ def stable_range(parts: list[Part], shifted: dict[float, dict]) -> tuple[float, 
 
 
 def paper_difference(metric: str, a: str, b: str) -> float | None:
-    """The claimed difference in the paper's own Table 1 numbers (rates only)."""
+    """The claimed difference in the paper's own numbers (Table 1's rates, the mean scores)."""
     col = {"HmR": 0, "HpR": 1, "CAS": 2}.get(metric)
-    if col is None or a not in PAPER_TABLE1 or b not in PAPER_TABLE1:
-        return None
-    return float(PAPER_TABLE1[a][col] - PAPER_TABLE1[b][col])
+    if col is not None and a in PAPER_TABLE1 and b in PAPER_TABLE1:
+        return float(PAPER_TABLE1[a][col] - PAPER_TABLE1[b][col])
+    col = {"mean_harmful": 0, "mean_helpful": 1}.get(metric)
+    if col is not None and a in PAPER_MEANS and b in PAPER_MEANS:
+        return round(PAPER_MEANS[a][col] - PAPER_MEANS[b][col], 6)
+    return None
+
+
+def paper_supports(parts: list[Part]) -> str:
+    """Whether the paper's own numbers support every part of a claim (yes, no, n/a)."""
+    diffs = [paper_difference(*part) for part in parts]
+    if any(d is None for d in diffs):
+        return "n/a"
+    return "yes" if all(d > 0 for d in diffs) else "no"
+
+
+def part_label(part: Part) -> str:
+    """A comparison as the claims table names it."""
+    return f"{part[0]}: {part[1]} - {part[2]}"
 
 
 def judge_claim(
     parts: list[Part], table: pd.DataFrame, shifted: dict[float, dict], cfg: dict
-) -> tuple[str, dict, tuple[float, float]]:
-    """(verdict, the comparison that decides it, the stable range of threshold shifts).
+) -> tuple[str, dict, dict[Part, tuple[float, float]]]:
+    """(verdict, the comparison shown for it, each part's stable range of shifts).
 
-    A comparison counts in a direction only if its sign also holds over the threshold band
-    (+/- ``threshold_band`` around the configured thresholds)."""
+    Each rate comparison counts in a direction only if its own sign holds over the
+    threshold band (+/- ``threshold_band``); an unstable or tied part is not separable,
+    and leaves the other parts' verdicts alone. The comparison shown: for ``holds`` the
+    weakest part (largest adjusted p); for ``reversed`` the reversed part with the most
+    adverse difference; for ``not separable`` the most adverse part (most negative
+    difference in the claimed direction, then the lowest lower bound)."""
     rows = [signed(table, *part) for part in parts]
-    dirs = [direction(r, cfg["alpha"]) for r in rows]
-    lo, hi = stable_range(parts, shifted)
+    ranges = {part: stable_range(part, shifted) for part in parts}
     band = cfg["threshold_band"]
-    unstable = not (lo <= -band and hi >= band)  # NaN compares False: unstable
-    dirs = [0 if unstable and r["metric"] in RATES else x for r, x in zip(rows, dirs, strict=True)]
+    dirs = []
+    for part, row in zip(parts, rows, strict=True):
+        lo, hi = ranges[part]
+        unstable = part[0] in RATES and not (lo <= -band and hi >= band)  # NaN: unstable
+        dirs.append(0 if unstable else direction(row, cfg["alpha"]))
+
+    def adverse(i: int) -> tuple[float, float]:
+        return (rows[i]["difference"], rows[i]["ci_low"])
+
     if -1 in dirs:
-        return "reversed", rows[dirs.index(-1)], (lo, hi)
-    verdict = "holds" if all(x == 1 for x in dirs) else "not separable"
-    weak = [i for i, x in enumerate(dirs) if x != 1] or list(range(len(rows)))
-    return verdict, rows[max(weak, key=lambda i: rows[i]["p_adj"])], (lo, hi)
+        reversed_ = [i for i, x in enumerate(dirs) if x == -1]
+        return "reversed", rows[min(reversed_, key=adverse)], ranges
+    if all(x == 1 for x in dirs):
+        return "holds", rows[max(range(len(rows)), key=lambda i: rows[i]["p_adj"])], ranges
+    return "not separable", rows[min(range(len(rows)), key=adverse)], ranges
+
+
+def scope(verdict: str, seeds: int) -> str:
+    """What a verdict is about: two checkpoints (one training seed), or the two methods
+    (several seeds, all agreeing; ``direction`` requires it)."""
+    if verdict == "not separable":
+        return "n/a"
+    return "these checkpoints" if seeds == 1 else "the method"
+
+
+def claim_parts(variants: list[str]) -> list[tuple[str, str, list[Part]]]:
+    """The paper's claims whose models are all in ``variants``."""
+    return [c for c in CLAIMS if all(a in variants and b in variants for _, a, b in c[2])]
+
+
+def adjust(pairs: pd.DataFrame, variants: list[str], cfg: dict, experiments: set[str]):
+    """``p_adj``, ``adjustment`` and ``family`` of every row: Holm within each metric's model
+    pairs (``claims.family: metric``) or across every comparison the claims use
+    (``claims``); Benjamini-Hochberg across the experiment family for experiments."""
+    pairs = pairs.assign(family=pairs["metric"], adjustment="Holm, within the metric")
+    pairs["p_adj"] = pairs["p_holm"]
+    if cfg["family"] == "claims":
+        used = {
+            (m, *sorted((a, b), key=variants.index)) for _, _, parts in CLAIMS for m, a, b in parts
+        }
+        for protocol in pairs["protocol"].unique():
+            keys = zip(pairs["metric"], pairs["a"], pairs["b"], strict=True)
+            mask = (pairs["protocol"] == protocol) & np.array([key in used for key in keys])
+            pairs.loc[mask, "p_adj"] = stats.holm(pairs.loc[mask, "p"].tolist())
+            pairs.loc[mask, "adjustment"] = "Holm, across the claims' comparisons"
+            pairs.loc[mask, "family"] = "claims"
+    explore = pairs["protocol"].isin(experiments)
+    if explore.any():  # exploration: false discoveries controlled across the experiment family
+        pairs.loc[explore, "p_adj"] = stats.benjamini_hochberg(pairs.loc[explore, "p"].tolist())
+        pairs.loc[explore, "adjustment"] = "Benjamini-Hochberg, across the experiments"
+        pairs.loc[explore, "family"] = "experiments"
+    return pairs
 
 
 def claims_table(
     scores: pd.DataFrame, variants: list[str], cfg: dict, experiments: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
-    section with ``metrics`` (thresholds) added. Verdicts use ``p_adj``: Holm within each
-    metric's model pairs, or, for the ``experiments`` (exploration), Benjamini-Hochberg
-    across every comparison of the experiment family."""
-    experiments = set(experiments or [])
+    section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``)."""
+    cfg = {"family": "metric", **cfg}
     tables, shifts = {}, {}
-    for protocol, sub in scores.groupby("protocol", sort=False):
-        arrays = score_arrays(sub, variants)
-        tables[protocol] = pairs_table(arrays, variants, cfg, thresholds(cfg["metrics"]))
+    protocols = list(scores["protocol"].unique())
+    for protocol, stream in zip(
+        protocols, np.random.SeedSequence(cfg["seed"]).spawn(len(protocols)), strict=True
+    ):
+        arrays = score_arrays(scores[scores["protocol"] == protocol], variants)
+        limits = thresholds(cfg["metrics"])
+        tables[protocol] = pairs_table(arrays, variants, cfg, limits, stream)
         shifts[protocol] = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
     pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
-    pairs["adjustment"] = "Holm, within the metric"
-    pairs["p_adj"] = pairs["p_holm"]
-    explore = pairs["protocol"].isin(experiments)
-    if explore.any():  # exploration: false discoveries controlled across the experiment family
-        pairs.loc[explore, "p_adj"] = stats.benjamini_hochberg(pairs.loc[explore, "p"].tolist())
-        pairs.loc[explore, "adjustment"] = "Benjamini-Hochberg, across the experiments"
+    pairs = with_mdd(adjust(pairs, variants, cfg, set(experiments or [])), cfg)
     claims = []
     for protocol, table in pairs.groupby("protocol", sort=False):
-        for claim_id, statement, parts in CLAIMS:
-            if not all(a in variants and b in variants for _, a, b in parts):
-                continue
-            verdict, row, (lo, hi) = judge_claim(parts, table, shifts[protocol], cfg)
+        for claim_id, statement, parts in claim_parts(variants):
+            verdict, row, ranges = judge_claim(parts, table, shifts[protocol], cfg)
+            lo, hi = ranges.get((row["metric"], row["a"], row["b"]), (np.nan, np.nan))
             claims.append(
                 {
                     "protocol": protocol,
                     "claim": claim_id,
                     "statement": statement,
-                    "comparison": f"{row['metric']}: {row['a']} - {row['b']}",
+                    "comparison": part_label((row["metric"], row["a"], row["b"])),
                     "paper": paper_difference(row["metric"], row["a"], row["b"]),
+                    "paper_supports": paper_supports(parts),
                     "difference": row["difference"],
                     "ci_low": row["ci_low"],
                     "ci_high": row["ci_high"],
@@ -313,12 +431,19 @@ def claims_table(
                     "adjustment": row["adjustment"],
                     "test": row["test"],
                     "mdd": row["mdd"],
+                    "mdd_note": row["mdd_note"],
                     "superiority": row["superiority"],
                     "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
                     "n_prompts": row["n_prompts"],
                     "stable_from": lo,
                     "stable_to": hi,
+                    "stable_ranges": "; ".join(
+                        f"{part_label(part)} " + ("tie" if np.isnan(a) else f"[{a:+g}, {b:+g}]")
+                        for part, (a, b) in ranges.items()
+                        if part[0] in RATES
+                    ),
                     "verdict": verdict,
+                    "scope": scope(verdict, int(row["seeds"])),
                 }
             )
     cols = ["protocol", "metric", "a", "b"]
@@ -331,6 +456,8 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
     for Base, which has one run), and a 95% percentile interval from a bootstrap over
     prompts and seeds together (``<m>_lo``, ``<m>_hi``). ``cfg`` as for ``claims_table``."""
     limits = thresholds(cfg["metrics"])
+    n = scores["protocol"].nunique() * len(variants) * len(METRICS)
+    streams = iter(np.random.SeedSequence([cfg["seed"], 1]).spawn(n))
     rows = []
     for protocol, sub in scores.groupby("protocol", sort=False):
         arrays = score_arrays(sub, variants)
@@ -343,7 +470,7 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
                 if len(per_seed) == 1:  # Base: one run, its arrays repeat it for every seed
                     values = {s: v[:1] for s, v in values.items()}
                 lo, hi = stats.bootstrap_interval(
-                    values, weights, cfg["bootstrap_draws"], cfg["seed"]
+                    values, weights, cfg["bootstrap_draws"], next(streams)
                 )
                 row |= {
                     col: float(per_seed[col].mean()),

@@ -295,11 +295,28 @@ def check_judges(judges: list[dict]) -> None:
             )
 
 
+def check_claims(claims: dict) -> None:
+    """The threshold band must lie on the scanned grid: a band beyond the scan made every
+    rate claim "not separable", silently."""
+    band, scan, step = claims["threshold_band"], claims["threshold_scan"], claims["threshold_step"]
+    if band > scan:
+        raise ConfigError(
+            f"claims.threshold_band: {band} exceeds claims.threshold_scan: {scan}, so no "
+            "rate claim could ever be stable. Fix: a band within the scan"
+        )
+    if abs(band / step - round(band / step)) > 1e-9:
+        raise ConfigError(
+            f"claims.threshold_band: {band} is not a multiple of claims.threshold_step: "
+            f"{step}, so the band's edges are not on the scanned grid. Fix: a multiple"
+        )
+
+
 def prepare(config: dict, base_dir: str | Path = ".") -> dict[str, dict]:
     """Validate the config and every protocol view; return the views by protocol."""
     schema = load_schema()
     validate_config(config, schema)
     check_judges(config["judges"])
+    check_claims(config["claims"])
     check_local_paths(config, base_dir)
     views = {p: protocol_view(config, p, schema) for p in config["protocols"]}
     check_run_wide(config, views)

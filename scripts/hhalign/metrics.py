@@ -82,14 +82,38 @@ def wilson(pct: float, n: int) -> tuple[float, float]:
     return 100 * (centre - half), 100 * (centre + half)
 
 
+def wilson_boundary(pct: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """The Wilson interval with Brown, Cai and DasGupta's (2001) boundary correction: within
+    x* successes of 0 or n (x* = 2 up to n = 50, 3 up to 100, else 4) the limit on that side
+    is the Poisson one, where Wilson's coverage dips far below its level."""
+    lo, hi = wilson(pct, n)
+    x = round(pct * n / 100)
+    near = 2 if n <= 50 else 3 if n <= 100 else 4
+    if 1 <= x <= near:
+        lo = 100 * 0.5 * stats.chi2.ppf(alpha, 2 * x) / n
+    if n - near <= x <= n - 1:
+        hi = 100 * (1 - 0.5 * stats.chi2.ppf(alpha, 2 * (n - x)) / n)
+    return lo, hi
+
+
 def cas_interval(hmr: float, n_hm: int, hpr: float, n_hp: int) -> tuple[float, float]:
-    """95% interval of CAS = (HmR + HpR) / 2, two independent proportions, by MOVER
-    (Zou and Donner 2008): each side combines the distances from the rates to their
-    own Wilson limits. It stays inside [0, 100] and, unlike the normal interval, does
-    not collapse to a point when both rates are 0% or 100%."""
-    (l1, u1), (l2, u2) = wilson(hmr, n_hm), wilson(hpr, n_hp)
+    """95% interval of CAS = (HmR + HpR) / 2, two independent proportions.
+
+    MOVER (Zou and Donner 2008) combines the distances from each rate to its own
+    boundary-corrected Wilson limits; it stays inside [0, 100] and never collapses to a
+    point. Near 100% its quadrature sum undershoots (coverage 86% at p = 0.9985 with plain
+    Wilson limits, 92% with corrected ones); with equal set sizes CAS is also the pooled
+    proportion of 2n responses, whose sum of two binomials is less dispersed than one
+    binomial, so the corrected Wilson interval of the pooled count is valid too. The
+    interval is the wider of the two: coverage >= 93% for p in [0.5, 0.9995] at n = 50 per
+    set (exact enumeration, tests/test_metrics.py)."""
+    (l1, u1), (l2, u2) = wilson_boundary(hmr, n_hm), wilson_boundary(hpr, n_hp)
     cas = (hmr + hpr) / 2
-    return cas - math.hypot(hmr - l1, hpr - l2) / 2, cas + math.hypot(u1 - hmr, u2 - hpr) / 2
+    lo, hi = cas - math.hypot(hmr - l1, hpr - l2) / 2, cas + math.hypot(u1 - hmr, u2 - hpr) / 2
+    if n_hm == n_hp:
+        pooled_lo, pooled_hi = wilson_boundary(cas, 2 * n_hm)
+        lo, hi = min(lo, pooled_lo), max(hi, pooled_hi)
+    return lo, hi
 
 
 def mean_interval(scores: pd.Series) -> tuple[float, float]:
@@ -185,17 +209,37 @@ def table2(t1: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def threshold_curves(scores: pd.DataFrame, cfg: dict, shifts: list[float]) -> pd.DataFrame:
+def threshold_curves(
+    scores: pd.DataFrame, cfg: dict, shifts: list[float], draws: int = 2000, seed: int = 0
+) -> pd.DataFrame:
     """Rate of every (protocol, model, prompt set) at each threshold shift, with its 95%
-    Wilson interval: the data of Figure 4."""
+    band: the data of Figure 4. A model with one training run gets its Wilson interval over
+    the prompts; a model with several seeds the percentile interval of a bootstrap over
+    prompts and seeds (its seeds are not new prompts: pooling them as trials would narrow
+    the band), as Table 1's across-seed rows do."""
+    from hhalign.stats import bootstrap_interval
+
+    groups = scores.groupby(["protocol", "variant", "prompt_set"], sort=False)
+    streams = iter(np.random.SeedSequence([seed, 2]).spawn(len(groups) * len(shifts)))
     rows = []
-    for (protocol, variant, prompt_set), sub in scores.groupby(
-        ["protocol", "variant", "prompt_set"], sort=False
-    ):
+    for (protocol, variant, prompt_set), sub in groups:
+        wide = (
+            sub.pivot(index="seed", columns="id", values="score").to_numpy(dtype=float)
+            if "seed" in sub
+            else sub["score"].to_numpy(dtype=float)[None, :]
+        )
         for shift in shifts:
             t, op = thresholds(cfg, shift)[prompt_set]
-            r = rate(sub["score"], t, op)
-            lo, hi = wilson(r, len(sub))
+            stream = next(streams)
+            if len(wide) == 1:
+                r = rate(sub["score"], t, op)
+                lo, hi = wilson(r, len(sub))
+            else:
+                labels = OPS[op](wide, t).astype(float)
+                r = 100.0 * float(labels.mean())
+                lo, hi = bootstrap_interval(
+                    {prompt_set: labels}, {prompt_set: 100.0}, draws, stream
+                )
             rows.append(
                 {
                     "protocol": protocol,
@@ -206,6 +250,7 @@ def threshold_curves(scores: pd.DataFrame, cfg: dict, shifts: list[float]) -> pd
                     "rate": r,
                     "lo": lo,
                     "hi": hi,
+                    "seeds": len(wide),
                 }
             )
     return pd.DataFrame(rows)

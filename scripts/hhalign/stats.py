@@ -26,20 +26,25 @@ def difference(d: Diffs, weights: Weights) -> float:
 
 
 def bootstrap_interval(
-    d: Diffs, weights: Weights, draws: int, seed: int, level: float = 0.95
+    d: Diffs, weights: Weights, draws: int, seed: int | np.random.SeedSequence, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile interval of the difference from a paired bootstrap.
 
     Each draw resamples the prompts of every prompt set (with replacement; both models
-    keep the same prompts: the pairing) and, with several seeds, the seeds too (both
-    models keep the same seed: lineage pairing). A draw's statistic is computed from
-    resampling counts: ``c_seed @ d @ c_prompt`` over the draws at once.
+    keep the same prompts: the pairing) and, with several seeds, the seeds too, once for
+    all prompt sets (a seed is one trained model answering both sets; both models keep the
+    same seed: lineage pairing). A draw's statistic is computed from resampling counts:
+    ``c_seed @ d @ c_prompt`` over the draws at once.
     """
     rng = np.random.default_rng(seed)
+    n_seeds = {d[name].shape[0] for name in weights}
+    if len(n_seeds) != 1:
+        raise ValueError(f"prompt sets have different numbers of seeds: {sorted(n_seeds)}")
+    (n_seeds,) = n_seeds
+    c_seed = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=draws)
     total = np.zeros(draws)
     for name, w in weights.items():
-        n_seeds, n_prompts = d[name].shape
-        c_seed = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=draws)
+        n_prompts = d[name].shape[1]
         c_prompt = rng.multinomial(n_prompts, np.full(n_prompts, 1 / n_prompts), size=draws)
         per_prompt = c_seed @ d[name]  # (draws, prompts): resampled seeds' sums per prompt
         total += w * np.einsum("bp,bp->b", per_prompt, c_prompt) / (n_seeds * n_prompts)
@@ -58,7 +63,9 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
     return float(sps.binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
-def sign_flip_p(d: Diffs, weights: Weights, draws: int, seed: int) -> float:
+def sign_flip_p(
+    d: Diffs, weights: Weights, draws: int, seed: int | np.random.SeedSequence
+) -> float:
     """Two-sided sign-flip permutation p-value of the weighted difference of means, on the
     per-prompt differences averaged over seeds (prompts are the exchangeable units).
 
@@ -73,6 +80,30 @@ def sign_flip_p(d: Diffs, weights: Weights, draws: int, seed: int) -> float:
         flipped += w * (signs @ per_prompt) / per_prompt.size
     extreme = np.sum(np.abs(flipped) >= abs(observed) - 1e-12)
     return float((1 + extreme) / (1 + draws))
+
+
+def sign_flip_exact_labels(d: Diffs, weights: Weights) -> float:
+    """The exact two-sided sign-flip p-value for one seed of 0/1 labels (differences in
+    {-1, 0, 1}): each discordant prompt of set s adds +/- w_s / n_s with probability 1/2,
+    so the flipped statistic is a sum of independent scaled binomials, enumerated exactly
+    (for one set, or equal weights per prompt, this is McNemar's exact test on the pooled
+    discordant prompts)."""
+    observed = difference(d, weights)
+    dist = {0.0: 1.0}
+    for name, w in weights.items():
+        x = d[name].reshape(-1)
+        n_disc, step = int(np.sum(x != 0)), w / x.size
+        k = np.arange(n_disc + 1)
+        values = step * (2 * k - n_disc)
+        probs = sps.binom.pmf(k, n_disc, 0.5)
+        merged: dict[float, float] = {}
+        for t, pt in dist.items():
+            for v, pv in zip(values, probs, strict=True):
+                key = round(t + float(v), 9)
+                merged[key] = merged.get(key, 0.0) + pt * float(pv)
+        dist = merged
+    p = sum(pt for t, pt in dist.items() if abs(t) >= abs(observed) - 1e-9)
+    return float(min(p, 1.0))
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -98,13 +129,16 @@ def superiority(a: np.ndarray, b: np.ndarray) -> float:
 def min_detectable_difference(
     d: Diffs, weights: Weights, alpha: float, power: float = 0.8
 ) -> float:
-    """The smallest difference a paired two-sided test at ``alpha`` detects with ``power``,
-    given the spread of this comparison's per-prompt (seed-averaged) differences.
+    """The minimum detectable difference of the test: the smallest difference a paired
+    two-sided test at ``alpha`` detects with ``power``, given the spread of this
+    comparison's per-prompt (seed-averaged) differences.
 
     statsmodels' one-sample t power solver gives the standardized effect at ``n`` prompts;
     it is scaled by the difference's standard error times sqrt(n). For one prompt set that
     is effect x weight x sd of the differences; prompt sets are independent, so their
-    variances add (CAS); ``n`` is the smaller set's size.
+    variances add (CAS); ``n`` is the smaller set's size. When the two models agree on
+    every prompt the observed spread is 0 and says nothing about the test's power: NaN
+    (``mdd_note`` says why), never 0.
     """
     n = min(d[name].shape[1] for name in weights)
     if n < 2:
@@ -115,5 +149,16 @@ def min_detectable_difference(
             for name, w in weights.items()
         )
     )
+    if se == 0:
+        return float("nan")
     effect = TTestPower().solve_power(nobs=n, alpha=alpha, power=power, alternative="two-sided")
     return float(effect * se * np.sqrt(n))
+
+
+def mdd_note(d: Diffs, weights: Weights) -> str:
+    """Why a comparison's MDD is missing ("" when it is not)."""
+    if min(d[name].shape[1] for name in weights) < 2:
+        return "fewer than 2 prompts"
+    if all(np.all(d[name] == 0) for name in weights):
+        return "the two models agree on every prompt: no spread to size the test by"
+    return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -43,9 +44,14 @@ def display(model: str) -> str:
 
 
 def _fmt(x: float, digits: int = 1, sign: bool = False) -> str:
+    """A number as the paper prints it: rounded half up (28.125 -> 28.13; from the
+    shortest repr, so 2.675 -> 2.68), never a negative zero ("n/a" for a missing one)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+    q = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if q == 0:
+        q = abs(q)
+    return f"{q:+.{digits}f}" if sign else f"{q:.{digits}f}"
 
 
 def n_columns(spec: str) -> int:
@@ -180,10 +186,11 @@ def seeds_note(t1: pd.DataFrame) -> str:
 
 
 def _p(p: float, equals: bool = False) -> str:
-    """A p-value for a table cell, or after "$p$" in a sentence (``equals``)."""
+    """A p-value for a LaTeX table cell, or after "$p$" in a sentence (``equals``); the
+    "<" in math mode (in text mode the default OT1 encoding prints an inverted "!")."""
     if p < 0.001:
-        return "< 0.001"
-    return f"= {p:.3f}" if equals else f"{p:.3f}"
+        return "$<$ 0.001"
+    return f"= {_fmt(p, 3)}" if equals else _fmt(p, 3)
 
 
 def comparison_latex(comparison: str) -> str:
@@ -193,10 +200,20 @@ def comparison_latex(comparison: str) -> str:
     return f"{latex_escape(metric)}: {a} $-$ {b}"
 
 
+VERDICT_CELLS = {
+    ("holds", "these checkpoints"): "holds (ckpt.)",
+    ("reversed", "these checkpoints"): "reversed (ckpt.)",
+    ("holds", "the method"): "holds (method)",
+    ("reversed", "the method"): "reversed (method)",
+}
+
+
 def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
-    """The claims table: per claim the deciding comparison, the paper's difference, ours
-    with its 95% paired-bootstrap interval, the Holm-adjusted p, the minimum detectable
-    difference, the seeds agreeing in sign, and the verdict."""
+    """The claims table: per claim the comparison shown (the weakest part of a claim that
+    holds, the most adverse part otherwise), the paper's difference, ours with its 95%
+    paired-bootstrap interval, the adjusted p, the minimum detectable difference of the
+    test, the seeds agreeing in sign, and the verdict with its scope (ckpt.: these
+    checkpoints, one training seed; method: several seeds agreeing)."""
 
     def cells(r: pd.Series) -> list[str]:
         ci = f"{{\\scriptsize[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}]}}"
@@ -207,11 +224,11 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
             _p(r["p_adj"]),
             _fmt(r["mdd"], 1),
             r["seeds_agree"],
-            r["verdict"],
+            VERDICT_CELLS.get((r["verdict"], r.get("scope", "n/a")), r["verdict"]),
         ]
 
     header = [
-        r"Claim & Deciding comparison & Paper & Here [95\% CI] & Adj.\ $p$ & MDD & Seeds"
+        r"Claim & Comparison shown & Paper & Here [95\% CI] & Adj.\ $p$ & MDD & Seeds"
         r" & Verdict \\"
     ]
     first = lambda r: latex_escape(r["statement"])  # noqa: E731
@@ -227,12 +244,27 @@ def claim_sentence(r: pd.Series) -> str:
         "reversed": "is reversed",
         "not separable": "cannot be told apart from no difference",
     }[r["verdict"]]
-    paper = "" if pd.isna(r["paper"]) else f"the paper reports {_fmt(r['paper'], 0, True)} points; "
+    if r.get("scope") == "these checkpoints":
+        what += " for these checkpoints (one training seed: a verdict on the method needs several)"
+    elif r.get("scope") == "the method":
+        what += " for the method (every training seed agrees)"
+    paper = "" if pd.isna(r["paper"]) else f"the paper reports {_fmt(r['paper'], 2, True)}; "
+    supports = {
+        "no": " The paper's own numbers do not support every part of this claim.",
+        "yes": "",
+        "n/a": "",
+    }[r.get("paper_supports", "n/a")]
     band = (
         f"its sign is stable for thresholds shifted by {_fmt(r['stable_from'], 2, True)} to "
         f"{_fmt(r['stable_to'], 2, True)}"
         if not pd.isna(r["stable_from"])
-        else "its sign is not defined at the configured thresholds"
+        else "no threshold band applies (a mean score, or a tie at the configured thresholds)"
+    )
+    mdd = (
+        f"With {r['n_prompts']} prompts the test's minimum detectable difference (80\\% "
+        f"power) is {_fmt(r['mdd'], 1)}."
+        if not pd.isna(r["mdd"])
+        else f"The test's minimum detectable difference is undefined: {r.get('mdd_note', '')}."
     )
     return (
         f"\\textbf{{{latex_escape(r['statement'])}}} ({r['protocol']} protocol) {what}: "
@@ -241,8 +273,7 @@ def claim_sentence(r: pd.Series) -> str:
         f"[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}], "
         f"{'Holm' if r['adjustment'].startswith('Holm') else 'BH'}-adjusted $p$ "
         f"{_p(r['p_adj'], equals=True)}, "
-        f"{r['seeds_agree']} seeds agree in sign, and {band}. With {r['n_prompts']} prompts a "
-        f"difference below {_fmt(r['mdd'], 1)} points is not detected with 80\\% power."
+        f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}"
     )
 
 
@@ -259,6 +290,7 @@ def claims_macros(claims: pd.DataFrame) -> str:
             "High": _fmt(r["ci_high"], 1),
             "P": _p(r["p_adj"]),
             "Mdd": _fmt(r["mdd"], 1),
+            "Scope": r.get("scope", "n/a"),
         }
         for field, value in values.items():
             lines.append(f"\\newcommand{{{macro_name(*stem, field)}}}{{{value}}}")
@@ -330,6 +362,7 @@ CLAIMS_COLUMNS = [
     "statement",
     "comparison",
     "paper",
+    "paper_supports",
     "difference",
     "ci_low",
     "ci_high",
@@ -337,9 +370,9 @@ CLAIMS_COLUMNS = [
     "adjustment",
     "mdd",
     "seeds_agree",
-    "stable_from",
-    "stable_to",
+    "stable_ranges",
     "verdict",
+    "scope",
 ]
 
 
@@ -353,3 +386,31 @@ def write_html_tables(
         shown = df[[c for c in columns if c in df]] if columns else df
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
         Path(out[key]).write_text(html_table(shown, title, note))
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    """The claims table as Markdown (the README's audit table is this, from
+    results/audit/claims.csv: `python -m hhalign.tables results/audit/claims.csv`)."""
+    lines = [
+        "| claim | comparison shown | paper | difference [95% CI] | adj. p | MDD | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for _, r in claims.iterrows():
+        metric, pair = r["comparison"].split(": ")
+        a, b = (display(v) for v in pair.split(" - "))
+        digits = 0 if metric in ("HmR", "HpR", "CAS") else 2
+        p = "< 0.001" if r["p_adj"] < 0.001 else _fmt(r["p_adj"], 3)
+        verdict = r["verdict"] + ("" if r["scope"] == "n/a" else f" ({r['scope']})")
+        lines.append(
+            f"| {r['statement']} | {metric}: {a} - {b} | {_fmt(r['paper'], digits, True)} | "
+            f"{_fmt(r['difference'], 2 if digits else 1, True)} "
+            f"[{_fmt(r['ci_low'], 2 if digits else 1)}, {_fmt(r['ci_high'], 2 if digits else 1)}]"
+            f" | {p} | {_fmt(r['mdd'], 2 if digits else 1)} | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(claims_markdown(pd.read_csv(sys.argv[1], keep_default_na=False, na_values=[""])), end="")
