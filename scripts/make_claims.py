@@ -12,9 +12,7 @@ cfg = {**p.claims, "metrics": p.metrics}
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
 claims, pairs = claims_table(scores, p.variants, cfg, p.experiments)
 write_claims(claims, pairs, dict(snakemake.output.items()), p.label)
-curves = threshold_curves(
-    scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"]
-)
+curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
 log.info(
     "%d scored responses -> %d comparisons, %d claims; %s",
