@@ -101,6 +101,11 @@ def reading(name):
     return {k: JUDGES[name][k] for k in ("name", "kind", "guard")}
 
 
+def prompt_summaries():
+    """Each protocol's prompts summary (aligned with PROTOCOLS; shared ones repeat)."""
+    return [f"{PLAN.prompts_dir(p)}/summary.json" for p in PROTOCOLS]
+
+
 def report_score_files(wildcards):
     """The score files behind the tables and figures of ``{report_dir}``."""
     root = wildcards.report_dir

@@ -63,6 +63,7 @@ rule make_claims:
     input:
         code=code("make_claims.py"),
         scores=report_score_files,
+        prompts=lambda w: [] if w.report_dir == AUDIT else prompt_summaries(),
     output:
         **reported(PLAN.claims_files("{report_dir}")),
     log:
@@ -79,6 +80,7 @@ rule make_claims:
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
         experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,
+        pool_protocols=lambda w: [] if w.report_dir == AUDIT else PROTOCOLS,
         label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/make_claims.py"
@@ -90,7 +92,7 @@ rule plot_training:
         histories=lambda w: list(PLAN.training_histories().values()),
         authors=PLAN.authors_logs(),
         data=f"{RESULTS}/data/summary.json",
-        prompts=[f"{PLAN.prompts_dir(p)}/summary.json" for p in PROTOCOLS],
+        prompts=prompt_summaries(),
     output:
         expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=["fig5_training", "fig6_data"]),
         training=report(

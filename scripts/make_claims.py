@@ -1,7 +1,11 @@
-"""Rule make_claims: pairwise comparisons, the claims table and Figure 4 from score files."""
+"""Rule make_claims: pairwise comparisons, the claims table (with the planner's columns),
+Figure 4, and where each metric's uncertainty comes from (variance.csv, Figure 8)."""
 
-from hhalign.claims import claims_table, shift_grid
-from hhalign.figures import figure4_thresholds
+import json
+from pathlib import Path
+
+from hhalign.claims import claims_table, shift_grid, variance_table
+from hhalign.figures import figure4_thresholds, figure8_variance
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves
 from hhalign.tables import write_claims
@@ -10,10 +14,18 @@ log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
 cfg = {**p.claims, "metrics": p.metrics}
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
-claims, pairs = claims_table(scores, p.variants, cfg, p.experiments)
-write_claims(claims, pairs, dict(snakemake.output.items()), p.label)
+pools = {
+    protocol: json.loads(Path(path).read_text())["harmful_candidates"]
+    for protocol, path in zip(p.pool_protocols, snakemake.input.prompts, strict=True)
+}
+claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools)
+out = dict(snakemake.output.items())
+write_claims(claims, pairs, out, p.label)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
+variance = variance_table(scores, p.variants, cfg)
+variance.to_csv(out["variance"], index=False, float_format="%.6g")
+written += figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
 log.info(
     "%d scored responses -> %d comparisons, %d claims; %s",
     len(scores),

@@ -295,7 +295,7 @@ def test_the_two_judges_tables_and_figure(project):
     assert responses["n"].tolist() == [400, 400]  # 8 models x 50 prompts, each set
     assert (responses["spearman"] > 0).all()  # both judges learnt the same pairs
     claims = pd.read_csv(out / "claims.csv")
-    assert len(claims) == 16 and set(claims["judges_agree"]) <= {"yes", "no"}
+    assert len(claims) == 24 and set(claims["judges_agree"]) <= {"yes", "no"}
     assert (project / TINY / "figures/fig7_judges.png").stat().st_size > 0
     summary = json.loads((project / TINY / "train/judges/tiny_chat/summary.json").read_text())
     assert summary["kind"] == "chat" and summary["held_out_accuracy"] > 0.5

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -153,7 +154,20 @@ def test_three_seeds_every_candidate_and_the_claims_table(runs):
     start = json.loads((results / "train/corrected/sft_dpo_seed1/summary.json").read_text())
     assert start["start"].endswith("models/corrected/sft_seed1")
     assert not (results / "generations/corrected/base_seed1").exists()
-    claims = pd.read_csv(results / "claims.csv")
-    assert len(claims) == 8 and set(claims["seeds_agree"].str[-2:]) == {"/3"}
+    claims = pd.read_csv(results / "claims.csv", keep_default_na=False, na_values=[""])
+    assert len(claims) == 12 and set(claims["seeds_agree"].str[-2:]) == {"/3"}
     assert set(claims["verdict"]) <= {"holds", "reversed", "not separable"}
+    decided = claims[claims["verdict"] != "not separable"]
+    assert set(decided["scope"]) <= {"the method"}  # three seeds
+    # The planner: what would settle each open claim, and whether the pool can supply it.
+    open_ = claims[claims["verdict"] == "not separable"]
+    assert len(open_) and open_["prompts_for_observed"].notna().all()
+    assert open_["seeds_for_observed"].notna().all()  # three seeds: their spread is known
+    assert (open_["pool"] == n).all() and open_["pool_supplies"].str.contains("observed: ").all()
+    variance = pd.read_csv(results / "variance.csv")
+    trained = variance[variance["model"] != "base"]
+    assert (trained["seeds"] == 3).all() and trained["share_seed"].notna().all()
+    shares = trained[["share_prompt", "share_seed", "share_residual"]].sum(axis=1)
+    assert np.allclose(shares, 1.0)
     assert (results / "figures/fig4_thresholds.png").is_file()
+    assert (results / "figures/fig8_variance.png").is_file()

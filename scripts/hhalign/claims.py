@@ -22,12 +22,13 @@ and the same inputs still give the same bytes.
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from hhalign import stats
+from hhalign import power, stats
 from hhalign.metrics import METRICS, OPS, RATES, thresholds
 
 # The paper's Table 1 (HmR, HpR, CAS), for the claims table's "paper" column.
@@ -220,7 +221,58 @@ def with_mdd(pairs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
         stats.min_detectable_difference(d, METRICS[m].weights, level, cfg["power"])
         for d, m, level in zip(out["_d"], out["metric"], out["level"], strict=True)
     ]
-    return out.drop(columns=["_d"])
+    return out
+
+
+def plan_row(row: dict, paper: float | None, pool: int | None, cfg: dict) -> dict:
+    """What would settle a claim that is not separable: prompts per set (at the run's seeds)
+    and seeds (at the run's prompts) for ``cfg['power']`` at the row's level, against the
+    observed difference and the paper's, and whether the keyword filter's candidate pool
+    (``pool`` harmful prompts) can supply those prompts (``hhalign.power``)."""
+    weights = METRICS[row["metric"]].weights
+    var_p, var_s, n, k = power.spread(row["_d"], weights)
+    out = {}
+    for name, delta in (("observed", row["difference"]), ("paper", paper)):
+        prompts, seeds = power.needed(
+            math.nan if delta is None else delta, var_p, var_s, n, k, row["level"], cfg["power"]
+        )
+        out[f"prompts_for_{name}"], out[f"seeds_for_{name}"] = prompts, seeds
+
+    def can(name: str) -> str:
+        return "unknown" if pool is None else "yes" if out[f"prompts_for_{name}"] <= pool else "no"
+
+    supplies = [f"{name}: {can(name)}" for name in ("observed", "paper")]
+    return out | {"pool": pool, "pool_supplies": "; ".join(supplies)}
+
+
+def variance_table(scores: pd.DataFrame, variants: list[str], cfg: dict) -> pd.DataFrame:
+    """Where each one-set metric's uncertainty comes from, per protocol and model: the
+    prompt, seed and residual variance components of its per-prompt values and their
+    shares of the variance of the estimate (``power.variance_components``)."""
+    limits = thresholds(cfg["metrics"])
+    rows = []
+    for protocol, sub in scores.groupby("protocol", sort=False):
+        arrays = score_arrays(sub, variants)
+        for variant in variants:
+            for metric, spec in METRICS.items():
+                if len(spec.weights) != 1:
+                    continue
+                ((prompt_set, weight),) = spec.weights.items()
+                y = weight * per_prompt(arrays, metric, variant, limits)[prompt_set]
+                if variant == "base":
+                    y = y[:1]  # Base is one run; its arrays repeat it for every seed
+                comp = power.variance_components(y)
+                rows.append(
+                    {
+                        "protocol": protocol,
+                        "model": variant,
+                        "metric": metric,
+                        "seeds": y.shape[0],
+                        "prompts": y.shape[1],
+                        **comp,
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def direction(row: pd.Series | dict, alpha: float) -> int:
@@ -395,10 +447,16 @@ def adjust(pairs: pd.DataFrame, variants: list[str], cfg: dict, experiments: set
 
 
 def claims_table(
-    scores: pd.DataFrame, variants: list[str], cfg: dict, experiments: list[str] | None = None
+    scores: pd.DataFrame,
+    variants: list[str],
+    cfg: dict,
+    experiments: list[str] | None = None,
+    pools: dict[str, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
-    section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``)."""
+    section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``); a claim
+    that is not separable gets the planner's columns (``plan_row``; ``pools``: protocol ->
+    harmful candidates the keyword filter keeps)."""
     cfg = {"family": "metric", **cfg}
     tables, shifts = {}, {}
     protocols = list(scores["protocol"].unique())
@@ -416,13 +474,17 @@ def claims_table(
         for claim_id, statement, parts in claim_parts(variants):
             verdict, row, ranges = judge_claim(parts, table, shifts[protocol], cfg)
             lo, hi = ranges.get((row["metric"], row["a"], row["b"]), (np.nan, np.nan))
+            paper = paper_difference(row["metric"], row["a"], row["b"])
+            plan = {}
+            if verdict == "not separable":
+                plan = plan_row(row, paper, (pools or {}).get(protocol), cfg)
             claims.append(
                 {
                     "protocol": protocol,
                     "claim": claim_id,
                     "statement": statement,
                     "comparison": part_label((row["metric"], row["a"], row["b"])),
-                    "paper": paper_difference(row["metric"], row["a"], row["b"]),
+                    "paper": paper,
                     "paper_supports": paper_supports(parts),
                     "difference": row["difference"],
                     "ci_low": row["ci_low"],
@@ -444,10 +506,22 @@ def claims_table(
                     ),
                     "verdict": verdict,
                     "scope": scope(verdict, int(row["seeds"])),
+                    **{k: plan.get(k, np.nan) for k in PLAN_COLUMNS},
                 }
             )
     cols = ["protocol", "metric", "a", "b"]
+    pairs = pairs.drop(columns=["_d"])
     return pd.DataFrame(claims), pairs[cols + [c for c in pairs if c not in cols]]
+
+
+PLAN_COLUMNS = (
+    "prompts_for_observed",
+    "seeds_for_observed",
+    "prompts_for_paper",
+    "seeds_for_paper",
+    "pool",
+    "pool_supplies",
+)
 
 
 def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cfg: dict):

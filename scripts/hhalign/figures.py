@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from hhalign.metrics import RATES, SET_RATE, THRESHOLD_KEYS, main_rows
@@ -249,5 +250,34 @@ def figure7_judges(
             ax.axhline(at[(judge, prompt_set)], color="grey", ls="--", lw=0.8)
             ax.set(xlabel=f"{first} ({prompt_set})", ylabel=judge, title=f"{judge}: {prompt_set}")
         axes[0][0].legend(loc="best", markerscale=2)
+        _label(fig, label)
+        return _save(fig, stem)
+
+
+def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
+    """Where each one-set metric's uncertainty comes from: the shares of the prompt, seed
+    and residual components in the variance of its estimate, per protocol and model (a run
+    with one seed can attribute everything only to prompts)."""
+    parts = [("share_prompt", "prompts"), ("share_seed", "seeds"), ("share_residual", "residual")]
+    with plt.rc_context(STYLE):
+        metrics = list(dict.fromkeys(variance["metric"]))
+        fig, axes = _panels(len(metrics), height=0.25 * variance.groupby("metric").size().max() + 1)
+        for ax, metric in zip(axes, metrics, strict=True):
+            sub = variance[variance["metric"] == metric].reset_index(drop=True)
+            names = [
+                f"{p} {display(m)}" for p, m in zip(sub["protocol"], sub["model"], strict=True)
+            ]
+            left = np.zeros(len(sub))
+            for k, (col, name) in enumerate(parts):
+                share = sub[col].fillna(0.0).to_numpy()
+                ax.barh(names, share, left=left, color=COLORS[k], label=name)
+                left += share
+            ax.set_title(display(metric) if metric in RATES else metric.replace("_", " "))
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("share of the estimate's variance")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(
+            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+        )
         _label(fig, label)
         return _save(fig, stem)

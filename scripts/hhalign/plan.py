@@ -32,6 +32,7 @@ REPORTED = {
     "claims_html": ("claims.rst", "Claims", {"table": "claims"}),
     "pairs_html": ("pairs.rst", "Claims", {"table": "model pairs"}),
     "figure_png": ("fig4.rst", "Claims", {"figure": "threshold sensitivity"}),
+    "variance_png": ("fig8.rst", "Claims", {"figure": "sources of uncertainty"}),
     "judges_table1_html": ("judges_table1.rst", "Judges", {"table": "Table 1 by judge"}),
     "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
     "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
@@ -381,6 +382,9 @@ class Plan:
             "pairs_html": f"{root}/tables/pairs.html",
             "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",
             "figure_png": f"{root}/figures/fig4_thresholds.png",
+            "variance": f"{root}/variance.csv",
+            "variance_pdf": f"{root}/figures/fig8_variance.pdf",
+            "variance_png": f"{root}/figures/fig8_variance.png",
         }
 
     def figure_files(self, root: str, exts=("pdf", "png")) -> list[str]:
