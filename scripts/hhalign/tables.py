@@ -273,7 +273,26 @@ def claim_sentence(r: pd.Series) -> str:
         f"[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}], "
         f"{'Holm' if r['adjustment'].startswith('Holm') else 'BH'}-adjusted $p$ "
         f"{_p(r['p_adj'], equals=True)}, "
-        f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}"
+        f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}{planner(r)}"
+    )
+
+
+def planner(r: pd.Series) -> str:
+    """What would settle a claim that is not separable, as a sentence ("" otherwise)."""
+    n = r.get("prompts_for_observed", float("nan"))
+    if r["verdict"] != "not separable" or pd.isna(n):
+        return ""
+
+    def count(x: float) -> str:
+        return "no number of them" if x == float("inf") else f"about {int(x)}"
+
+    seeds = r.get("seeds_for_observed", float("nan"))
+    more = "" if pd.isna(seeds) else f", or {count(seeds)} training seeds at this run's prompts"
+    pool = r.get("pool", float("nan"))
+    supply = "" if pd.isna(pool) else f" (the keyword filter keeps {int(pool)} harmful candidates)"
+    return (
+        f" To settle it at the observed difference with 80\\% power would take {count(n)} "
+        f"prompts per set{supply}{more}."
     )
 
 
