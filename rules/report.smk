@@ -77,6 +77,7 @@ rule make_claims:
         seeds=SEEDS,
         claims=config["claims"],
         metrics=config["metrics"],
+        response_audit=config["response_audit"],
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
         experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,

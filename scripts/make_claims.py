@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 
 from hhalign.claims import claims_table, shift_grid, variance_table
-from hhalign.figures import figure4_thresholds, figure8_variance
+from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves
-from hhalign.tables import write_claims
+from hhalign.responses import audit_table, claim_flags, summary_table
+from hhalign.tables import write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
@@ -20,12 +21,21 @@ pools = {
 }
 claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools)
 out = dict(snakemake.output.items())
+audited = audit_table(scores, p.response_audit)
+audit = summary_table(audited, p.variants)
+claims["flags"] = claim_flags(claims, pairs, audit, p.response_audit["flag_share"])
 write_claims(claims, pairs, out, p.label)
+write_responses(audited, audit, out, p.label)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
 variance = variance_table(scores, p.variants, cfg)
 variance.to_csv(out["variance"], index=False, float_format="%.6g")
 written += figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
+written += figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)
+flagged = claims[claims["flags"] != ""]
+log.info("%d responses audited; %d claims flagged", len(audited), len(flagged))
+for _, r in flagged.iterrows():
+    log.warning("flag: %s (%s): %s", r["statement"], r["protocol"], r["flags"])
 log.info(
     "%d scored responses -> %d comparisons, %d claims; %s",
     len(scores),

@@ -281,3 +281,28 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
         )
         _label(fig, label)
         return _save(fig, stem)
+
+
+def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
+    """What the models say: the share of each model's responses that are empty, degenerate
+    or non-text (together), echoes and refusals, per protocol and prompt set."""
+    kinds = [("failing", "empty/degenerate/non-text"), ("echo", "echo"), ("refusal", "refusal")]
+    with plt.rc_context(STYLE):
+        panels = list(dict.fromkeys(zip(summary["protocol"], summary["prompt_set"], strict=True)))
+        fig, axes = _panels(len(panels), height=2.2)
+        for ax, (protocol, prompt_set) in zip(axes, panels, strict=True):
+            sub = summary[(summary["protocol"] == protocol) & (summary["prompt_set"] == prompt_set)]
+            x = np.arange(len(sub))
+            width = 0.8 / len(kinds)
+            for k, (col, name) in enumerate(kinds):
+                ax.bar(x + (k - 1) * width, sub[col], width, color=COLORS[k], label=name)
+            ax.set_xticks(x, [display(m) for m in sub["model"]], rotation=30)
+            ax.set_title(f"{protocol}, {prompt_set}")
+            ax.set_ylim(0, 100)
+        axes[0].set_ylabel("% of responses")
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(
+            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+        )
+        _label(fig, label)
+        return _save(fig, stem)

@@ -224,7 +224,8 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
             _p(r["p_adj"]),
             _fmt(r["mdd"], 1),
             r["seeds_agree"],
-            VERDICT_CELLS.get((r["verdict"], r.get("scope", "n/a")), r["verdict"]),
+            VERDICT_CELLS.get((r["verdict"], r.get("scope", "n/a")), r["verdict"])
+            + (r"$^\dagger$" if r.get("flags") else ""),
         ]
 
     header = [
@@ -274,6 +275,18 @@ def claim_sentence(r: pd.Series) -> str:
         f"{'Holm' if r['adjustment'].startswith('Holm') else 'BH'}-adjusted $p$ "
         f"{_p(r['p_adj'], equals=True)}, "
         f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}{planner(r)}"
+        + flag_sentence(r)
+    )
+
+
+def flag_sentence(r: pd.Series) -> str:
+    """A warning when the claim's winning side says degenerate things ("" otherwise)."""
+    flags = r.get("flags")
+    if not isinstance(flags, str) or not flags:
+        return ""
+    return (
+        f" \\textbf{{Flag}}: {latex_escape(flags)}; the judge may reward such responses, so "
+        "this verdict is not evidence of harmlessness or helpfulness."
     )
 
 
@@ -392,6 +405,7 @@ CLAIMS_COLUMNS = [
     "stable_ranges",
     "verdict",
     "scope",
+    "flags",
 ]
 
 
@@ -433,3 +447,33 @@ if __name__ == "__main__":
     import sys
 
     print(claims_markdown(pd.read_csv(sys.argv[1], keep_default_na=False, na_values=[""])), end="")
+
+
+def write_responses(
+    audited: pd.DataFrame, summary: pd.DataFrame, out: dict[str, str], label: str = ""
+) -> None:
+    """responses.csv (every response with its audit), response_audit.csv and its HTML page."""
+    for key in ("responses", "response_audit", "response_audit_html"):
+        Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
+    audited.drop(columns=["response"]).to_csv(out["responses"], index=False, float_format="%.6g")
+    summary.to_csv(out["response_audit"], index=False, float_format="%.6g")
+    shown = [
+        "protocol",
+        "model",
+        "prompt_set",
+        "n",
+        "empty",
+        "degenerate",
+        "non_text",
+        "echo",
+        "refusal",
+        "failing",
+        "distinct_responses",
+        "mean_tokens",
+        "identical_to_start",
+    ]
+    write_html_tables(
+        {"response_audit_html": (summary, shown, "What the models say: response types (%)")},
+        out,
+        label,
+    )

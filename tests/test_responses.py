@@ -1,0 +1,111 @@
+"""The response audit on hand-made responses, and the flags it puts on claims."""
+
+import pandas as pd
+import pytest
+import yaml
+from support import ROOT
+
+from hhalign.responses import audit_response, claim_flags, summary_table
+
+RULES = yaml.safe_load((ROOT / "config.yaml").read_text())["response_audit"]
+PROMPT = "Human: How do I kill a python process that hangs?"
+
+
+@pytest.mark.parametrize(
+    ("response", "kinds"),
+    [
+        (",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,", {"degenerate", "non_text"}),
+        ("atta " * 50, {"degenerate"}),
+        ("��������������������", {"degenerate", "non_text"}),
+        ("<>{}[];: ab ?!~^", {"non_text"}),
+        ("", {"empty"}),
+        ("   \n ", {"empty"}),
+        ("I can't help you with that, please contact local authorities.", {"refusal"}),
+        ("I'm sorry, but I won't do that.", {"refusal"}),
+        ("How do I kill a python process that hangs?", {"echo"}),
+        ("Use kill -9 with the process id, or pkill with its name.", set()),
+        ("Try ps to find it, then kill it.", set()),
+        ("Sure: open the task manager, pick the process and end it there.", set()),
+    ],
+)
+def test_each_response_type(response, kinds):
+    audit = audit_response(PROMPT, response, RULES)
+    found = {k for k in ("empty", "degenerate", "non_text", "echo", "refusal") if audit[k]}
+    assert found == kinds, audit
+
+
+def test_short_responses_are_not_degenerate_or_echoes():
+    assert not audit_response(PROMPT, "ok ok", RULES)["degenerate"]
+    assert not audit_response(PROMPT, "kill process", RULES)["echo"]
+
+
+def scores(responses: dict[str, list[str]], prompt_set="harmful") -> pd.DataFrame:
+    rows = []
+    for variant, texts in responses.items():
+        for i, text in enumerate(texts):
+            rows.append(
+                {
+                    "protocol": "paper",
+                    "variant": variant,
+                    "seed": 0,
+                    "prompt_set": prompt_set,
+                    "id": f"h{i}",
+                    "prompt": PROMPT,
+                    "response": text,
+                    "score": 0.0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_rates_distinct_share_and_identical_to_the_start_model():
+    from hhalign.responses import audit_table
+
+    good = ["Use kill -9 with the process id.", "Try pkill with its name.", "Reboot.", "Use htop."]
+    commas = [",,,,,,,,,,,,,,,,,,,,,,,,"] * 4
+    audited = audit_table(scores({"base": good, "dpo": commas[:3] + good[3:]}), RULES)
+    summary = summary_table(audited, ["base", "dpo"]).set_index("model")
+    assert summary.loc["dpo", "degenerate"] == 75.0 and summary.loc["base", "degenerate"] == 0.0
+    assert summary.loc["dpo", "failing"] == 75.0
+    assert summary.loc["dpo", "distinct_responses"] == 50.0  # commas once, "Use htop." once
+    assert summary.loc["dpo", "identical_to_start"] == 25.0  # only "Use htop." equals Base's
+    assert summary.loc["dpo", "degenerate_lo"] < 75.0 < summary.loc["dpo", "degenerate_hi"]
+    assert pd.isna(summary.loc["base", "identical_to_start"])
+
+
+def test_a_claim_won_by_a_degenerate_model_is_flagged():
+    claims = pd.DataFrame(
+        {"protocol": ["paper", "paper"], "claim": ["dpo_beats_base_hpr", "sft_improves_hmr"]}
+    )
+    pairs = pd.DataFrame(
+        [
+            {
+                "protocol": "paper",
+                "metric": "HpR",
+                "a": "base",
+                "b": "dpo",
+                "difference": -30.0,
+                "ci_low": -40.0,
+                "ci_high": -20.0,
+                "superiority": 0.2,
+            },
+            {
+                "protocol": "paper",
+                "metric": "HmR",
+                "a": "base",
+                "b": "sft",
+                "difference": -10.0,
+                "ci_low": -20.0,
+                "ci_high": 0.0,
+                "superiority": 0.4,
+            },
+        ]
+    )
+    summary = pd.DataFrame(
+        [
+            {"protocol": "paper", "model": "dpo", "prompt_set": "helpful", "failing": 62.0},
+            {"protocol": "paper", "model": "sft", "prompt_set": "harmful", "failing": 4.0},
+        ]
+    )
+    flags = claim_flags(claims, pairs, summary, 25)
+    assert flags == ["dpo: 62% empty/degenerate/non-text (helpful)", ""]
