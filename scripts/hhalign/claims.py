@@ -297,9 +297,9 @@ def signed(table: pd.DataFrame, metric: str, a: str, b: str) -> dict:
     return row | {
         "a": a,
         "b": b,
-        "difference": -row["difference"],
-        "ci_low": -row["ci_high"],
-        "ci_high": -row["ci_low"],
+        "difference": -row["difference"] + 0.0,  # + 0.0: a tie is never "-0"
+        "ci_low": -row["ci_high"] + 0.0,
+        "ci_high": -row["ci_low"] + 0.0,
         "superiority": 1 - row["superiority"],
     }
 

@@ -274,7 +274,7 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
                 left += share
             ax.set_title(display(metric) if metric in RATES else metric.replace("_", " "))
             ax.set_xlim(0, 1)
-            ax.set_xlabel("share of the estimate's variance")
+            ax.set_xlabel("share of variance")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
             handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
