@@ -78,6 +78,7 @@ rule make_claims:
         claims=config["claims"],
         metrics=config["metrics"],
         response_audit=config["response_audit"],
+        judge=config["judges"][0]["name"],
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
         experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,

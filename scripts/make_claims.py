@@ -8,7 +8,7 @@ from hhalign.claims import claims_table, shift_grid, variance_table
 from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves
-from hhalign.responses import audit_table, claim_flags, summary_table
+from hhalign.responses import audit_table, claim_flags, length_bias, summary_table
 from hhalign.tables import write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
@@ -26,6 +26,7 @@ audit = summary_table(audited, p.variants)
 claims["flags"] = claim_flags(claims, pairs, audit, p.response_audit["flag_share"])
 write_claims(claims, pairs, out, p.label)
 write_responses(audited, audit, out, p.label)
+length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
 variance = variance_table(scores, p.variants, cfg)

@@ -119,6 +119,27 @@ def test_the_pdf_report_builds_through_its_rule(project):
         cmd = ["pdftotext", "-l", "1", str(pdf), "-"]
         text = subprocess.run(cmd, capture_output=True, text=True).stdout
         assert "Pipeline check, not a reproduction" in " ".join(text.split())
+        cmd = ["pdftotext", str(pdf), "-"]
+        text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
+        assert "Flag: dpo: 100% empty/degenerate/non-text" in text  # DPO's commas, seen
+
+
+def test_a_model_that_wins_by_saying_commas_is_seen(project):
+    """The tiny DPO answers with strings of commas, which its judge likes: the response audit
+    marks them degenerate and every claim DPO wins carries the flag, in claims.csv and the
+    HTML table (the PDF's sentence: test above)."""
+    audit = pd.read_csv(project / TINY / "response_audit.csv")
+    dpo = audit[audit["model"] == "dpo"]
+    assert (dpo["degenerate"] >= 90).all() and (dpo["failing"] >= 90).all()
+    claims = pd.read_csv(project / TINY / "claims.csv", keep_default_na=False)
+    won = claims[claims["claim"] == "dpo_beats_base_hpr"]
+    assert won["flags"].str.contains("dpo: ").all()
+    assert (
+        "dpo: 100% empty/degenerate/non-text"
+        in (project / TINY / "tables" / "claims.html").read_text()
+    )
+    table1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
+    assert table1.loc[("paper", "dpo"), "HpR"] >= 90  # what the judge alone would crown
 
 
 def test_alignment_happens(project):

@@ -55,3 +55,47 @@ def test_spread_of_a_rate_comparison_is_its_discordance():
     var_p, var_s, n, k = spread(d, {"harmful": 100.0})
     assert var_p == pytest.approx(100.0**2 * np.var(d["harmful"][0], ddof=1))
     assert math.isnan(var_s) and (n, k) == (50, 1)
+
+
+def simulated_judge(weight_length: float, weight_content: float, seed: int):
+    """Per-prompt score and length differences of model A over B: A writes 20 tokens more
+    and is better by 0.5 in content; the judge scores weight_length x length + weight_content
+    x content + noise."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    dlen = 20 + rng.normal(0, 10, n)
+    dcontent = 0.5 + rng.normal(0, 0.3, n)
+    dy = weight_length * 0.05 * dlen + weight_content * dcontent + rng.normal(0, 0.3, n)
+    return dy, dlen
+
+
+def test_the_length_adjusted_difference_removes_a_length_only_judge():
+    from hhalign.stats import length_adjusted
+
+    # The judge rewards length alone: raw differences near +1, the adjusted ones near 0, and
+    # their 95% intervals cover 0 about 95% of the time (300 simulated studies).
+    fits = [(simulated_judge(1.0, 0.0, seed)) for seed in range(300)]
+    results = [length_adjusted(dy, dlen) for dy, dlen in fits]
+    assert np.mean([dy.mean() for dy, _ in fits]) > 0.8
+    assert abs(np.mean([est for est, _, _ in results])) < 0.05
+    assert 0.92 <= np.mean([low < 0 < high for _, low, high in results]) <= 0.98
+    dy, dlen = simulated_judge(0.0, 1.0, 4)  # content alone: the adjustment changes nothing
+    est, low, _ = length_adjusted(dy, dlen)
+    assert est == pytest.approx(dy.mean(), abs=0.15) and low > 0
+    assert all(math.isnan(x) for x in length_adjusted(dy, np.zeros_like(dy)))
+
+
+def test_length_bias_is_the_score_length_correlation():
+    import pandas as pd
+
+    from hhalign.responses import length_bias
+
+    audited = pd.DataFrame(
+        {
+            "protocol": "paper",
+            "prompt_set": "harmful",
+            "score": [1.0, 2.0, 3.0, 4.0],
+            "n_tokens": [5, 9, 20, 40],
+        }
+    )
+    assert length_bias(audited, "j")["spearman_score_length"].iloc[0] == pytest.approx(1.0)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from hhalign import power, stats
 from hhalign.metrics import METRICS, OPS, RATES, thresholds
+from hhalign.responses import tokens
 
 # The paper's Table 1 (HmR, HpR, CAS), for the claims table's "paper" column.
 PAPER_TABLE1 = {
@@ -151,7 +152,30 @@ def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str
     return stats.sign_flip_p(d, weights, draws, seed), "sign-flip permutation"
 
 
-def compare(arrays: dict, metric: str, a: str, b: str, limits: dict, cfg: dict, stream) -> dict:
+def length_columns(lengths: dict | None, metric: str, a: str, b: str, d: dict) -> dict:
+    """A mean-score comparison adjusted for response length (``stats.length_adjusted``);
+    NaN for rates and where lengths are not known."""
+    weights = METRICS[metric].weights
+    if lengths is None or METRICS[metric].thresholded or len(weights) != 1:
+        return dict.fromkeys(
+            ("length_adjusted", "length_adjusted_low", "length_adjusted_high"), np.nan
+        )
+    ((s, w),) = weights.items()
+    dlen = lengths[(a, s)].mean(axis=0) - lengths[(b, s)].mean(axis=0)
+    est, low, high = stats.length_adjusted(w * d[s].mean(axis=0), dlen)
+    return {"length_adjusted": est, "length_adjusted_low": low, "length_adjusted_high": high}
+
+
+def compare(
+    arrays: dict,
+    metric: str,
+    a: str,
+    b: str,
+    limits: dict,
+    cfg: dict,
+    stream,
+    lengths: dict | None = None,
+) -> dict:
     """Every statistic of one comparison A - B on ``metric`` (before adjustment; the MDD
     follows at the row's own level, ``with_mdd``). ``stream``: this comparison's
     ``SeedSequence``."""
@@ -182,18 +206,29 @@ def compare(arrays: dict, metric: str, a: str, b: str, limits: dict, cfg: dict, 
         "seeds_agree": int(sum(np.sign(x) == np.sign(diff) and x != 0 for x in per_seed)),
         "n_prompts": "/".join(str(d[s].shape[1]) for s in weights),
         "mdd_note": stats.mdd_note(d, weights),
+        **length_columns(lengths, metric, a, b, d),
         "_d": d,
     }
 
 
-def pairs_table(arrays: dict, variants: list[str], cfg: dict, limits: dict, stream) -> pd.DataFrame:
+def pairs_table(
+    arrays: dict,
+    variants: list[str],
+    cfg: dict,
+    limits: dict,
+    stream,
+    lengths: dict | None = None,
+) -> pd.DataFrame:
     """Every metric x every pair of models (in ``variants`` order), Holm within each metric;
-    each comparison on its own random stream spawned from ``stream``."""
+    each comparison on its own random stream spawned from ``stream``; ``lengths`` (response
+    lengths, as ``arrays``) adds the length-adjusted difference of mean scores."""
     pairs = list(combinations(variants, 2))
     streams = iter(stream.spawn(len(METRICS) * len(pairs)))
     rows = []
     for metric in METRICS:
-        family = [compare(arrays, metric, a, b, limits, cfg, next(streams)) for a, b in pairs]
+        family = [
+            compare(arrays, metric, a, b, limits, cfg, next(streams), lengths) for a, b in pairs
+        ]
         for row, p_adj in zip(family, stats.holm([r["p"] for r in family]), strict=True):
             rows.append(row | {"p_holm": p_adj})
     return pd.DataFrame(rows)
@@ -463,9 +498,14 @@ def claims_table(
     for protocol, stream in zip(
         protocols, np.random.SeedSequence(cfg["seed"]).spawn(len(protocols)), strict=True
     ):
-        arrays = score_arrays(scores[scores["protocol"] == protocol], variants)
+        sub = scores[scores["protocol"] == protocol]
+        arrays = score_arrays(sub, variants)
+        lengths = None
+        if "response" in sub:
+            n_tokens = [len(tokens(str(r))) for r in sub["response"]]
+            lengths = score_arrays(sub.assign(score=n_tokens), variants)
         limits = thresholds(cfg["metrics"])
-        tables[protocol] = pairs_table(arrays, variants, cfg, limits, stream)
+        tables[protocol] = pairs_table(arrays, variants, cfg, limits, stream, lengths)
         shifts[protocol] = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
     pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
     pairs = with_mdd(adjust(pairs, variants, cfg, set(experiments or [])), cfg)

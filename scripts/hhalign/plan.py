@@ -386,6 +386,7 @@ class Plan:
             "figure_png": f"{root}/figures/fig4_thresholds.png",
             "responses": f"{root}/responses.csv",
             "response_audit": f"{root}/response_audit.csv",
+            "length_bias": f"{root}/length_bias.csv",
             "response_audit_html": f"{root}/tables/response_audit.html",
             "responses_pdf": f"{root}/figures/fig9_responses.pdf",
             "responses_png": f"{root}/figures/fig9_responses.png",

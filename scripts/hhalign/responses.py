@@ -143,7 +143,8 @@ def claim_flags(
     part's prompt set are more than ``share`` % empty, degenerate or non-text ("" when none).
     The winning side of a part is the model ahead in it (A for a positive difference, B for
     a negative one): a judge that likes commas crowns the model that says them."""
-    from hhalign.claims import CLAIMS, METRICS, signed
+    from hhalign.claims import CLAIMS, signed
+    from hhalign.metrics import METRICS
 
     parts = {claim_id: claim_parts for claim_id, _, claim_parts in CLAIMS}
     failing = summary.set_index(["protocol", "model", "prompt_set"])["failing"]
@@ -165,3 +166,25 @@ def claim_flags(
                     found.append(note)
         flags.append("; ".join(found))
     return flags
+
+
+def length_bias(audited: pd.DataFrame, judge: str) -> pd.DataFrame:
+    """The judge's taste for length: Spearman correlation of score with response length
+    (tokens) over every response of a protocol and prompt set."""
+    from scipy import stats
+
+    rows = []
+    for (protocol, prompt_set), sub in audited.groupby(["protocol", "prompt_set"], sort=False):
+        rho = float("nan")
+        if len(sub) > 2 and sub["n_tokens"].nunique() > 1:
+            rho = float(stats.spearmanr(sub["score"], sub["n_tokens"]).statistic)
+        rows.append(
+            {
+                "judge": judge,
+                "protocol": protocol,
+                "prompt_set": prompt_set,
+                "n": len(sub),
+                "spearman_score_length": rho,
+            }
+        )
+    return pd.DataFrame(rows)

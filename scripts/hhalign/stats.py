@@ -162,3 +162,20 @@ def mdd_note(d: Diffs, weights: Weights) -> str:
     if all(np.all(d[name] == 0) for name in weights):
         return "the two models agree on every prompt: no spread to size the test by"
     return ""
+
+
+def length_adjusted(
+    dy: np.ndarray, dlen: np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
+    """(difference, low, high) of a paired score difference adjusted for length: the
+    intercept of the per-prompt score differences regressed on the per-prompt length
+    differences (OLS, statsmodels), i.e. the difference two responses of equal length would
+    have. NaNs when the lengths never differ (nothing to adjust by) or there are < 3 prompts."""
+    import statsmodels.api as sm
+
+    dy, dlen = np.asarray(dy, dtype=float), np.asarray(dlen, dtype=float)
+    if dy.size < 3 or np.ptp(dlen) == 0:
+        return float("nan"), float("nan"), float("nan")
+    fit = sm.OLS(dy, sm.add_constant(dlen)).fit()
+    low, high = fit.conf_int(1 - level)[0]
+    return float(fit.params[0]), float(low), float(high)
