@@ -24,6 +24,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/bench.smk"
+include: "rules/release.smk"
 
 
 onstart:

@@ -101,6 +101,14 @@ def reading(name):
     return {k: JUDGES[name][k] for k in ("name", "kind", "guard")}
 
 
+def paper_base_ref():
+    """The paper protocol's Base model, whether or not this run includes that protocol."""
+    spec = any_view("paper", "models")["policy"]
+    if "paper" in PROTOCOLS:
+        return PLAN.policy_ref("paper")
+    return PLAN.model_ref(spec, PLAN.tiny_model_dir("policy"))
+
+
 def prompt_summaries():
     """Each protocol's prompts summary (aligned with PROTOCOLS; shared ones repeat)."""
     return [f"{PLAN.prompts_dir(p)}/summary.json" for p in PROTOCOLS]

@@ -423,3 +423,59 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     for category in ("Claims", "Data", "Figures", "Judges", "Tables", "Training"):
         assert f">{category}<" in dom.stdout, category
     assert "Tiny offline world" in dom.stdout  # the front page says what the run is
+
+
+def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project, tmp_path):
+    """The reviewer's first hour on the tiny world: a release fixture in the authors' layout
+    (the run's own prompts, responses and tiny-judge ratings) passes all three stages
+    exactly; a copy with one prompt changed, one rating off by 0.01 and one Base response
+    changed fails each stage, naming the item."""
+    import json
+
+    from support import release_fixture
+
+    good = release_fixture(project / TINY, tmp_path / "release")
+    target = f"{TINY}/release_check/summary.md"
+
+    def check(local: Path) -> str:
+        run(
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            target,
+            "--configfile",
+            "presets/tiny.yaml",
+            "--config",
+            f"release={{'local_dir': '{local}'}}",
+            cwd=project,
+        )
+        return (project / target).read_text()
+
+    summary = check(good)
+    assert summary.count("| pass |") == 4 and "FAIL" not in summary
+    assert "largest difference 0" in summary and "100.0% identical" in summary
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    prompts = json.loads((bad / "data/prompts/harmful_prompts.json").read_text())
+    prompts[7] += " Please."
+    (bad / "data/prompts/harmful_prompts.json").write_text(json.dumps(prompts))
+    ratings = json.loads((bad / "data/responses/2_sft_helpful.json").read_text())
+    ratings[3]["rating"] += 0.01
+    (bad / "data/responses/2_sft_helpful.json").write_text(json.dumps(ratings))
+    base = json.loads((bad / "data/responses/1_base_helpful.json").read_text())
+    base[5]["response"] = "something else entirely"
+    (bad / "data/responses/1_base_helpful.json").write_text(json.dumps(base))
+    summary = check(bad)
+    assert summary.count("FAIL") == 3 and "49 of 50 identical" in summary
+    checks = project / TINY / "release_check"
+    prompts_table = pd.read_csv(checks / "prompts.csv")
+    assert prompts_table.loc[~prompts_table["identical"], "index"].tolist() == [7]
+    judge = pd.read_csv(checks / "judge.csv")
+    off = judge.loc[~judge["within_tolerance"], ["model", "prompt_set", "index"]].values.tolist()
+    assert ["sft", "helpful", 3] in off  # the rating moved by 0.01
+    assert ["base", "helpful", 5] in off and len(off) == 2  # the changed response, re-scored
+    generation = pd.read_csv(checks / "generation.csv")
+    differing = generation.loc[~generation["identical"], ["prompt_set", "index"]].values.tolist()
+    assert ["helpful", 5] in differing and len(differing) <= 2  # and harmful 7, asked otherwise

@@ -39,7 +39,13 @@ def read_source(source: str, keys: str = "audit.harmful and audit.helpful") -> s
                 f"cannot download the authors' release from {source}: {err}. Fix: "
                 f"download the file on a machine with internet and set {keys} to local paths"
             ) from err
-    return Path(source).read_text(encoding="utf-8")
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except OSError as err:
+        raise AuditSourceError(
+            f"cannot read the authors' release file {source}: {err.strerror or err}. Fix: "
+            f"set {keys} to a copy of the authors' file (or their URL)"
+        ) from err
 
 
 def read_release(source: str) -> list[dict]:

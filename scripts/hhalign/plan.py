@@ -421,7 +421,10 @@ class Plan:
             files = {**self.report_files(self.audit), **self.claims_files(self.audit)}
             audit = [path for key, path in files.items() if key in REPORTED]
             audit += self.figure_files(self.audit, ("png",))
-        return [*self.default_targets(), *overview, *audit]
+        release = []
+        if self.config["release"]["in_report"]:
+            release = [f"{self.results}/release_check/summary.html"]
+        return [*self.default_targets(), *overview, *audit, *release]
 
 
 def launch_command(python: str, training: dict, gpus: int) -> str:

@@ -219,7 +219,7 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
         ci = f"{{\\scriptsize[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}]}}"
         return [
             comparison_latex(r["comparison"]),
-            _fmt(r["paper"], 0, sign=True),
+            _fmt(r["paper"], 0 if r["comparison"].split(":")[0] in RATES else 2, sign=True),
             f"{_fmt(r['difference'], 1, sign=True)} {ci}",
             _p(r["p_adj"]),
             _fmt(r["mdd"], 1),

@@ -1,0 +1,106 @@
+# Release check: the paper protocol's prompts, the paper's judge and the Base model against
+# the authors' released prompts, ratings and responses (a reviewer's first hour, no training).
+RELEASE = f"{RESULTS}/release_check"
+PAPER_PROMPTS = any_view("paper", "prompts")
+
+
+rule check_release_prompts:
+    input:
+        code=code("check_release_prompts.py"),
+        harmful=PLAN.raw_path(
+            PAPER_PROMPTS["harmful"]["subset"], PAPER_PROMPTS["harmful"]["split"]
+        ),
+        helpful=PLAN.raw_path(
+            PAPER_PROMPTS["helpful"]["subset"], PAPER_PROMPTS["helpful"]["split"]
+        ),
+    output:
+        table=f"{RELEASE}/prompts.csv",
+        summary=f"{RELEASE}/prompts.json",
+    log:
+        f"{RESULTS}/logs/check_release_prompts.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/check_release_prompts.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        prompts=PAPER_PROMPTS,
+        release=config["release"],
+    script:
+        "../scripts/check_release_prompts.py"
+
+
+rule check_release_judge:
+    input:
+        code=code("check_release_judge.py"),
+        judge=PLAN.judge_ref().input,
+    output:
+        table=f"{RELEASE}/judge.csv",
+        table1=f"{RELEASE}/judge_table1.csv",
+        summary=f"{RELEASE}/judge.json",
+    log:
+        f"{RESULTS}/logs/check_release_judge.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/check_release_judge.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    threads: config["threads"]["evaluation"]
+    resources:
+        gpu=1,
+    params:
+        release=config["release"],
+        scoring=config["scoring"],
+        metrics=config["metrics"],
+        judge=PLAN.judge_ref()._asdict(),
+    script:
+        "../scripts/check_release_judge.py"
+
+
+rule check_release_generation:
+    input:
+        code=code("check_release_generation.py"),
+        model=paper_base_ref().input,
+    output:
+        table=f"{RELEASE}/generation.csv",
+        summary=f"{RELEASE}/generation.json",
+    log:
+        f"{RESULTS}/logs/check_release_generation.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/check_release_generation.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    threads: config["threads"]["evaluation"]
+    resources:
+        gpu=1,
+    params:
+        release=config["release"],
+        generation=any_view("paper", "generation"),
+        model=paper_base_ref()._asdict(),
+    script:
+        "../scripts/check_release_generation.py"
+
+
+rule summarize_release_check:
+    input:
+        rules.check_release_prompts.output.summary,
+        rules.check_release_judge.output.summary,
+        rules.check_release_generation.output.summary,
+    output:
+        markdown=f"{RELEASE}/summary.md",
+        tex=f"{RELEASE}/summary.tex",
+        html=report(
+            f"{RELEASE}/summary.html",
+            caption="../report/release_check.rst",
+            category="Release check",
+            labels={"table": "release check"},
+        ),
+    log:
+        f"{RESULTS}/logs/summarize_release_check.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summarize_release_check.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        release=config["release"],
+        label=config["run_label"],
+    script:
+        "../scripts/summarize_release_check.py"
