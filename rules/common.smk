@@ -20,6 +20,9 @@ from hhalign.plan import (
     section_json,
 )
 
+# Hugging Face libraries send telemetry unless told not to: every job of a run inherits this.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
 # ---- The config and the plan ---------------------------------------------------------------
 # Validates config.yaml (+ presets) and each protocol's view; stops naming the key on error.
 PLAN = Plan(config, prepare(config, workflow.basedir))
@@ -155,7 +158,28 @@ def start_run():
     RUN_LOCKS.append(lock)
     if lock.previous:
         logger.warning(lock.takeover_note(what))
+    record_invocation()
     check_space(logger)
+
+
+def record_invocation():
+    """Append this run's command line, Snakemake version, host and time to
+    logs/invocations.jsonl (the manifest names the run that wrote it)."""
+    import socket
+    import time
+
+    import snakemake as sm
+
+    path = Path(RESULTS) / "logs" / "invocations.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "command": " ".join(sys.argv),
+        "version": sm.__version__,
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def end_run():

@@ -202,6 +202,7 @@ rule write_manifest:
         config=config,
         models=PLAN.manifest_models(),
         raw_files=PLAN.raw_file_keys(),
+        basedir=lambda w, input: str(Path(input.code[0]).parents[1]),
     script:
         "../scripts/write_manifest.py"
 

@@ -137,6 +137,15 @@ def test_the_manifest_and_the_logs_name_every_commit(default_run):
     assert (
         manifest["libraries"]["torch"].startswith("2.13.0") and len(manifest["config_sha256"]) == 64
     )
+    # What code and machine: the pipeline's commit, the command, the hardware, each stage's
+    # times, and telemetry off for every job.
+    assert len(manifest["code"]["commit"]) == 40 and isinstance(manifest["code"]["dirty"], bool)
+    assert "snakemake" in manifest["snakemake"]["command"]
+    assert manifest["snakemake"]["version"] == "9.27.1"
+    assert manifest["hardware"]["cores"] >= 1 and isinstance(manifest["hardware"]["gpus"], list)
+    assert manifest["environment"]["HF_HUB_DISABLE_TELEMETRY"] == "1"
+    stage = manifest["stages"]["train_sft/paper_sft"]
+    assert stage["start"] <= stage["end"] and stage["seconds"] > 0
     gen = (results / "logs/generate_responses/paper_base.log").read_text()
     assert f"commit {POLICY['revision']}) from model.safetensors" in gen
     score = (results / "logs/score_responses/paper_base.log").read_text()

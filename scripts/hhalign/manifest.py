@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from hhalign.hub import cached_commit
@@ -82,3 +85,79 @@ def build_manifest(config: dict, models: dict[str, dict], raw_files: list[tuple[
         "data": entry,
         "libraries": versions(),
     }
+
+
+def code_version(basedir: str | Path) -> dict[str, Any]:
+    """The pipeline's own git commit and whether its tree had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(basedir), *args], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise OSError(out.stderr.strip() or f"git {args[0]} failed")
+        return out.stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, FileNotFoundError) as err:
+        return {"commit": None, "dirty": None, "why": f"not a git checkout here ({err})"}
+
+
+def hardware() -> dict[str, Any]:
+    """CPU model and cores; GPU names, count and memory, CUDA and driver where present."""
+    cpu = platform.processor() or None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        lines = cpuinfo.read_text().splitlines()
+        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    out: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "gpus": []}
+    try:
+        import torch
+    except ImportError:
+        return out
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            out["gpus"].append(
+                {"name": props.name, "memory_gb": round(props.total_memory / 1e9, 1)}
+            )
+        out["cuda"] = torch.version.cuda
+        query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+        try:
+            smi = subprocess.run(query, capture_output=True, text=True)
+        except FileNotFoundError:
+            smi = subprocess.CompletedProcess(query, 1)
+        out["driver"] = smi.stdout.strip().splitlines()[0] if smi.returncode == 0 else None
+    return out
+
+
+def stage_times(benchmarks: str | Path) -> dict[str, dict[str, Any]]:
+    """Each finished job's start and end (UTC) and seconds, from Snakemake's benchmark files
+    (the file is written when the job ends; its ``s`` column is the job's wall time)."""
+    import csv
+    from datetime import UTC, datetime
+
+    out = {}
+    for path in sorted(Path(benchmarks).rglob("*.tsv")):
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        if not rows:
+            continue
+        seconds = float(rows[-1]["s"])
+        end = path.stat().st_mtime
+        out[str(path.relative_to(benchmarks).with_suffix(""))] = {
+            "start": datetime.fromtimestamp(end - seconds, UTC).isoformat(timespec="seconds"),
+            "end": datetime.fromtimestamp(end, UTC).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 1),
+        }
+    return out
+
+
+def last_invocation(path: str | Path) -> dict[str, Any] | None:
+    """The latest Snakemake start recorded in ``path`` (JSON lines; rules/common.smk's
+    start-up appends one per real run): command line, Snakemake version, host, time."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    return json.loads(lines[-1]) if lines else None
