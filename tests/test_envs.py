@@ -31,3 +31,16 @@ def test_correctness_tests_set_no_time_limits():
     correct runs; timing belongs to the benchmark suite."""
     for test in (ROOT / "tests").glob("test_*.py"):
         assert "timeout=" not in test.read_text().replace('"timeout="', ""), test.name
+
+
+def test_licence_and_citation_files():
+    """LICENSE names the project's licence; CITATION.cff parses and cites the paper."""
+    import yaml
+    from support import ROOT
+
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT" and cff["authors"]
+    paper = cff["references"][0]
+    assert "2509.09055" in paper["identifiers"][0]["value"]
+    assert paper["title"].startswith("Improving LLM Safety and Helpfulness")
