@@ -28,6 +28,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 PLAN = Plan(config, prepare(config, workflow.basedir))
 RESULTS, AUDIT = PLAN.results, PLAN.audit
 PROTOCOLS, SEEDS, JUDGES = PLAN.protocols, PLAN.seeds, PLAN.judges
+# The tracker reaches training jobs through their environment, not their command line or
+# params: choosing one reruns nothing (scripts/hhalign/cli.py reads these).
+os.environ["HHALIGN_REPORT_TO"] = config["training"]["report_to"]
+os.environ["HHALIGN_TRACKING_DIR"] = f"{RESULTS}/tracking"
 
 
 wildcard_constraints:

@@ -142,6 +142,23 @@ def test_a_model_that_wins_by_saying_commas_is_seen(project):
     assert table1.loc[("paper", "dpo"), "HpR"] >= 90  # what the judge alone would crown
 
 
+def test_choosing_a_tracker_retrains_nothing(project):
+    """training.report_to is not a training parameter: on the finished run a dry run with
+    TensorBoard chosen plans no job at all."""
+    out = run(
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--configfile",
+        "presets/tiny.yaml",
+        "--config",
+        "training={'report_to': 'tensorboard'}",
+        cwd=project,
+    )
+    assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-2000:]
+
+
 def test_alignment_happens(project):
     """SFT and SFT+DPO beat Base on CAS under both protocols (judge: the tiny reward model)."""
     t1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])

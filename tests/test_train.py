@@ -376,6 +376,50 @@ def test_a_full_disk_ends_the_training_log_with_path_and_fix(world, tmp_path):
     assert (tmp_path / "ckpt" / "checkpoint-12").is_dir()
 
 
+def test_tensorboard_logs_hold_the_loss_the_history_holds(world, tmp_path):
+    """training.report_to: tensorboard, offline: the SFT entry point writes event files under
+    the tracking directory (not the checkpoints, which are removed) whose loss scalars are
+    the log history's."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root, cfg = world["root"], world["cfg"]
+    out = tmp_path / "results" / "models" / "paper" / "sft"
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_sft.py"),
+        "--section",
+        json.dumps(small(cfg["sft"])),
+        "--data",
+        str(root / "sft.parquet"),
+        "--start",
+        str(root / "policy"),
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(tmp_path / "ckpt"),
+        "--history",
+        str(tmp_path / "h.json"),
+        "--summary",
+        str(tmp_path / "s.json"),
+    ]
+    tracking = tmp_path / "results" / "tracking"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HHALIGN_REPORT_TO": "tensorboard",
+        "HHALIGN_TRACKING_DIR": str(tracking),
+    }
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = list((tracking / "paper" / "sft").glob("events.out.tfevents.*"))
+    assert events, list(tracking.rglob("*"))
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    logged = [e.value for e in acc.Scalars("train/loss")]
+    history = [h["loss"] for h in json.loads((tmp_path / "h.json").read_text()) if "loss" in h]
+    assert logged == pytest.approx(history, rel=1e-6) and len(logged) > 3
+
+
 def test_full_parameter_dpo_moves_every_weight_and_keeps_the_reference(world):
     """dpo.lora.enabled: false: every weight is trained, and TRL's reference (a frozen copy
     of the start) stays equal to the start model."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -62,6 +63,19 @@ def prepare_checkpoints(args: argparse.Namespace, log) -> None:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
     ckpt.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fp)
+
+
+def tracker(out: str) -> str:
+    """The tracker this job reports to (``HHALIGN_REPORT_TO``, set by the workflow from
+    config ``training.report_to``), with TensorBoard's logs in
+    ``HHALIGN_TRACKING_DIR/<protocol>/<run>`` (outside the checkpoints, which are removed)."""
+    report_to = os.environ.get("HHALIGN_REPORT_TO", "none")
+    root = os.environ.get("HHALIGN_TRACKING_DIR")
+    if report_to == "tensorboard" and root:
+        parts = Path(out).parts
+        name = parts[parts.index("models") + 1 :] if "models" in parts else parts[-1:]
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(root, *name))
+    return report_to
 
 
 def lock_checkpoints(path: str):
@@ -146,6 +160,7 @@ def train(stage: str, train_fn, args: argparse.Namespace, log) -> None:
             safetensors_only=not args.allow_pickle,
             processes=state.num_processes,
             judge_kind=args.judge_kind,
+            report_to=tracker(args.out),
         )
         trainer, summary = train_fn(run)
         summary = {**summary, "processes": state.num_processes, "threads_per_process": threads}

@@ -231,7 +231,7 @@ def dpo_config(run: TrainingRun) -> DPOConfig:
     section = run.section
     grouped = section["train_sampling_strategy"] == "group_by_length"
     return DPOConfig(
-        **trainer_kwargs(section, run.checkpoint_dir, run.processes),
+        **trainer_kwargs(section, run.checkpoint_dir, run.processes, run.report_to),
         # Keep the ``length`` column for the sampler (the collator reads only its own keys).
         remove_unused_columns=not grouped,
         beta=section["beta"],

@@ -24,6 +24,8 @@ FIGURES = ("fig1_rates", "fig2_scores", "fig3_means")
 # Options added after runs existed, at the values that leave a run as it was: left out of a
 # training job's section, so adding them to the config retrains nothing that exists.
 SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False, "clean_pairs": False}
+# Keys of config ``training`` that change how a job reports, not what it trains.
+NOT_TRAINING = ("report_to",)
 
 # Outputs shown in Snakemake's HTML report: key -> (caption file, category, labels).
 REPORTED = {
@@ -122,7 +124,8 @@ class Plan:
         if variant == "sft_dpo":
             sft = self.train_key(protocol, run_name("sft", seed, self.seeds))
             return stage_key("sft_dpo", view["dpo"], seed, sft)
-        context = [view[s] for s in ("data", "models", "tiny", "training")]
+        training = {k: v for k, v in view["training"].items() if k not in NOT_TRAINING}
+        context = [*(view[s] for s in ("data", "models", "tiny")), training]
         return stage_key(variant, view["sft" if variant == "sft" else "dpo"], seed, context)
 
     def prompts_key(self, protocol: str) -> str:

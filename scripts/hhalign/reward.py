@@ -89,7 +89,7 @@ def reward_trainer(run: TrainingRun, model, tokenizer) -> RewardTrainer:
         run.judge_kind,
     )
     args = RewardConfig(
-        **trainer_kwargs(section, run.checkpoint_dir, run.processes),
+        **trainer_kwargs(section, run.checkpoint_dir, run.processes, run.report_to),
         center_rewards_coefficient=section["center_rewards_coefficient"],
     )
     trainer = RewardTrainer(

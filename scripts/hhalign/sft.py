@@ -41,7 +41,7 @@ def sft_trainer(run: TrainingRun, model, tokenizer) -> SFTTrainer:
     check_length(model, section["max_length"], "sft.max_length")
     dataset = sft_dataset(pd.read_parquet(run.data), section["loss"], section["max_train_samples"])
     args = SFTConfig(
-        **trainer_kwargs(section, run.checkpoint_dir, run.processes),
+        **trainer_kwargs(section, run.checkpoint_dir, run.processes, run.report_to),
         dataset_text_field="text",
         completion_only_loss=section["loss"] == "completion_only",
         packing=False,

@@ -72,14 +72,17 @@ def nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def trainer_kwargs(section: dict, output_dir: str, processes: int = 1) -> dict:
-    """Training arguments from a config section, with our fixed logging and saving policy."""
+def trainer_kwargs(
+    section: dict, output_dir: str, processes: int = 1, report_to: str = "none"
+) -> dict:
+    """Training arguments from a config section, with our fixed logging and saving policy;
+    ``report_to``: a tracker (config ``training.report_to``; not a training parameter)."""
     kwargs = {k: section[k] for k in TRAINER_KEYS if k in section}
     # transformers 5 renamed gradient_checkpointing; the config keeps the familiar name.
     kwargs["activation_checkpointing"] = section["gradient_checkpointing"]
     kwargs.update(
         output_dir=output_dir,
-        report_to="none",
+        report_to=report_to,
         save_strategy="steps",
         logging_first_step=True,
         include_num_input_tokens_seen="non_padding",
@@ -354,7 +357,7 @@ class TrainingRun:
     ``section`` is the stage's config section (``sft``, ``dpo``, ``reward_model``);
     ``adapter_dir`` is where DPO writes its LoRA adapter alone; ``judge_kind`` is how a
     reward model reads a pair (``judges.KINDS``: pair, or chat for a trained chat judge);
-    ``callbacks`` are extra TrainerCallbacks (the tests' ``StopAt``).
+    ``report_to`` a tracker; ``callbacks`` are extra TrainerCallbacks (the tests' ``StopAt``).
     """
 
     section: dict
@@ -367,6 +370,7 @@ class TrainingRun:
     safetensors_only: bool = True
     processes: int = 1
     judge_kind: str = "pair"
+    report_to: str = "none"
     callbacks: tuple[TrainerCallback, ...] = field(default=())
 
 
