@@ -30,8 +30,17 @@ RESULTS, AUDIT = PLAN.results, PLAN.audit
 PROTOCOLS, SEEDS, JUDGES = PLAN.protocols, PLAN.seeds, PLAN.judges
 # The tracker reaches training jobs through their environment, not their command line or
 # params: choosing one reruns nothing (scripts/hhalign/cli.py reads these).
-os.environ["HHALIGN_REPORT_TO"] = config["training"]["report_to"]
-os.environ["HHALIGN_TRACKING_DIR"] = f"{RESULTS}/tracking"
+os.environ.update(
+    HHALIGN_REPORT_TO=config["training"]["report_to"],
+    HHALIGN_TRACKING_DIR=f"{RESULTS}/tracking",
+)
+
+
+envvars:
+    # Passed on to every job, on a cluster too.
+    "HHALIGN_REPORT_TO",
+    "HHALIGN_TRACKING_DIR",
+    "HF_HUB_DISABLE_TELEMETRY",
 
 
 wildcard_constraints:

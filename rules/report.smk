@@ -229,3 +229,25 @@ rule compare_judges:
         label=config["run_label"],
     script:
         "../scripts/compare_judges.py"
+
+
+rule write_model_cards:
+    input:
+        code=code("write_model_cards.py"),
+        table1=f"{RESULTS}/table1.csv",
+        claims=f"{RESULTS}/claims.csv",
+        data=f"{RESULTS}/data/summary.json",
+        summaries=[c["summary"] for c in PLAN.model_cards()],
+    output:
+        [c["out"] for c in PLAN.model_cards()],
+    log:
+        f"{RESULTS}/logs/write_model_cards.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/write_model_cards.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        cards=PLAN.model_cards(),
+        label=config["run_label"],
+    script:
+        "../scripts/write_model_cards.py"

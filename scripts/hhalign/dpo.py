@@ -8,6 +8,7 @@ The walk from config to TRL stays in this module: ``dpo_dataset`` (which prompt)
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -305,6 +306,12 @@ def export(trainer: DPOTrainer, tokenizer, out_dir: str, adapter_dir: str | None
     if adapter_dir is not None:
         model.save_pretrained(adapter_dir)
         tokenizer.save_pretrained(adapter_dir)
+        # PEFT writes a template card ("More Information Needed"); the run's card is built
+        # once the model is evaluated (rule write_model_cards, results/model_cards/).
+        (Path(adapter_dir) / "README.md").write_text(
+            "# LoRA adapter\n\nIts model card, with training setup and evaluation, is written by "
+            "the hhalign pipeline to results/model_cards/<protocol>/<run>_adapter/README.md.\n"
+        )
         # Merge a copy, so the trainer keeps its adapter-wrapped policy (and its reference).
         model = copy.deepcopy(model).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)

@@ -345,6 +345,73 @@ class Plan:
             models["reward_model_base"] = (base, self.reward_base_ref().path)
         return models
 
+    # Model cards.
+    def model_cards(self) -> list[dict]:
+        """One card per trained model: the run's SFT, DPO (merged and, with LoRA, its adapter)
+        and SFT+DPO models, the reward model when the judge is trained, trained judges."""
+        cards = []
+        for p, r in self.trained():
+            variant = split_run(r, self.seeds)[0]
+            section = "sft" if variant == "sft" else "dpo"
+            base = self.view(p, "models")["policy"]
+            common = {
+                "protocol": p,
+                "run": r,
+                "base": base,
+                "base_path": self.policy_ref(p).path,
+                "section": self.view(p, section),
+                "summary": f"{self.results}/train/{p}/{r}/summary.json",
+            }
+            title = {"sft": "SFT", "dpo": "DPO (from Base)", "sft_dpo": "SFT+DPO (DPO from SFT)"}
+            cards.append(
+                {
+                    **common,
+                    "stage": variant,
+                    "title": f"{title[variant]}, {p} protocol, {r}",
+                    "out": f"{self.results}/model_cards/{p}/{r}/README.md",
+                }
+            )
+            if variant != "sft" and self.view(p, "dpo")["lora"]["enabled"]:
+                cards.append(
+                    {
+                        **common,
+                        "stage": "dpo_adapter",
+                        "title": f"LoRA adapter of {title[variant]}, {p} protocol, {r}",
+                        "out": f"{self.results}/model_cards/{p}/{r}_adapter/README.md",
+                    }
+                )
+        reward = {
+            "protocol": "all",
+            "stage": "reward",
+            "section": self.config["reward_model"],
+            "base": self.config["reward_model"]["base"],
+        }
+        if self.config["models"]["judge"]["source"] == "trained":
+            cards.append(
+                {
+                    **reward,
+                    "run": "reward",
+                    "title": "Reward model (the run's judge)",
+                    "base_path": self.reward_base_ref().path,
+                    "summary": f"{self.results}/train/reward/summary.json",
+                    "out": f"{self.results}/model_cards/reward/README.md",
+                }
+            )
+        for name, judge in self.judges.items():
+            if judge["train"]:
+                cards.append(
+                    {
+                        **reward,
+                        "run": name,
+                        "title": f"Judge {name} ({judge['kind']})",
+                        "base": judge["model"],
+                        "base_path": self.judge_start_ref(name).path,
+                        "summary": f"{self.results}/train/judges/{name}/summary.json",
+                        "out": f"{self.results}/model_cards/judges/{name}/README.md",
+                    }
+                )
+        return cards
+
     # Deliverables and targets.
     def judge_outputs(self) -> dict[str, str]:
         """What the judges comparison writes (rule compare_judges)."""
@@ -413,6 +480,7 @@ class Plan:
             *self.figure_files(results),
             f"{results}/manifest.json",
             *(self.judge_outputs().values() if self.judges else []),
+            *(c["out"] for c in self.model_cards()),
         ]
 
     def report_targets(self) -> list[str]:

@@ -1,0 +1,152 @@
+"""Model cards in the Hugging Face format for every model a run trains: YAML metadata (base
+model at its pinned commit, datasets, library, licence, tags, the run label), how it was
+trained (every hyperparameter of its config section, the data counts, the protocol), its
+rows of Table 1 and the claims that concern it, limitations, and how to cite.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import yaml
+
+DATASET = "Anthropic/hh-rlhf"
+# Licences of the policy families the presets use; a trained model inherits its base's.
+LICENCES = {
+    "facebook/opt": ("other", "Meta's OPT license: non-commercial research use"),
+    "EleutherAI/pythia": ("apache-2.0", "Apache-2.0"),
+    "microsoft/deberta": ("mit", "MIT"),
+    "OpenAssistant/": ("mit", "MIT"),
+}
+CITATION = """@misc{pant2025improving,
+  title         = {Improving LLM Safety and Helpfulness using SFT and DPO: A Study on OPT-350M},
+  author        = {Pant, Piyush},
+  year          = {2025},
+  eprint        = {2509.09055},
+  archivePrefix = {arXiv}
+}"""
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A small Markdown table (numbers with one decimal)."""
+
+    def cell(x) -> str:
+        return f"{x:.1f}" if isinstance(x, float) else str(x)
+
+    head = "| " + " | ".join(df.columns) + " |\n| " + " | ".join("---" for _ in df.columns) + " |"
+    rows = ["| " + " | ".join(cell(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, *rows])
+
+
+def base_name(spec: dict, path: str) -> str:
+    """The base model as the Hub names it (a local or tiny model: its path)."""
+    return spec["name"] if spec["source"] == "hub" else path
+
+
+def licence(spec: dict) -> tuple[str, str]:
+    """(Hub licence id, what it means) of a model trained from ``spec``."""
+    if spec["source"] == "tiny":
+        return "mit", "MIT (a tiny model built from config by this pipeline)"
+    name = spec.get("name") or ""
+    for prefix, found in LICENCES.items():
+        if name.startswith(prefix):
+            return found
+    return "unknown", "unknown: set it from the base model's own card before publishing"
+
+
+def metadata(spec: dict, path: str, stage: str, protocol: str, label: str) -> dict:
+    """The card's YAML front matter."""
+    lic, _ = licence(spec)
+    meta = {
+        "base_model": base_name(spec, path),
+        "datasets": [DATASET],
+        "library_name": "peft" if stage == "dpo_adapter" else "transformers",
+        "license": lic,
+        "tags": ["trl", stage.split("_")[0], "hh-rlhf", f"protocol:{protocol}", "hhalign"],
+        "pipeline_tag": "text-classification" if stage == "reward" else "text-generation",
+    }
+    if spec["source"] == "hub":
+        meta["base_model_revision"] = spec.get("revision")
+    if lic == "other":
+        meta["license_name"] = "opt-license"
+    if label:
+        meta["run_label"] = label
+    return meta
+
+
+def card(
+    meta: dict,
+    title: str,
+    section: dict,
+    summary: dict,
+    data: dict,
+    table1: pd.DataFrame,
+    claims: pd.DataFrame,
+    licence_text: str,
+) -> str:
+    """A model card: ``section`` the model's config section (every hyperparameter),
+    ``summary`` its training summary, ``data`` the data stage's summary, ``table1`` and
+    ``claims`` its rows (may be empty)."""
+    hyper = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in sorted(section.items()))
+    evaluation = markdown_table(table1) if len(table1) else "Not evaluated."
+    verdicts = (
+        "\n".join(
+            f"- {r['statement']} ({r['protocol']}): **{r['verdict']}**"
+            + (f" for {r['scope']}" if r.get("scope") not in (None, "n/a") else "")
+            + (f"; flag: {r['flags']}" if isinstance(r.get("flags"), str) and r["flags"] else "")
+            for _, r in claims.iterrows()
+        )
+        or "No claim of the paper concerns this model."
+    )
+    trained = ", ".join(
+        f"{k} {summary[k]}"
+        for k in ("rows_trained", "steps", "epochs", "train_loss")
+        if k in summary
+    )
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    revision = meta.get("base_model_revision")
+    at = f" at `{revision}`" if revision else ""
+    return f"""---
+{front}---
+
+# {title}
+
+Trained by the hhalign pipeline, which reproduces and corrects *Improving LLM Safety and
+Helpfulness using SFT and DPO: A Study on OPT-350M* (arXiv 2509.09055).
+{("**" + meta["run_label"] + "**") if meta.get("run_label") else ""}
+
+## Training
+
+Base model: `{meta["base_model"]}`{at}.
+Data: {DATASET}, {data.get("sft_rows", "?")} SFT rows and {data.get("dpo_rows", "?")}
+preference pairs after the data stage ({data.get("rows_in", "?")} raw rows). This run: {trained}.
+
+| hyperparameter | value |
+| --- | --- |
+{hyper}
+
+## Evaluation
+
+Table 1 rows (HmR, HpR, CAS with 95% intervals; the judge and thresholds are the run's):
+
+{evaluation}
+
+The paper's claims that involve this model:
+
+{verdicts}
+
+## Limitations
+
+A small model aligned on HH-RLHF; evaluated on 50 + 50 prompts by one reward-model judge,
+whose scores it may game (check the run's response audit before trusting a rate).
+HH-RLHF's card warns that its harmlessness data are not meant for supervised training of
+dialogue agents: this is a research artefact for studying alignment, not an assistant.
+Licence: {licence_text}.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
