@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test test-fast lint format report repro push pull check-config check-release
+.PHONY: tiny test test-fast lint format docs report repro push pull check-config check-release
 
 # Snakemake reads --configfile files before the workflow's code runs, and its message for a
 # YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
@@ -60,6 +60,10 @@ lint: $(SETUP)
 	$(BIN)/ruff format --check scripts tests
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
+
+# The configuration reference, generated from the schema (a test fails when it is stale).
+docs: $(SETUP)
+	PYTHONPATH=scripts $(PY) -m hhalign.schema_doc > docs/configuration.md
 
 format: $(SETUP)
 	$(BIN)/ruff format scripts tests

@@ -204,3 +204,13 @@ def test_a_threshold_band_off_the_scanned_grid_is_a_config_error(claims, message
     cfg = validate_config(deep_merge(base_config(), {"claims": claims}))
     with pytest.raises(ConfigError, match=message):
         prepare(cfg, ROOT)
+
+
+def test_the_configuration_reference_is_generated_from_the_schema():
+    """docs/configuration.md is `make docs`'s output for the current schema: editing the
+    schema without regenerating it fails here."""
+    from hhalign.schema_doc import reference
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    assert page == reference(), "docs/configuration.md is stale: run `make docs`"
+    assert "| `release.min_identical` |" in page and "| `judges[].kind` |" in page

@@ -169,9 +169,19 @@ def test_audit_target_rebuilds_tables_from_a_release_fixture(tmp_path):
     assert not (results / "generations").exists()  # nothing was generated or trained
 
 
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def code_blocks() -> str:
+    """Every bash code block of the README and docs/."""
+    return "\n".join(
+        block for path in DOCS for block in re.findall(r"```bash\n(.*?)```", path.read_text(), re.S)
+    )
+
+
 def readme_snakemake_commands() -> list[list[str]]:
-    """Every `snakemake ...` command in the README's code blocks, as argument lists."""
-    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    """Every `snakemake ...` command in the README's and docs' code blocks, as argument lists."""
+    blocks = [code_blocks()]
     commands = []
     for line in "\n".join(blocks).splitlines():
         line = line.split("#")[0].strip().replace("\\", "")
@@ -195,9 +205,24 @@ def test_readme_commands_put_targets_before_options_that_swallow_them():
                 assert not [a for a in after if not a.startswith("-")], " ".join(args)
 
 
+def test_every_make_target_the_docs_name_exists():
+    """`make X` in the README and docs/ names a target of the Makefile."""
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M))
+    named = set(re.findall(r"(?:^|\s)make ([a-z-]+)", code_blocks(), re.M))
+    assert named and named <= targets, named - targets
+
+
+def test_the_readme_is_a_front_door():
+    """README.md stays short: the rest lives in docs/, and every doc it links exists."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    links = re.findall(r"\]\((docs/[a-z_]+\.md)\)", readme)
+    assert len(set(links)) >= 8 and all((ROOT / link).is_file() for link in links)
+
+
 @pytest.mark.parametrize("args", readme_snakemake_commands(), ids=" ".join)
 def test_readme_commands_dry_run_offline(args):
-    """Each of the README's Snakemake commands, as written, plans its jobs offline."""
+    """Each of the README's and docs' Snakemake commands, as written, plans its jobs offline."""
     out = snakemake(*args, "-n")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
