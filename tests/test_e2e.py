@@ -496,3 +496,25 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
     generation = pd.read_csv(checks / "generation.csv")
     differing = generation.loc[~generation["identical"], ["prompt_set", "index"]].values.tolist()
     assert ["helpful", 5] in differing and len(differing) <= 2  # and harmful 7, asked otherwise
+
+
+def test_every_trained_model_has_a_model_card_whose_metadata_parses(project):
+    """SFT, DPO (merged and adapter), SFT+DPO of both protocols, the reward model and the
+    trained chat judge: a Hugging Face card each, YAML front matter that parses, the run's
+    label, every hyperparameter and the model's Table 1 rows."""
+    import yaml
+
+    cards = sorted((project / TINY / "model_cards").rglob("README.md"))
+    names = {str(c.parent.relative_to(project / TINY / "model_cards")) for c in cards}
+    for protocol in ("paper", "corrected"):
+        for run in ("sft", "dpo", "dpo_adapter", "sft_dpo", "sft_dpo_adapter"):
+            assert f"{protocol}/{run}" in names, names
+    assert {"reward", "judges/tiny_chat"} <= names
+    for path in cards:
+        text = path.read_text()
+        front = yaml.safe_load(text.split("---\n")[1])
+        assert front["datasets"] == ["Anthropic/hh-rlhf"] and front["license"]
+        assert front["run_label"].startswith("Tiny offline world")
+        assert "| `learning_rate` |" in text and "## Evaluation" in text
+    sft = (project / TINY / "model_cards/paper/sft/README.md").read_text()
+    assert "| paper | sft |" in sft and "SFT improves HmR over Base" in sft
