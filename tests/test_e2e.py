@@ -413,8 +413,8 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
         archive.extractall(tmp_path)
     page = tmp_path / "report" / "report.html"
     html = page.read_text()
-    assert html.count('"mime_type": "image/png"') == 7  # Figures 1-7
-    assert html.count('"mime_type": "text/html"') == 7  # Tables 1-2, claims, pairs, 3 judges
+    assert html.count('"mime_type": "image/png"') == 9  # Figures 1-9
+    assert html.count('"mime_type": "text/html"') == 8  # tables, judges, response audit
     browse = [
         chromium,
         "--headless=new",
@@ -437,7 +437,7 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
         if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)
     ]
     assert not errors, errors
-    for category in ("Claims", "Data", "Figures", "Judges", "Tables", "Training"):
+    for category in ("Claims", "Data", "Figures", "Judges", "Responses", "Tables", "Training"):
         assert f">{category}<" in dom.stdout, category
     assert "Tiny offline world" in dom.stdout  # the front page says what the run is
 
