@@ -1,9 +1,7 @@
 # Shared helpers: the config and its run plan (scripts/hhalign/plan.py, unit-tested), and the
 # few wrappers that need Snakemake (code inputs, the interpreter, report flags, start-up).
-import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -156,13 +154,17 @@ RUN_LOCKS = []
 
 
 def start_run():
-    """Lock the results directory (two checkouts writing one results tree would run the same
-    jobs into the same files), check the judges' tokenizers and the free space."""
+    """Check the judges' tokenizers, lock the results directory (two checkouts writing one
+    results tree would run the same jobs into the same files), record the invocation for
+    the manifest, check the free space."""
     from snakemake.logging import logger
 
+    from hhalign.judges import check_plan_judges
     from hhalign.lock import acquire
+    from hhalign.manifest import record_invocation
+    from hhalign.space import check_plan
 
-    check_judges()  # before the lock: a failed check leaves nothing behind
+    check_plan_judges(PLAN)  # before the lock: a failed check leaves nothing behind
     what = f"results directory {RESULTS}"
     fix = (
         "Ctrl-C in its terminal, or `kill <PID>`; or give this run its own results_dir"
@@ -171,66 +173,13 @@ def start_run():
     RUN_LOCKS.append(lock)
     if lock.previous:
         logger.warning(lock.takeover_note(what))
-    record_invocation()
-    check_space(logger)
-
-
-def record_invocation():
-    """Append this run's command line, Snakemake version, host and time to
-    logs/invocations.jsonl (the manifest names the run that wrote it)."""
-    import socket
-    import time
-
-    import snakemake as sm
-
-    path = Path(RESULTS) / "logs" / "invocations.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {
-        "command": " ".join(sys.argv),
-        "version": sm.__version__,
-        "host": socket.gethostname(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry) + "\n")
+    record_invocation(f"{RESULTS}/logs/invocations.jsonl", sys.argv)
+    note = check_plan(PLAN)
+    if note:
+        getattr(logger, note[0])(note[1])
 
 
 def end_run():
     """Release the results directory."""
     while RUN_LOCKS:
         RUN_LOCKS.pop().release()
-
-
-def check_judges():
-    """A bad Hub or local judge (its tokenizer wrong for its kind) stops the run before any
-    job starts; one the pipeline builds is checked by its scoring job."""
-    from hhalign.judges import check_before_start
-
-    for name, judge in JUDGES.items():
-        if judge["model"]["source"] in ("hub", "local"):
-            ref = PLAN.judge_start_ref(name)
-            check_before_start(judge, ref.path, ref.revision)
-
-
-def check_space(logger):
-    """Warn when results_dir has less free space than the plan writes (hhalign.space)."""
-    from hhalign.failures import existing_parent
-    from hhalign.space import plan_bytes, space_warning, weight_bytes
-
-    trained, checkpointed = [], []
-    for p, r in PLAN.trained():
-        ref = PLAN.policy_ref(p)
-        size = weight_bytes(ref.path, ref.revision)
-        if size is None:
-            logger.info(f"disk check skipped: {ref.path}'s weights are not on disk yet")
-            return
-        trained.append(size)
-        if r.startswith("sft") and not r.startswith("sft_dpo"):
-            checkpointed.append(size)
-        elif not PLAN.view(p, "dpo")["lora"]["enabled"]:
-            checkpointed.append(size)
-    limit = max(config[s]["save_total_limit"] for s in ("sft", "dpo"))
-    free = shutil.disk_usage(existing_parent(RESULTS)).free
-    warning = space_warning(free, plan_bytes(trained, checkpointed, limit), RESULTS)
-    if warning:
-        logger.warning(warning)

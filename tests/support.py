@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from hhalign.config import deep_merge, validate_config
+from hhalign.config import deep_merge, prepare, validate_config
+from hhalign.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -84,3 +85,12 @@ def release_fixture(results: Path, out: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(rows, indent=2))
     return out
+
+
+def plan_of(*presets: str, **overrides) -> Plan:
+    """The plan of config.yaml with ``presets`` on top (as `--configfile` stacks them)."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for preset in presets:
+        cfg = deep_merge(cfg, yaml.safe_load((ROOT / "presets" / preset).read_text()))
+    cfg = deep_merge(cfg, {"results_dir": "R", **overrides})
+    return Plan(cfg, prepare(cfg, ROOT))

@@ -2,20 +2,9 @@
 shares, the training histories, the judged files, the targets of each preset."""
 
 import pytest
-import yaml
-from support import ROOT
+from support import plan_of
 
-from hhalign.config import deep_merge, prepare
 from hhalign.plan import Plan, launch_command, section_json
-
-
-def plan_of(*presets: str, **overrides) -> Plan:
-    """The plan of config.yaml with ``presets`` on top (as `--configfile` stacks them)."""
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for preset in presets:
-        cfg = deep_merge(cfg, yaml.safe_load((ROOT / "presets" / preset).read_text()))
-    cfg = deep_merge(cfg, {"results_dir": "R", **overrides})
-    return Plan(cfg, prepare(cfg, ROOT))
 
 
 @pytest.fixture(scope="module")

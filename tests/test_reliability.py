@@ -243,3 +243,27 @@ def test_after_a_kill_the_incomplete_job_is_rerun_without_extra_flags(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "build_tiny_models" in out.stdout
     assert "Using workflow specific profile profiles/default" in out.stdout + out.stderr
+
+
+def test_the_start_up_disk_check_on_a_plan(tmp_path, monkeypatch):
+    """A local policy of 1 MB: the tiny paper+corrected plan writes 6 models + checkpoints."""
+    import shutil as sh
+    from collections import namedtuple
+
+    from support import plan_of
+
+    from hhalign import space
+
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "model.safetensors").write_bytes(b"x" * 1_000_000)
+    local = {"source": "local", "name": str(policy)}
+    plan = plan_of(models={"policy": local}, results_dir=str(tmp_path / "r"))
+    assert space.check_plan(plan) is None  # plenty of room here
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda path: usage(10, 10, 1000))
+    level, message = space.check_plan(plan)
+    assert level == "warning" and "has 0.0 GB free" in message and "about 0.0" in message
+    missing = plan_of(results_dir=str(tmp_path / "r2"))  # the Hub's weights are not here
+    level, message = space.check_plan(missing)
+    assert level == "info" and "not on disk yet" in message

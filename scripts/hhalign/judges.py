@@ -201,6 +201,15 @@ def check_before_start(judge: dict, path: str, revision: str | None) -> bool:
     return True
 
 
+def check_plan_judges(plan) -> None:
+    """Check every Hub or local extra judge of a run (``hhalign.plan.Plan``) at start-up; one
+    the pipeline builds is checked by its scoring job."""
+    for name, judge in plan.judges.items():
+        if judge["model"]["source"] in ("hub", "local"):
+            ref = plan.judge_start_ref(name)
+            check_before_start(judge, ref.path, ref.revision)
+
+
 def load_judge(judge: dict, ref: dict, dtype: str):
     """(model, tokenizer, device) of a judge, its tokenizer checked for its kind before any
     response is read."""

@@ -161,3 +161,22 @@ def last_invocation(path: str | Path) -> dict[str, Any] | None:
         return None
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     return json.loads(lines[-1]) if lines else None
+
+
+def record_invocation(path: str | Path, argv: list[str]) -> None:
+    """Append a run's command line, Snakemake version, host and time to ``path`` (JSON
+    lines; ``last_invocation`` reads the newest for the manifest)."""
+    import socket
+    import time
+    from importlib.metadata import version as installed
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "command": " ".join(argv),
+        "version": installed("snakemake"),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")

@@ -52,3 +52,27 @@ def space_warning(free: int, needed: int | None, results_dir: str) -> str | None
         f"about {needed / 1e9:.1f} GB (trained models, plus one job's checkpoints). Free space "
         f"there or set results_dir on a larger disk before a job fails on a full disk"
     )
+
+
+def check_plan(plan) -> tuple[str, str] | None:
+    """("warning" | "info", message) about the free space under a run's results_dir
+    (``plan``: an ``hhalign.plan.Plan``), or None when there is room. Weights not on disk
+    yet (a first run from the Hub, a tiny run) make the estimate impossible: "info"."""
+    import shutil
+
+    from hhalign.failures import existing_parent
+
+    trained, checkpointed = [], []
+    for p, r in plan.trained():
+        ref = plan.policy_ref(p)
+        size = weight_bytes(ref.path, ref.revision)
+        if size is None:
+            return "info", f"disk check skipped: {ref.path}'s weights are not on disk yet"
+        trained.append(size)
+        full = r.split("_seed")[0] == "sft" or not plan.view(p, "dpo")["lora"]["enabled"]
+        if full:
+            checkpointed.append(size)
+    limit = max(plan.config[s]["save_total_limit"] for s in ("sft", "dpo"))
+    free = shutil.disk_usage(existing_parent(plan.results)).free
+    warning = space_warning(free, plan_bytes(trained, checkpointed, limit), plan.results)
+    return ("warning", warning) if warning else None
