@@ -296,21 +296,10 @@ def test_clear_failures(world, tmp_path):
         train_dpo(TrainingRun(bad, str(root / "dpo.parquet"), str(root / "policy"), **out))
 
 
-def test_two_process_cpu_run_under_accelerate(world, tmp_path):
-    """The SFT entry point under `accelerate launch --multi_cpu --num_processes 2` (gloo)."""
+def sft_cli(world, tmp_path, out, history=None) -> list[str]:
+    """The SFT entry point's arguments on the world's SFT set (as rule train_sft passes them)."""
     root, cfg = world["root"], world["cfg"]
-    out = tmp_path / "sft2"
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--main_process_port",
-        "29517",
+    return [
         str(ROOT / "scripts" / "train_sft.py"),
         "--section",
         json.dumps(small(cfg["sft"])),
@@ -323,9 +312,27 @@ def test_two_process_cpu_run_under_accelerate(world, tmp_path):
         "--checkpoints",
         str(tmp_path / "ckpt"),
         "--history",
-        str(tmp_path / "h.json"),
+        str(history or tmp_path / "h.json"),
         "--summary",
         str(tmp_path / "s.json"),
+    ]
+
+
+def test_two_process_cpu_run_under_accelerate(world, tmp_path):
+    """The SFT entry point under `accelerate launch --multi_cpu --num_processes 2` (gloo)."""
+    out = tmp_path / "sft2"
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        "29517",
+        *sft_cli(world, tmp_path, out),
         "--threads",
         "2",
     ]
@@ -345,26 +352,8 @@ def test_a_full_disk_ends_the_training_log_with_path_and_fix(world, tmp_path):
     """The history is written to /dev/full (every write fails with ENOSPC, no path in the
     error): the log's last line names the paths, the free space and the fix; the
     checkpoints stay for the rerun."""
-    root, cfg = world["root"], world["cfg"]
     log = tmp_path / "train.log"
-    cmd = [
-        sys.executable,
-        str(ROOT / "scripts" / "train_sft.py"),
-        "--section",
-        json.dumps(small(cfg["sft"])),
-        "--data",
-        str(root / "sft.parquet"),
-        "--start",
-        str(root / "policy"),
-        "--out",
-        str(tmp_path / "out"),
-        "--checkpoints",
-        str(tmp_path / "ckpt"),
-        "--history",
-        "/dev/full",
-        "--summary",
-        str(tmp_path / "s.json"),
-    ]
+    cmd = [sys.executable, *sft_cli(world, tmp_path, tmp_path / "out", history="/dev/full")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
@@ -382,26 +371,8 @@ def test_tensorboard_logs_hold_the_loss_the_history_holds(world, tmp_path):
     the log history's."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    root, cfg = world["root"], world["cfg"]
     out = tmp_path / "results" / "models" / "paper" / "sft"
-    cmd = [
-        sys.executable,
-        str(ROOT / "scripts" / "train_sft.py"),
-        "--section",
-        json.dumps(small(cfg["sft"])),
-        "--data",
-        str(root / "sft.parquet"),
-        "--start",
-        str(root / "policy"),
-        "--out",
-        str(out),
-        "--checkpoints",
-        str(tmp_path / "ckpt"),
-        "--history",
-        str(tmp_path / "h.json"),
-        "--summary",
-        str(tmp_path / "s.json"),
-    ]
+    cmd = [sys.executable, *sft_cli(world, tmp_path, out)]
     tracking = tmp_path / "results" / "tracking"
     env = {
         **os.environ,

@@ -22,7 +22,7 @@ import json
 import pandas as pd
 
 from hhalign.audit import read_source
-from hhalign.metrics import rate, thresholds
+from hhalign.metrics import OPS, rate, thresholds
 
 MODELS = {"base": "1_base", "sft": "2_sft", "dpo": "3_dpo", "sft_dpo": "4_sftdpo"}
 SETS = ("harmful", "helpful")
@@ -139,12 +139,11 @@ def compare_ratings(
     out = released.assign(ours=ours.to_numpy(dtype=float))
     out["difference"] = out["ours"] - out["rating"]
     out["within_tolerance"] = out["difference"].abs() <= atol
-    cut = thresholds(cfg)
-    labels = []
-    for prompt_set, theirs, mine in zip(out["prompt_set"], out["rating"], out["ours"], strict=True):
-        t, op = cut[prompt_set]
-        labels.append(rate(pd.Series([theirs]), t, op) == rate(pd.Series([mine]), t, op))
-    out["labels_agree"] = labels
+    out["labels_agree"] = False
+    for prompt_set, (t, op) in thresholds(cfg).items():
+        rows = out["prompt_set"] == prompt_set
+        theirs, mine = OPS[op](out.loc[rows, "rating"], t), OPS[op](out.loc[rows, "ours"], t)
+        out.loc[rows, "labels_agree"] = theirs == mine
     return out
 
 

@@ -124,15 +124,7 @@ def macros(t1: pd.DataFrame, t2: pd.DataFrame, label: str = "") -> str:
         f"\\newcommand{{\\RunNote}}{{{latex_escape(label)}}}",
     ]
     for _, r in t1.iterrows():
-        for m in (
-            *RATES,
-            "mean_harmful",
-            "mean_helpful",
-            "n_harmful",
-            "n_helpful",
-            "empty_harmful",
-            "empty_helpful",
-        ):
+        for m in (*RATES, *MACRO_EXTRAS):
             value = (
                 str(int(r[m]))
                 if m.startswith(("n_", "empty"))
