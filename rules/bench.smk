@@ -25,7 +25,7 @@ rule run_benchmark:
         sft=any_view("paper", "sft"),
         dpo=any_view("paper", "dpo"),
         generation=any_view("paper", "generation"),
-        corrected={s: any_view("corrected", s) for s in ("sft", "dpo")},
+        corrected={s: any_view("corrected", s) for s in ("sft", "dpo", "generation")},
         scoring=config["scoring"],
     script:
         "../scripts/run_benchmark.py"

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from hhalign.config import prepare
 from hhalign.deps import code_inputs
 from hhalign.plan import (
+    CHOSEN,
     FIGURES,
     PROMPT_SETS,
     REPORTED,
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 PLAN = Plan(config, prepare(config, workflow.basedir))
 RESULTS, AUDIT = PLAN.results, PLAN.audit
 PROTOCOLS, SEEDS, JUDGES = PLAN.protocols, PLAN.seeds, PLAN.judges
+MAIN_JUDGE = config["judges"][0]["name"]
 # The tracker reaches training jobs through their environment, not their command line or
 # params: choosing one reruns nothing (scripts/hhalign/cli.py reads these).
 os.environ.update(
@@ -41,12 +43,17 @@ envvars:
     "HF_HUB_DISABLE_TELEMETRY",
 
 
+# A trained or Base run; the scoring rules also take the dataset's chosen answers.
+VARIANTS = rf"({'|'.join(config['variants'])})(_seed\d+)?"
+SCORED = rf"{VARIANTS}|{CHOSEN}"
+
+
 wildcard_constraints:
     protocol="|".join(PROTOCOLS),
     prompt_set="harmful|helpful",
     split=r"[A-Za-z0-9_-]+",
     subset=r"[A-Za-z0-9_-]+",
-    variant=rf"({'|'.join(config['variants'])})(_seed\d+)?",
+    variant=SCORED,
     report_dir="|".join(re.escape(d) for d in (RESULTS, AUDIT)),
 
 

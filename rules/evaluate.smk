@@ -1,6 +1,7 @@
 # Evaluation stage: greedy responses of every variant to both prompt sets, scored by the judge.
 # One job per (protocol, variant) loads its model once and answers both prompt sets; Snakemake
-# still sees one output file per (variant, prompt set).
+# still sees one output file per (variant, prompt set). The dataset's chosen answers are
+# scored the same way, as the responses of a variant named "chosen" (the win rate's reference).
 
 
 rule generate_responses:
@@ -16,6 +17,8 @@ rule generate_responses:
         f"{RESULTS}/logs/generate_responses/{{protocol}}_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/generate_responses/{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        variant=VARIANTS,
     conda:
         "../envs/evaluate.yaml"
     threads: config["threads"]["evaluation"]
@@ -26,6 +29,24 @@ rule generate_responses:
         model=lambda w: PLAN.variant_ref(w.protocol, w.variant)._asdict(),
     script:
         "../scripts/generate_responses.py"
+
+
+rule write_chosen_responses:
+    input:
+        code=code("write_chosen_responses.py"),
+        harmful=lambda w: f"{PLAN.prompts_dir(w.protocol)}/harmful.jsonl",
+        helpful=lambda w: f"{PLAN.prompts_dir(w.protocol)}/helpful.jsonl",
+    output:
+        harmful=f"{RESULTS}/generations/{{protocol}}/{CHOSEN}/harmful.jsonl",
+        helpful=f"{RESULTS}/generations/{{protocol}}/{CHOSEN}/helpful.jsonl",
+    log:
+        f"{RESULTS}/logs/write_chosen_responses/{{protocol}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/write_chosen_responses/{{protocol}}.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../scripts/write_chosen_responses.py"
 
 
 rule score_responses:
@@ -41,6 +62,8 @@ rule score_responses:
         f"{RESULTS}/logs/score_responses/{{protocol}}_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_responses/{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        variant=SCORED,
     conda:
         "../envs/evaluate.yaml"
     threads: config["threads"]["evaluation"]
@@ -68,6 +91,7 @@ rule score_with_judge:
         f"{RESULTS}/benchmarks/score_with_judge/{{judge}}_{{protocol}}_{{variant}}.tsv"
     wildcard_constraints:
         judge=judges_where(lambda n: PLAN.judge_sets(n) == list(PROMPT_SETS)),
+        variant=SCORED,
     conda:
         "../envs/evaluate.yaml"
     threads: config["threads"]["evaluation"]
@@ -94,3 +118,4 @@ use rule score_with_judge as score_with_guard with:
         f"{RESULTS}/benchmarks/score_with_guard/{{judge}}_{{protocol}}_{{variant}}.tsv"
     wildcard_constraints:
         judge=judges_where(lambda n: PLAN.judge_sets(n) == ["harmful"]),
+        variant=SCORED,

@@ -73,7 +73,8 @@ rule check_release_generation:
         gpu=1,
     params:
         release=config["release"],
-        generation=any_view("paper", "generation"),
+        # The authors decoded greedily: the check does too, whatever generation.samples says.
+        generation={**any_view("paper", "generation"), "samples": 1},
         model=paper_base_ref()._asdict(),
     script:
         "../scripts/check_release_generation.py"

@@ -64,6 +64,9 @@ rule make_claims:
         code=code("make_claims.py"),
         scores=report_score_files,
         prompts=lambda w: [] if w.report_dir == AUDIT else prompt_summaries(),
+        chosen=lambda w: (
+            [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
+        ),
     output:
         **reported(PLAN.claims_files("{report_dir}")),
     log:
@@ -74,6 +77,9 @@ rule make_claims:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        chosen_keys=lambda w: (
+            [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[0]
+        ),
         seeds=SEEDS,
         claims=config["claims"],
         metrics=config["metrics"],
@@ -229,6 +235,30 @@ rule compare_judges:
         label=config["run_label"],
     script:
         "../scripts/compare_judges.py"
+
+
+rule compute_win_rates:
+    input:
+        code=code("compute_win_rates.py"),
+        scores=PLAN.judged_files()[1],
+        chosen=PLAN.chosen_files()[1],
+    output:
+        **reported(PLAN.win_rate_files(), subcategory=RESULTS),
+    log:
+        f"{RESULTS}/logs/compute_win_rates.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compute_win_rates.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        score_keys=PLAN.judged_files()[0],
+        chosen_keys=PLAN.chosen_files()[0],
+        seeds=SEEDS,
+        claims=config["claims"],
+        variants=config["variants"],
+        label=config["run_label"],
+    script:
+        "../scripts/compute_win_rates.py"
 
 
 rule write_model_cards:

@@ -7,7 +7,8 @@ from pathlib import Path
 from hhalign.claims import claims_table, shift_grid, variance_table
 from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
 from hhalign.io import read_score_files, stage_logger
-from hhalign.metrics import threshold_curves
+from hhalign.metrics import threshold_curves, thresholds
+from hhalign.plan import CHOSEN
 from hhalign.responses import audit_table, claim_flags, length_bias, summary_table
 from hhalign.tables import write_claims, write_responses
 
@@ -19,10 +20,13 @@ pools = {
     protocol: json.loads(Path(path).read_text())["harmful_candidates"]
     for protocol, path in zip(p.pool_protocols, snakemake.input.prompts, strict=True)
 }
-claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools)
+chosen_keys = [(protocol, CHOSEN, s) for _, protocol, s in p.chosen_keys]
+chosen = read_score_files(snakemake.input.chosen, chosen_keys, p.seeds) if chosen_keys else None
+claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chosen)
 out = dict(snakemake.output.items())
 audited = audit_table(scores, p.response_audit)
-audit = summary_table(audited, p.variants)
+strict = thresholds(p.metrics) if p.response_audit["strict"] else None
+audit = summary_table(audited, p.variants, strict)
 claims["flags"] = claim_flags(claims, pairs, audit, p.response_audit["flag_share"])
 write_claims(claims, pairs, out, p.label)
 write_responses(audited, audit, out, p.label)

@@ -16,6 +16,6 @@ start = time.perf_counter()
 summary, env = run_suite(
     p.bench, p.sft, p.dpo, p.generation, p.scoring, progress=lambda row: log.info("%s", row)
 )
-plans = study_plans({"sft": p.sft, "dpo": p.dpo}, p.corrected)
+plans = study_plans({"sft": p.sft, "dpo": p.dpo, "generation": p.generation}, p.corrected)
 write_outputs(summary, env, p.bench, Path(snakemake.output.summary).parent, plans)
 log.info("%s; %d pairs timed in %.1f s", env, len(summary), time.perf_counter() - start)

@@ -4,15 +4,19 @@ offline: nothing may touch the Hugging Face Hub."""
 import os
 from pathlib import Path
 
-import pandas as pd
-import pytest
+from support import CORES, SHARED, tiny_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A worker's torch and BLAS threads, and those of every process it starts, fit its share of
+# the cores (set before numpy and torch are imported; support.worker_cores says why).
+for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(name, CORES)
 
-from support import SHARED, tiny_config
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture

@@ -15,6 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
+def worker_cores() -> int:
+    """The cores one test worker may use: the machine's, shared by pytest-xdist's workers.
+    Torch jobs that together use more threads than cores run several times slower (their
+    threads spin at barriers), so every Snakemake run a test starts gets ``--cores CORES``
+    and the workers' own torch and BLAS threads are capped the same way (conftest.py)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+CORES = str(worker_cores())
+
+
 def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run Snakemake from this interpreter's environment, offline. ``--nolock``: test runs
     write to their own temporary results, and two test workers may share the working

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from support import snakemake
+from support import CORES, snakemake
 
 from hhalign.bench import (
     authors_section,
@@ -106,7 +106,7 @@ def test_full_run_estimate_scales_measured_rates():
 def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
     out = snakemake(
         "--cores",
-        "2",
+        CORES,
         f"{tmp_path}/bench/summary.csv",
         "--configfile",
         "presets/tiny.yaml",
@@ -127,7 +127,12 @@ def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
     est = pd.read_csv(tmp_path / "bench" / "full_run_estimate.csv")
     assert est.groupby("plan", sort=False)["way"].apply(list).to_dict() == {
         plan: ["authors", "ours"]
-        for plan in ("paper protocol", "corrected protocol", "corrected protocol, 5 seeds")
+        for plan in (
+            "paper protocol",
+            "corrected protocol",
+            "corrected protocol, 5 seeds",
+            "corrected protocol, 4 samples a prompt",
+        )
     }
     assert (est["total_hours"] > 0).all()
     env = json.loads((tmp_path / "bench" / "environment.json").read_text())
@@ -156,3 +161,5 @@ def test_full_run_estimate_per_plan_counts_epochs_seeds_and_evaluations():
     five = ours.loc["corrected protocol, 5 seeds"]
     assert five["sft_training"] == 0.25 and five["dpo_training"] == 0.5
     assert five["generation"] == round(400 * 16 / 4 / 10 / 3600, 2)  # Base once, 3 x 5 runs
+    four = ours.loc["corrected protocol, 4 samples a prompt"]
+    assert four["generation"] == round(4 * ours.loc["corrected protocol", "generation"], 2)

@@ -201,3 +201,57 @@ def test_the_docs_audit_table_is_the_pipeline_s(paper_ratings):
     block = re.search(r"<!-- audit-claims -->\n(.*?)<!-- /audit-claims -->", readme, re.S)
     assert block, "docs/claims.md lacks the <!-- audit-claims --> block"
     assert block.group(1) == claims_markdown(audit_claims(paper_ratings))
+
+
+def test_win_rates_count_ties_half_and_need_the_chosen_answers():
+    from hhalign.claims import win_rate_table
+
+    models = {v: {"harmful": np.array([1.0, 2, 3, 4]), "helpful": np.zeros(4)} for v in VARIANTS}
+    chosen = long_scores({"chosen": {"harmful": np.array([0.0, 2, 5, 4]), "helpful": np.ones(4)}})
+    table = win_rate_table(long_scores(models), chosen, VARIANTS, CFG).set_index(
+        ["model", "prompt_set"]
+    )
+    assert table.loc[("sft", "harmful"), "win_rate"] == 50.0  # win, tie, loss, tie
+    assert table.loc[("sft", "harmful"), "ties"] == 50.0
+    assert table.loc[("sft", "helpful"), "win_rate"] == 0.0
+    assert table.loc[("sft", "harmful"), "prompts"] == 4
+
+
+def test_win_rate_intervals_cover_the_truth_on_a_simulated_judge():
+    """Model scores N(delta, 1), chosen N(0, 1): P(win) = Phi(delta / sqrt 2)."""
+    from hhalign.claims import win_rate_table
+
+    rng = np.random.default_rng(11)
+    truth = 100 * sps.norm.cdf(0.5 / np.sqrt(2))
+    cfg = {**CFG, "bootstrap_draws": 1000}
+    hits, estimates = 0, []
+    for _ in range(150):
+        models = {"base": {"harmful": rng.normal(0.5, 1, 60), "helpful": rng.normal(0, 1, 60)}}
+        ref = {"harmful": rng.normal(0, 1, 60), "helpful": rng.normal(0, 1, 60)}
+        row = win_rate_table(long_scores(models), long_scores({"chosen": ref}), ["base"], cfg).iloc[
+            0
+        ]
+        hits += row["lo"] <= truth <= row["hi"]
+        estimates.append(row["win_rate"])
+    assert abs(np.mean(estimates) - truth) < 2.0
+    assert 0.88 <= hits / 150 <= 0.99
+
+
+def test_win_rates_join_the_pairs_without_moving_the_other_comparisons():
+    rng = np.random.default_rng(3)
+    models = {
+        v: {"harmful": rng.normal(-3, 1, 40), "helpful": rng.normal(-2, 1, 40)} for v in VARIANTS
+    }
+    models["sft"] = {"harmful": rng.normal(0, 1, 40), "helpful": rng.normal(0, 1, 40)}
+    chosen = long_scores(
+        {"chosen": {"harmful": rng.normal(-1, 1, 40), "helpful": rng.normal(-1, 1, 40)}}
+    )
+    claims, pairs = claims_table(long_scores(models), VARIANTS, CFG)
+    claims_c, pairs_c = claims_table(long_scores(models), VARIANTS, CFG, chosen=chosen)
+    assert set(pairs_c["metric"]) - set(pairs["metric"]) == {"WR_harmful", "WR_helpful"}
+    same = pairs_c[~pairs_c["metric"].str.startswith("WR")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, pairs)
+    pd.testing.assert_frame_equal(claims_c, claims)
+    row = pairs_c[(pairs_c["metric"] == "WR_harmful") & (pairs_c["a"] == "base")].iloc[0]
+    assert row["b"] == "sft" and row["difference"] < -40 and row["ci_high"] < 0
+    assert row["test"] == "sign-flip permutation"

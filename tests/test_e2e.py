@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import ROOT
+from support import CORES, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -471,7 +471,7 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
             "-m",
             "snakemake",
             "--cores",
-            "2",
+            CORES,
             target,
             "--configfile",
             "presets/tiny.yaml",

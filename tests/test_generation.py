@@ -27,6 +27,49 @@ def test_batched_equals_one_at_a_time(world):
     assert all(g.prompt_ids == tok(p)["input_ids"] for g, p in zip(batched, prompts, strict=True))
 
 
+def test_a_batched_sample_equals_the_same_sample_generated_alone(world):
+    """Sampled decoding (generation.samples): each response's random stream is its own, so
+    batching, batch size and order change nothing; samples of a prompt differ; the
+    distribution follows the temperature (near-greedy at a tiny temperature)."""
+    from hhalign.generation import respond
+
+    (w, rows) = world
+    model, tok = w["policy"]
+    prompts = [
+        {"id": f"h{i}", "prompt": r["chosen"][: r["chosen"].rfind("Assistant:") + 10]}
+        for i, r in enumerate(rows[:6])
+    ]
+    cfg = {
+        "max_new_tokens": 12,
+        "batch_size": 7,
+        "extraction": "corrected",
+        "prompt_rendering": "raw",
+        "samples": 3,
+        "temperature": 1.0,
+        "top_p": 0.9,
+        "sample_seed": 5,
+    }
+    batched = respond(model, tok, prompts, cfg)
+    alone = [r for p in prompts for r in respond(model, tok, [p], {**cfg, "batch_size": 1})]
+    assert [(r["id"], r["sample"]) for r in batched][:4] == [
+        ("h0", 0),
+        ("h0", 1),
+        ("h0", 2),
+        ("h1", 0),
+    ]
+    assert [r["response"] for r in batched] == [r["response"] for r in alone]
+    by_key = {(r["id"], r["sample"]): r["response"] for r in batched}
+    reordered = respond(model, tok, prompts[::-1], {**cfg, "batch_size": 4})
+    assert {(r["id"], r["sample"]): r["response"] for r in reordered} == by_key
+    assert len({r["response"] for r in batched if r["id"] == "h0"}) > 1  # samples differ
+    other_seed = respond(model, tok, prompts, {**cfg, "sample_seed": 6})
+    assert [r["response"] for r in other_seed] != [r["response"] for r in batched]
+    cold = respond(model, tok, prompts, {**cfg, "temperature": 1e-4, "top_p": 1.0})
+    greedy = respond(model, tok, prompts, {**cfg, "samples": 1})
+    assert [r["response"] for r in cold][::3] == [r["response"] for r in greedy]
+    assert "sample" not in greedy[0]  # greedy rows are as before
+
+
 def test_extraction_rules(world):
     (w, _) = world
     tok = w["policy"][1]

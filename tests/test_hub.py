@@ -20,7 +20,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from support import ROOT, snakemake
+from support import CORES, ROOT, snakemake
 
 from hhalign.config import deep_merge, validate_config
 from hhalign.hub import cause_and_fix
@@ -114,7 +114,7 @@ def default_run(
     cfg = results.parent / "small.yaml"
     cfg.write_text(yaml.safe_dump(small))
     env = {"HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-    out = snakemake("--cores", "2", "--configfile", str(cfg), env=env)
+    out = snakemake("--cores", CORES, "--configfile", str(cfg), env=env)
     return results, out
 
 

@@ -140,3 +140,18 @@ def test_raw_files_and_the_audit():
     assert plan.score_path(plan.audit, "paper", "sft", "harmful") == (
         "R/audit/scores/paper/sft/harmful.csv"
     )
+
+
+def test_the_chosen_answers_are_scored_once_per_prompt_set_and_judge(experiments):
+    keys, paths = plan_of("tiny.yaml").chosen_files()
+    assert len(keys) == 2 * 2 * 2  # judges x protocols x prompt sets
+    assert paths[0] == "R/scores/paper/chosen/harmful.csv"
+    assert paths[4] == "R/scores/judges/tiny_chat/paper/chosen/harmful.csv"
+    assert plan_of("tiny.yaml").chosen_files("tiny_rm")[0] == keys[:4]
+    _, paths = experiments.chosen_files()
+    keys = experiments.chosen_files()[0]
+    mine = dict(zip(keys, paths, strict=True))
+    first = experiments.config["judges"][0]["name"]
+    # An experiment shares its parent's prompts and judge, so their scores too.
+    assert mine[(first, "dpo_ipo", "harmful")] == "R/scores/corrected/chosen/harmful.csv"
+    assert "R/win_rates.csv" in experiments.default_targets()

@@ -2,9 +2,9 @@
 from config take the place of OPT, with nothing in the code specific to OPT. The Llama run is
 also the suite's experiments run: the paper protocol and three experiments on it (a DPO loss
 variant, cleaner pairs, and a second model family, GPT-NeoX, as a model ladder's rung), LoRA
-targets picked per architecture. The GPT-2 run is the suite's multi-seed run: the corrected
-protocol with 3 seeds and every harmful candidate, through Table 1's per-seed rows and the
-claims table."""
+targets picked per architecture. The GPT-2 run is the suite's multi-seed and sampled-decoding
+run: the corrected protocol with 3 seeds, 3 sampled responses per prompt and every harmful
+candidate, through Table 1's per-seed rows and the claims table."""
 
 import json
 import os
@@ -37,6 +37,7 @@ RUNS = {  # one protocol each, so both DPO tokenizations and both extractions ar
         "protocols": ["corrected"],
         "dpo": {"lora": {"target_modules": ["c_attn"]}},
         "seeds": [42, 1, 2],
+        "generation": {"samples": 3, "top_p": 0.9},
         "protocol_overrides": {
             "corrected": {"prompts": {"n_harmful": None, "n_helpful": "match_harmful"}}
         },
@@ -171,7 +172,31 @@ def test_three_seeds_every_candidate_and_the_claims_table(runs):
     varies = trained[["prompt", "seed", "residual"]].sum(axis=1) > 0
     assert varies.any() and trained.loc[varies, "share_seed"].notna().all()
     assert trained.loc[~varies, "share_seed"].isna().all()
-    shares = trained.loc[varies, ["share_prompt", "share_seed", "share_residual"]].sum(axis=1)
-    assert np.allclose(shares, 1.0)
+    parts = ["share_prompt", "share_seed", "share_residual", "share_decoding"]
+    assert np.allclose(trained.loc[varies, parts].sum(axis=1), 1.0)
+    assert trained.loc[varies, "share_decoding"].notna().all()  # three samples a prompt
     assert (results / "figures/fig4_thresholds.png").is_file()
     assert (results / "figures/fig8_variance.png").is_file()
+
+
+def test_sampled_responses_keep_the_prompt_as_the_unit(runs):
+    """generation.samples: 3: three seeded samples per prompt are generated and scored, and
+    every statistic counts prompts, not responses."""
+    results = runs["gpt2"]
+    scores = pd.read_csv(results / "scores/corrected/sft/harmful.csv")
+    per_prompt = scores.groupby("id")["sample"].apply(sorted)
+    assert per_prompt.map(lambda s: s == [0, 1, 2]).all()
+    n = len(per_prompt)
+    assert scores.groupby("id")["response"].nunique().max() > 1  # the samples differ
+    t1 = pd.read_csv(results / "table1.csv", dtype={"seed": str})
+    assert (t1["n_harmful"] == n).all()  # prompts, not 3 x prompts
+    claims = pd.read_csv(results / "claims.csv")
+    counts = {int(c) for cell in claims["n_prompts"].astype(str) for c in cell.split("/")}
+    assert counts == {n}
+    pairs = pd.read_csv(results / "pairs.csv")
+    assert {"WR_harmful", "WR_helpful"} <= set(pairs["metric"])
+    wins = pd.read_csv(results / "win_rates.csv")
+    assert (wins["prompts"] == n).all() and wins["win_rate"].between(0, 100).all()
+    assert set(wins.loc[wins["model"] != "base", "seeds"]) == {3}
+    chosen = pd.read_csv(results / "scores/corrected/chosen/harmful.csv")
+    assert len(chosen) == n and "sample" not in chosen  # the reference is one answer

@@ -24,6 +24,28 @@ def test_variance_components_recover_known_prompt_seed_and_residual_variances():
     assert shares.sum() == pytest.approx(1.0) and shares[1] > shares[0]  # 6 seeds, 120 prompts
 
 
+def test_the_decoding_component_of_sampled_responses():
+    """Each of k = 4 samples adds N(0, 0.7) to its cell: the decoding component is 0.49, the
+    residual and prompt components stay what they were (300 simulations, within 6%)."""
+    rng = np.random.default_rng(2)
+    est, one_seed = [], []
+    for _ in range(300):
+        s, p, k = 6, 120, 4
+        cell = 3 + rng.normal(0, 2, p)[None, :] + rng.normal(0, 1, s)[:, None]
+        cell = cell + rng.normal(0, 0.5, (s, p))
+        x = cell[:, :, None] + rng.normal(0, 0.7, (s, p, k))
+        est.append(variance_components(x.mean(-1), x))
+        one_seed.append(variance_components(x[:1].mean(-1), x[:1]))
+    for key, truth in (("prompt", 4.0), ("seed", 1.0), ("residual", 0.25), ("decoding", 0.49)):
+        assert np.mean([e[key] for e in est]) == pytest.approx(truth, rel=0.06)
+    shares = [sum(e[f"share_{k}"] for k in ("prompt", "seed", "residual", "decoding")) for e in est]
+    assert shares == pytest.approx([1.0] * 300)
+    # One seed: the prompt component holds the residual too (4 + 0.25), not the decoding.
+    assert np.mean([e["prompt"] for e in one_seed]) == pytest.approx(4.25, rel=0.15)
+    assert 0 < np.mean([e["share_decoding"] for e in one_seed]) < 0.1
+    assert math.isnan(variance_components(cell)["share_decoding"])  # greedy: no decoding part
+
+
 def test_one_seed_attributes_everything_to_prompts():
     comp = variance_components(np.array([[1.0, 0.0, 1.0, 1.0]]))
     assert comp["prompt"] == pytest.approx(0.25) and math.isnan(comp["seed"])

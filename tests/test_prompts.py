@@ -144,3 +144,27 @@ def test_every_candidate_and_a_matching_helpful_sample(synthetic_helpful):
         harmful_rows, synthetic_helpful, replace(rules, n_harmful=50, n_helpful=50), src, src
     )
     assert [h["row"] for h in fifty] == [h["row"] for h in harmful[:50]]
+
+
+def test_the_chosen_answer_is_the_final_assistant_turn_in_both_protocols():
+    from hhalign.prompts import chosen_rows, reference_response
+
+    one = d(("Human", "Hi"), ("Assistant", "Hello."), ("Human", "Kill it?"), ("Assistant", "No."))
+    assert reference_response(one) == "No."
+    assert paper_prompt(one) + "\n\nAssistant: No." == one.strip()  # the dropped paragraph
+    assert cue_prompt(one) + " " + reference_response(one) == one
+    two = d(("Human", "Hi"), ("Assistant", "One.\n\nTwo."))
+    assert reference_response(two) == "One.\n\nTwo."  # the paper's prompt already holds it
+    assert reference_response("no turns at all") == ""
+    rows = chosen_rows([{"id": "h0", "prompt": "P", "chosen": "No."}], "p.jsonl")
+    assert rows == [{"id": "h0", "prompt": "P", "response": "No."}]
+    with pytest.raises(ValueError, match="forcerun select_prompts"):
+        chosen_rows([{"id": "h0", "prompt": "P"}], "p.jsonl")
+
+
+def test_every_selected_prompt_carries_its_chosen_answer():
+    for rules in (PAPER, CORRECTED):
+        harmful, helpful, _, _ = select_prompts(HARMFUL, HELPFUL, rules, {}, {})
+        for p in harmful:
+            assert p["chosen"] == HARMFUL[p["row"]]["chosen"].rsplit("Assistant: ", 1)[1]
+        assert [p["chosen"] for p in helpful] == ["Answer."]

@@ -144,7 +144,7 @@ def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
 
     import pandas as pd
     import yaml
-    from support import ROOT, snakemake
+    from support import CORES, ROOT, snakemake
 
     results = tmp_path / "results"
     run = {
@@ -165,7 +165,7 @@ def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
     out = snakemake(
         str(results / "data/clean_summary.json"),
         "--cores",
-        "2",
+        CORES,
         "--configfile",
         str(ROOT / "presets" / "tiny.yaml"),
         str(tmp_path / "real.yaml"),

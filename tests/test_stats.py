@@ -155,7 +155,7 @@ VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
 def test_claims_are_deterministic_and_base_serves_every_seed():
     scores = simulated_scores(np.random.default_rng(8), seeds=3)
     arrays = score_arrays(scores[scores["protocol"] == "p"], VARIANTS)
-    assert arrays[("base", "helpful")].shape == (3, 40)
+    assert arrays[("base", "helpful")].shape == (3, 40, 1)  # seeds, prompts, samples
     assert np.array_equal(arrays[("base", "helpful")][0], arrays[("base", "helpful")][2])
     first = [t.to_csv(index=False) for t in claims_table(scores, VARIANTS, CFG)]
     again = [t.to_csv(index=False) for t in claims_table(scores, VARIANTS, CFG)]

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from hhalign.metrics import METRICS, OPS, thresholds
+from hhalign.metrics import OPS, TABLE1, thresholds
 
 
 def calibrate(
@@ -79,6 +79,11 @@ def claim_direction(parts: list[tuple[str, str, str]], rates: dict[tuple[str, st
 KEYS = ["protocol", "variant", "seed", "prompt_set", "id"]
 
 
+def keys(scores: pd.DataFrame) -> list[str]:
+    """What names one response: ``KEYS``, and its sample index with sampled decoding."""
+    return KEYS + (["sample"] if "sample" in scores else [])
+
+
 def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) -> pd.DataFrame:
     """judge, prompt set -> threshold, operator and where it came from: the paper's judge
     keeps ``metrics``; another judge takes its configured thresholds, or, where it has none,
@@ -99,7 +104,7 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
                 t, op, source = given[prompt_set], ">", "config"
             else:
                 ref = scores[(scores["judge"] == first) & (scores["prompt_set"] == prompt_set)]
-                both = ref.merge(mine, on=KEYS, suffixes=("_ref", ""))
+                both = ref.merge(mine, on=keys(scores), suffixes=("_ref", ""))
                 t, _ = calibrate(both["score_ref"].to_numpy(), t0, op, both["score"].to_numpy())
                 target = float(OPS[op](both["score_ref"], t0).mean())
                 op, source = ">", f"calibrated to {first} on {len(both)} responses"
@@ -157,7 +162,7 @@ def agreement_table(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
                     scores[(scores["judge"] == j) & (scores["prompt_set"] == prompt_set)]
                     for j in (a, b)
                 )
-                both = sa.merge(sb, on=KEYS, suffixes=("_a", "_b"))
+                both = sa.merge(sb, on=keys(scores), suffixes=("_a", "_b"))
                 if both.empty:
                     continue
                 key = {"prompt_set": prompt_set, "judge_a": a, "judge_b": b}
@@ -197,7 +202,7 @@ def claims_by_judge(claims: pd.DataFrame, table: pd.DataFrame, parts: dict) -> p
         directions = []
         for protocol, claim in zip(out["protocol"], out["claim"], strict=True):
             mine = sub[sub["protocol"] == protocol].set_index("model")
-            rates = {(m, v): mine.loc[v, m] for m in METRICS for v in mine.index}
+            rates = {(m, v): mine.loc[v, m] for m in TABLE1 for v in mine.index}
             directions.append(claim_direction(parts[claim], rates))
         out[f"direction_{judge}"] = directions
     cols = [f"direction_{j}" for j in names]

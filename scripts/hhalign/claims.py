@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from hhalign import power, stats
-from hhalign.metrics import METRICS, OPS, RATES, thresholds
+from hhalign.metrics import METRICS, OPS, RATES, TABLE1, thresholds, wins
+from hhalign.plan import CHOSEN, PROMPT_SETS
 from hhalign.responses import tokens
 
 # The paper's Table 1 (HmR, HpR, CAS), for the claims table's "paper" column.
@@ -97,46 +98,132 @@ CLAIMS = [
 
 
 def score_arrays(scores: pd.DataFrame, variants: list[str]) -> dict[tuple[str, str], np.ndarray]:
-    """(variant, prompt set) -> scores[seed, prompt] of one protocol, prompts aligned by id.
+    """(variant, prompt set) -> scores[seed, prompt, sample] of one protocol, prompts aligned
+    by id (one sample: greedy decoding; several: ``generation.samples``).
 
-    A table without a ``seed`` column is one seed. A variant missing a seed that others
-    have (Base, which is not trained) is repeated for every seed. Prompt ids must be the
-    same for every variant of a prompt set: comparisons are paired.
+    A table without a ``seed`` (``sample``) column is one seed (sample). A variant missing a
+    seed that others have (Base, which is not trained) is repeated for every seed. Prompt ids
+    must be the same for every variant of a prompt set: comparisons are paired; every prompt
+    of a variant has the same number of samples.
     """
-    if "seed" not in scores:
-        scores = scores.assign(seed=0)
+    scores = scores.assign(
+        seed=scores.get("seed", 0),
+        sample=scores.get("sample", 0),
+        id=scores["id"].astype(str),
+    )
     seeds = sorted(scores["seed"].unique())
     out = {}
     for prompt_set, group in scores.groupby("prompt_set"):
-        ids = sorted(group["id"].astype(str).unique())
+        ids = sorted(group["id"].unique())
         for variant in variants:
             sub = group[group["variant"] == variant]
-            wide = sub.pivot(index="seed", columns="id", values="score")
-            wide.columns = wide.columns.astype(str)
-            if set(wide.columns) != set(ids):
+            if set(sub["id"]) != set(ids):
                 raise ValueError(
                     f"{variant}/{prompt_set}: its prompt ids differ from the other models' "
                     "(paired comparisons need the same prompts): rerun select_prompts and "
                     "everything after it"
                 )
-            wide = wide.reindex(index=seeds if len(wide) > 1 else wide.index, columns=ids)
-            if len(wide) == 1 and len(seeds) > 1:
-                wide = pd.concat([wide] * len(seeds))
-            out[(variant, prompt_set)] = wide.to_numpy(dtype=float)
+            k = int(sub["sample"].max()) + 1
+            wide = sub.pivot(index="seed", columns=["id", "sample"], values="score")
+            index = seeds if len(wide) > 1 else wide.index
+            wide = wide.reindex(index=index, columns=pd.MultiIndex.from_product([ids, range(k)]))
+            if wide.isna().to_numpy().any():
+                raise ValueError(
+                    f"{variant}/{prompt_set}: some prompts lack a seed's or a sample's score "
+                    f"(samples 0-{k - 1} of every prompt and seed are needed): rerun "
+                    "generate_responses and score_responses for it"
+                )
+            arr = wide.to_numpy(dtype=float).reshape(len(wide), len(ids), k)
+            if len(arr) == 1 and len(seeds) > 1:
+                arr = np.repeat(arr, len(seeds), axis=0)
+            out[(variant, prompt_set)] = arr
     return out
 
 
 def per_prompt(
-    arrays: dict, metric: str, variant: str, limits: dict[str, tuple[float, str]]
+    arrays: dict,
+    metric: str,
+    variant: str,
+    limits: dict[str, tuple[float, str]],
+    keep_samples: bool = False,
 ) -> dict[str, np.ndarray]:
-    """prompt set -> the values a metric averages: 0/1 labels for a rate, else scores."""
-    weights, labelled = METRICS[metric].weights, METRICS[metric].thresholded
+    """prompt set -> the values a metric averages, [seed, prompt], each prompt's mean over
+    its samples (the prompt is the statistical unit; ``keep_samples``: [seed, prompt,
+    sample]): 0/1 labels for a rate, wins over the chosen answer (1, 1/2 for a tie, 0) for a
+    win rate, else scores."""
+    spec = METRICS[metric]
     out = {}
-    for prompt_set in weights:
+    for prompt_set in spec.weights:
         x = arrays[(variant, prompt_set)]
         threshold, op = limits[prompt_set]
-        out[prompt_set] = OPS[op](x, threshold).astype(float) if labelled else x
+        if spec.versus_chosen:
+            values = wins(x, arrays[(CHOSEN, prompt_set)])
+        else:
+            values = OPS[op](x, threshold).astype(float) if spec.thresholded else x
+        out[prompt_set] = values if keep_samples else values.mean(axis=-1)
     return out
+
+
+def with_chosen(scores: pd.DataFrame, chosen: pd.DataFrame | None, variants: list[str]) -> dict:
+    """``score_arrays`` of one protocol's scores, with the chosen answers' when given."""
+    if chosen is None:
+        return score_arrays(scores, variants)
+    mine = chosen[chosen["protocol"].isin(scores["protocol"].unique())]
+    both = pd.concat([scores, mine.assign(variant=CHOSEN)], ignore_index=True)
+    return score_arrays(both, [*variants, CHOSEN])
+
+
+def win_rate_table(
+    scores: pd.DataFrame, chosen: pd.DataFrame, variants: list[str], cfg: dict
+) -> pd.DataFrame:
+    """Per judge (a ``judge`` column, else one), protocol, model and prompt set: the win rate
+    (%) over the dataset's chosen answers, ties counted half, with a 95% percentile interval
+    from a bootstrap over prompts (and seeds), and the share of ties. ``cfg``: the claims
+    section (draws, seed)."""
+    if "judge" not in scores:
+        scores, chosen = scores.assign(judge=""), chosen.assign(judge="")
+    keys = list(scores.groupby(["judge", "protocol"], sort=False).groups)
+    streams = iter(np.random.SeedSequence([cfg["seed"], 3]).spawn(len(keys) * len(variants) * 2))
+    rows = []
+    for judge, protocol in keys:
+        sub = scores[(scores["judge"] == judge) & (scores["protocol"] == protocol)]
+        ref = chosen[(chosen["judge"] == judge) & (chosen["protocol"] == protocol)]
+        arrays = with_chosen(sub, ref, variants)
+        for variant in variants:
+            for prompt_set in PROMPT_SETS:
+                stream = next(streams)
+                if (variant, prompt_set) not in arrays or (CHOSEN, prompt_set) not in arrays:
+                    continue
+                w = wins(arrays[(variant, prompt_set)], arrays[(CHOSEN, prompt_set)]).mean(-1)
+                if variant == "base":
+                    w = w[:1]  # Base is one run; its arrays repeat it for every seed
+                lo, hi = stats.bootstrap_interval(
+                    {prompt_set: w}, {prompt_set: 100.0}, cfg["bootstrap_draws"], stream
+                )
+                rows.append(
+                    {
+                        "judge": judge,
+                        "protocol": protocol,
+                        "model": variant,
+                        "prompt_set": prompt_set,
+                        "win_rate": 100.0 * float(w.mean()),
+                        "lo": lo,
+                        "hi": hi,
+                        "ties": 100.0 * float((w == 0.5).mean()),
+                        "prompts": w.shape[1],
+                        "seeds": w.shape[0],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def available(arrays: dict) -> list[str]:
+    """The metrics these arrays can give: win rates need the chosen answers' scores."""
+    return [
+        name
+        for name, m in METRICS.items()
+        if not m.versus_chosen or all((CHOSEN, s) in arrays for s in m.weights)
+    ]
 
 
 def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str]:
@@ -155,13 +242,13 @@ def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str
 def length_columns(lengths: dict | None, metric: str, a: str, b: str, d: dict) -> dict:
     """A mean-score comparison adjusted for response length (``stats.length_adjusted``);
     NaN for rates and where lengths are not known."""
-    weights = METRICS[metric].weights
-    if lengths is None or METRICS[metric].thresholded or len(weights) != 1:
+    weights, spec = METRICS[metric].weights, METRICS[metric]
+    if lengths is None or spec.thresholded or spec.versus_chosen or len(weights) != 1:
         return dict.fromkeys(
             ("length_adjusted", "length_adjusted_low", "length_adjusted_high"), np.nan
         )
     ((s, w),) = weights.items()
-    dlen = lengths[(a, s)].mean(axis=0) - lengths[(b, s)].mean(axis=0)
+    dlen = lengths[(a, s)].mean(axis=(0, 2)) - lengths[(b, s)].mean(axis=(0, 2))
     est, low, high = stats.length_adjusted(w * d[s].mean(axis=0), dlen)
     return {"length_adjusted": est, "length_adjusted_low": low, "length_adjusted_high": high}
 
@@ -223,9 +310,9 @@ def pairs_table(
     each comparison on its own random stream spawned from ``stream``; ``lengths`` (response
     lengths, as ``arrays``) adds the length-adjusted difference of mean scores."""
     pairs = list(combinations(variants, 2))
-    streams = iter(stream.spawn(len(METRICS) * len(pairs)))
+    streams = iter(stream.spawn(len(METRICS) * len(pairs)))  # by METRICS order: stable
     rows = []
-    for metric in METRICS:
+    for metric in available(arrays):
         family = [
             compare(arrays, metric, a, b, limits, cfg, next(streams), lengths) for a, b in pairs
         ]
@@ -282,21 +369,24 @@ def plan_row(row: dict, paper: float | None, pool: int | None, cfg: dict) -> dic
 
 def variance_table(scores: pd.DataFrame, variants: list[str], cfg: dict) -> pd.DataFrame:
     """Where each one-set metric's uncertainty comes from, per protocol and model: the
-    prompt, seed and residual variance components of its per-prompt values and their
-    shares of the variance of the estimate (``power.variance_components``)."""
+    prompt, seed, residual and (with sampled decoding) decoding variance components of its
+    per-prompt values and their shares of the variance of the estimate
+    (``power.variance_components``)."""
     limits = thresholds(cfg["metrics"])
     rows = []
     for protocol, sub in scores.groupby("protocol", sort=False):
         arrays = score_arrays(sub, variants)
         for variant in variants:
-            for metric, spec in METRICS.items():
+            for metric in available(arrays):
+                spec = METRICS[metric]
                 if len(spec.weights) != 1:
                     continue
                 ((prompt_set, weight),) = spec.weights.items()
-                y = weight * per_prompt(arrays, metric, variant, limits)[prompt_set]
+                x = weight * per_prompt(arrays, metric, variant, limits, True)[prompt_set]
                 if variant == "base":
-                    y = y[:1]  # Base is one run; its arrays repeat it for every seed
-                comp = power.variance_components(y)
+                    x = x[:1]  # Base is one run; its arrays repeat it for every seed
+                y = x.mean(axis=-1)
+                comp = power.variance_components(y, x)
                 rows.append(
                     {
                         "protocol": protocol,
@@ -487,11 +577,14 @@ def claims_table(
     cfg: dict,
     experiments: list[str] | None = None,
     pools: dict[str, int] | None = None,
+    chosen: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
     section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``); a claim
     that is not separable gets the planner's columns (``plan_row``; ``pools``: protocol ->
-    harmful candidates the keyword filter keeps)."""
+    harmful candidates the keyword filter keeps). ``chosen``: the judge's scores of the
+    dataset's chosen answers (a score table of variant "chosen"), which adds the win rates'
+    comparisons to the pairs."""
     cfg = {"family": "metric", **cfg}
     tables, shifts = {}, {}
     protocols = list(scores["protocol"].unique())
@@ -499,7 +592,7 @@ def claims_table(
         protocols, np.random.SeedSequence(cfg["seed"]).spawn(len(protocols)), strict=True
     ):
         sub = scores[scores["protocol"] == protocol]
-        arrays = score_arrays(sub, variants)
+        arrays = with_chosen(sub, chosen, variants)
         lengths = None
         if "response" in sub:
             n_tokens = [len(tokens(str(r))) for r in sub["response"]]
@@ -570,7 +663,7 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
     for Base, which has one run), and a 95% percentile interval from a bootstrap over
     prompts and seeds together (``<m>_lo``, ``<m>_hi``). ``cfg`` as for ``claims_table``."""
     limits = thresholds(cfg["metrics"])
-    n = scores["protocol"].nunique() * len(variants) * len(METRICS)
+    n = scores["protocol"].nunique() * len(variants) * len(TABLE1)
     streams = iter(np.random.SeedSequence([cfg["seed"], 1]).spawn(n))
     rows = []
     for protocol, sub in scores.groupby("protocol", sort=False):
@@ -578,7 +671,7 @@ def across_seeds(scores: pd.DataFrame, t1: pd.DataFrame, variants: list[str], cf
         for variant in variants:
             per_seed = t1[(t1["protocol"] == protocol) & (t1["model"] == variant)]
             row = {"protocol": protocol, "model": variant, "seed": "all"}
-            for col in METRICS:  # the metrics are Table 1's columns
+            for col in TABLE1:
                 weights = METRICS[col].weights
                 values = per_prompt(arrays, col, variant, limits)
                 if len(per_seed) == 1:  # Base: one run, its arrays repeat it for every seed

@@ -81,7 +81,12 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
         axes[0].set_ylabel("% of responses (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
-            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+            handles,
+            names,
+            loc="lower center",
+            ncols=3,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.98),
         )
         _label(fig, label)
         return _save(fig, stem)
@@ -255,10 +260,13 @@ def figure7_judges(
 
 
 def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
-    """Where each one-set metric's uncertainty comes from: the shares of the prompt, seed
-    and residual components in the variance of its estimate, per protocol and model (a run
-    with one seed can attribute everything only to prompts)."""
+    """Where each one-set metric's uncertainty comes from: the shares of the prompt, seed,
+    residual (and, with sampled decoding, decoding) components in the variance of its
+    estimate, per protocol and model (a run with one seed can attribute everything only to
+    prompts)."""
     parts = [("share_prompt", "prompts"), ("share_seed", "seeds"), ("share_residual", "residual")]
+    if variance.get("share_decoding", pd.Series(dtype=float)).notna().any():
+        parts.append(("share_decoding", "decoding"))  # sampled responses (generation.samples)
     with plt.rc_context(STYLE):
         metrics = list(dict.fromkeys(variance["metric"]))
         fig, axes = _panels(len(metrics), height=0.25 * variance.groupby("metric").size().max() + 1)
@@ -277,7 +285,12 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
             ax.set_xlabel("share of variance")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
-            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+            handles,
+            names,
+            loc="lower center",
+            ncols=len(parts),
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.98),
         )
         _label(fig, label)
         return _save(fig, stem)
@@ -302,7 +315,12 @@ def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") 
         axes[0].set_ylabel("% of responses")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
-            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
+            handles,
+            names,
+            loc="lower center",
+            ncols=3,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.98),
         )
         _label(fig, label)
         return _save(fig, stem)

@@ -1,4 +1,12 @@
-"""Greedy generation, batched with left padding, and the two response-extraction rules.
+"""Greedy (or seeded sampled) generation, batched with left padding, and the two
+response-extraction rules.
+
+Sampling (config ``generation.samples`` > 1): each prompt gets ``samples`` responses, each
+drawn with its own random stream, seeded from (``sample_seed``, prompt id, sample index)
+(``sample_key``): temperature and top-p shape the next-token distribution, then the
+Gumbel-max trick picks a token from it with that row's stream, one draw per step. A row's
+draws do not depend on the rows it is batched with, so a batched sample equals the same
+sample generated alone, and a rerun repeats it.
 
 paper (the authors' notebook): decode the whole output sequence with special
 tokens skipped, cut off ``len(prompt)`` characters, strip.
@@ -10,11 +18,13 @@ its answer.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
-from transformers import GenerationConfig
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
 from hhalign.batching import length_order
 from hhalign.dialogue import HUMAN, to_messages
@@ -57,6 +67,34 @@ def greedy_config(tokenizer, max_new_tokens: int, stops: list[int] | None = None
     )
 
 
+def sample_key(seed: int, prompt_id: str, sample: int) -> int:
+    """The random stream of one sampled response: a 63-bit hash of (seed, id, sample)."""
+    digest = hashlib.sha256(f"{seed}:{prompt_id}:{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class SeededSampler(LogitsProcessor):
+    """Samples each row's next token from its own generator (temperature, then top-p, then
+    Gumbel-max) and leaves only that token possible, so greedy decoding takes it."""
+
+    def __init__(self, keys: list[int], temperature: float, top_p: float):
+        self.generators = [torch.Generator().manual_seed(k) for k in keys]
+        self.warpers = [TemperatureLogitsWarper(temperature)] if temperature != 1.0 else []
+        self.warpers += [TopPLogitsWarper(top_p)] if top_p < 1.0 else []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.Tensor:
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        uniform = torch.stack(
+            [torch.rand(scores.shape[1], generator=g, dtype=torch.float64) for g in self.generators]
+        ).clamp_(min=1e-300)
+        gumbel = -torch.log(-torch.log(uniform))
+        picked = (scores.double().log_softmax(-1) + gumbel.to(scores.device)).argmax(-1)
+        out = torch.full_like(scores, -float("inf"))
+        out[torch.arange(len(picked)), picked] = 0.0
+        return out
+
+
 def _trim(new: list[int], stops: list[int], pad: int, limit: int) -> tuple[list[int], bool, bool]:
     """Cut at the first stop token (kept) and drop padding; report (ids, at a stop token,
     at the token limit)."""
@@ -77,8 +115,10 @@ def generate(
     batch_size: int,
     progress: bool = False,
     add_special_tokens: bool = True,
+    sampling: tuple[list[int], float, float] | None = None,
 ) -> list[Generated]:
-    """Greedy continuations of ``prompts``, in input order.
+    """Greedy continuations of ``prompts``, in input order; with ``sampling`` = (one
+    ``sample_key`` per prompt, temperature, top_p), sampled ones (``SeededSampler``).
 
     Prompts are sorted by length (longest first) and batched with left padding,
     so little compute goes to padding; OPT derives positions from the attention
@@ -103,7 +143,13 @@ def generate(
         idx = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
         batch = batch.to(device)
-        seqs = model.generate(**batch, generation_config=config)
+        processors = None
+        if sampling:
+            keys, temperature, top_p = sampling
+            processors = LogitsProcessorList(
+                [SeededSampler([keys[i] for i in idx], temperature, top_p)]
+            )
+        seqs = model.generate(**batch, generation_config=config, logits_processor=processors)
         width = batch["input_ids"].shape[1]
         for row, i in enumerate(idx):
             new, eos, limit = _trim(
@@ -137,7 +183,7 @@ def extract_corrected(tokenizer, generated: Generated) -> tuple[str, bool]:
 def response_rows(
     tokenizer, prompts: list[dict], outputs: list[Generated], extraction: str
 ) -> list[dict]:
-    """One output row per prompt: id, prompt, response and how generation ended."""
+    """One output row per prompt (and sample): id, prompt, response, how generation ended."""
     rows = []
     for p, g in zip(prompts, outputs, strict=True):
         if extraction == "paper":
@@ -149,6 +195,7 @@ def response_rows(
         rows.append(
             {
                 "id": p["id"],
+                **({"sample": p["sample"]} if "sample" in p else {}),
                 "prompt": p["prompt"],
                 "response": response,
                 "new_tokens": len(g.new_ids),
@@ -173,14 +220,27 @@ def render_chat(tokenizer, prompt: str) -> str:
     )
 
 
+def expand_samples(prompts: list[dict], samples: int) -> list[dict]:
+    """Each prompt row ``samples`` times, with its sample index (unchanged for one)."""
+    if samples == 1:
+        return prompts
+    return [{**p, "sample": j} for p in prompts for j in range(samples)]
+
+
 def respond(model, tokenizer, prompts: list[dict], cfg: dict, progress: bool = False) -> list[dict]:
-    """Greedy responses to prompt rows under a ``generation`` config section.
+    """Greedy responses to prompt rows under a ``generation`` config section, or
+    ``cfg["samples"]`` sampled ones per prompt (rows gain a ``sample`` index).
 
     With ``prompt_rendering: chat_template`` the model reads each prompt through its chat
     template (the rendered text already holds the template's BOS, so none is added again);
     the rows keep the HH prompt, which is what the judge scores.
     """
     chat = cfg["prompt_rendering"] == "chat_template"
+    prompts = expand_samples(prompts, cfg.get("samples", 1))
+    sampling = None
+    if cfg.get("samples", 1) > 1:
+        keys = [sample_key(cfg["sample_seed"], p["id"], p["sample"]) for p in prompts]
+        sampling = (keys, cfg["temperature"], cfg["top_p"])
     texts = [render_chat(tokenizer, p["prompt"]) if chat else p["prompt"] for p in prompts]
     outputs = generate(
         model,
@@ -190,6 +250,7 @@ def respond(model, tokenizer, prompts: list[dict], cfg: dict, progress: bool = F
         cfg["batch_size"],
         progress=progress,
         add_special_tokens=not chat,
+        sampling=sampling,
     )
     return response_rows(tokenizer, prompts, outputs, cfg["extraction"])
 

@@ -176,6 +176,8 @@ def read_scores(path: str | Path) -> pd.DataFrame:
             f"score_responses`), or correct the rows by hand"
         )
     df["score"] = scores.astype(float)
+    if "sample" in df.columns:
+        df["sample"] = pd.to_numeric(df["sample"], errors="raise").astype(int)
     for col in ("empty_response", "truncated_input"):
         if col in df.columns:
             unknown = set(df[col]) - set(BOOL_TEXT)
@@ -209,4 +211,7 @@ def read_score_files(
                 protocol=protocol, variant=variant, seed=seed, prompt_set=prompt_set
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    if "sample" in table:  # greedy files (one response a prompt) beside sampled ones
+        table["sample"] = table["sample"].fillna(0).astype(int)
+    return table

@@ -9,6 +9,9 @@ Table 2 is the % change of each metric over the Base model, as in the paper.
 
 ``METRICS`` is the one definition of a metric: its prompt sets' weights, whether it
 thresholds scores, its display name. A new metric is a row there and a column of Table 1.
+Win rates (``versus_chosen``) compare each response's score with the score of the dataset's
+chosen answer to the same prompt (a win 1, a tie 1/2): the original DPO paper's HH metric.
+They are not Table 1's columns (``TABLE1``) but a companion table, and the claims' model pairs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Metric:
     weights: dict[str, float]
     thresholded: bool
     display: str
+    versus_chosen: bool = False  # per-prompt wins over the dataset's chosen answer
 
 
 METRICS: dict[str, Metric] = {
@@ -42,7 +46,10 @@ METRICS: dict[str, Metric] = {
     "CAS": Metric({"harmful": 50.0, "helpful": 50.0}, True, "CAS"),
     "mean_harmful": Metric({"harmful": 1.0}, False, "Mean harmful"),
     "mean_helpful": Metric({"helpful": 1.0}, False, "Mean helpful"),
+    "WR_harmful": Metric({"harmful": 100.0}, False, "Win rate harmful", versus_chosen=True),
+    "WR_helpful": Metric({"helpful": 100.0}, False, "Win rate helpful", versus_chosen=True),
 }
+TABLE1 = tuple(name for name, m in METRICS.items() if not m.versus_chosen)
 RATES = tuple(name for name, m in METRICS.items() if m.thresholded)  # HmR, HpR, CAS
 # The rate of one prompt set alone: HmR for the harmful set, HpR for the helpful one.
 SET_RATE = {
@@ -61,6 +68,11 @@ def thresholds(cfg: dict, shift: float = 0.0) -> dict[str, tuple[float, str]]:
     """prompt set -> (threshold, operator) from config ``metrics``, the thresholds moved
     by ``shift``."""
     return {s: (cfg[t] + shift, cfg[op]) for s, (t, op) in THRESHOLD_KEYS.items()}
+
+
+def wins(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """1 where a response's score beats the chosen answer's, 1/2 on a tie, else 0."""
+    return (scores > chosen) + 0.5 * (scores == chosen)
 
 
 def rate(scores: pd.Series, threshold: float, op: str) -> float:
@@ -125,16 +137,36 @@ def mean_interval(scores: pd.Series) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def model_metrics(harmful: pd.Series, helpful: pd.Series, cfg: dict) -> dict:
-    """Every Table 1 number for one model, from its two score series."""
+def prompt_means(scores: pd.Series, ids: pd.Series | None) -> pd.Series:
+    """Each prompt's mean score over its sampled responses (the scores as they are when
+    ``ids`` is None or every prompt has one response)."""
+    if ids is None or ids.nunique() == len(ids):
+        return scores
+    return scores.groupby(ids.to_numpy(), sort=False).mean()
+
+
+def model_metrics(
+    harmful: pd.Series,
+    helpful: pd.Series,
+    cfg: dict,
+    harmful_ids: pd.Series | None = None,
+    helpful_ids: pd.Series | None = None,
+) -> dict:
+    """Every Table 1 number for one model, from its two score series. With several sampled
+    responses per prompt (``*_ids`` repeat), a rate is still the share of responses, but its
+    interval counts prompts, not responses (a prompt's mean of k labels varies less than one
+    label, so Wilson's interval over prompts is conservative), and a mean's interval is over
+    the prompts' mean scores."""
     cut = thresholds(cfg)
     hmr = rate(harmful, *cut["harmful"])
     hpr = rate(helpful, *cut["helpful"])
-    hm_lo, hm_hi = wilson(hmr, len(harmful))
-    hp_lo, hp_hi = wilson(hpr, len(helpful))
-    cas_lo, cas_hi = cas_interval(hmr, len(harmful), hpr, len(helpful))
-    mh_lo, mh_hi = mean_interval(harmful)
-    mp_lo, mp_hi = mean_interval(helpful)
+    n_hm = len(harmful) if harmful_ids is None else harmful_ids.nunique()
+    n_hp = len(helpful) if helpful_ids is None else helpful_ids.nunique()
+    hm_lo, hm_hi = wilson(hmr, n_hm)
+    hp_lo, hp_hi = wilson(hpr, n_hp)
+    cas_lo, cas_hi = cas_interval(hmr, n_hm, hpr, n_hp)
+    mh_lo, mh_hi = mean_interval(prompt_means(harmful, harmful_ids))
+    mp_lo, mp_hi = mean_interval(prompt_means(helpful, helpful_ids))
     return {
         "HmR": hmr,
         "HpR": hpr,
@@ -151,8 +183,8 @@ def model_metrics(harmful: pd.Series, helpful: pd.Series, cfg: dict) -> dict:
         "mean_harmful_hi": mh_hi,
         "mean_helpful_lo": mp_lo,
         "mean_helpful_hi": mp_hi,
-        "n_harmful": len(harmful),
-        "n_helpful": len(helpful),
+        "n_harmful": n_hm,
+        "n_helpful": n_hp,
     }
 
 
@@ -173,7 +205,9 @@ def table1(scores: pd.DataFrame, cfg: dict, variants: list[str]) -> pd.DataFrame
                 helpful = group[group["prompt_set"] == "helpful"]
                 row = {"protocol": protocol, "model": variant}
                 row |= {"seed": seed} if multi else {}
-                row |= model_metrics(harmful["score"], helpful["score"], cfg)
+                row |= model_metrics(
+                    harmful["score"], helpful["score"], cfg, harmful.get("id"), helpful.get("id")
+                )
                 row["empty_harmful"] = int(harmful["empty_response"].sum())
                 row["empty_helpful"] = int(helpful["empty_response"].sum())
                 row["empty_responses"] = row["empty_harmful"] + row["empty_helpful"]
@@ -214,28 +248,27 @@ def threshold_curves(
 ) -> pd.DataFrame:
     """Rate of every (protocol, model, prompt set) at each threshold shift, with its 95%
     band: the data of Figure 4. A model with one training run gets its Wilson interval over
-    the prompts; a model with several seeds the percentile interval of a bootstrap over
-    prompts and seeds (its seeds are not new prompts: pooling them as trials would narrow
-    the band), as Table 1's across-seed rows do."""
+    the prompts; a model with several seeds (or sampled responses) the percentile interval
+    of a bootstrap over prompts and seeds (its seeds and samples are not new prompts:
+    pooling them as trials would narrow the band), as Table 1's across-seed rows do."""
     from hhalign.stats import bootstrap_interval
 
     groups = scores.groupby(["protocol", "variant", "prompt_set"], sort=False)
     streams = iter(np.random.SeedSequence([seed, 2]).spawn(len(groups) * len(shifts)))
     rows = []
     for (protocol, variant, prompt_set), sub in groups:
-        wide = (
-            sub.pivot(index="seed", columns="id", values="score").to_numpy(dtype=float)
-            if "seed" in sub
-            else sub["score"].to_numpy(dtype=float)[None, :]
-        )
+        cells = sub.assign(seed=sub.get("seed", 0))
+        sampled = cells.duplicated(["seed", "id"]).any()  # several responses per prompt
         for shift in shifts:
             t, op = thresholds(cfg, shift)[prompt_set]
             stream = next(streams)
-            if len(wide) == 1:
+            # Each prompt's share of passing responses, [seed, prompt].
+            passed = cells.assign(label=OPS[op](cells["score"], t).astype(float))
+            labels = passed.pivot_table(index="seed", columns="id", values="label").to_numpy()
+            if len(labels) == 1 and not sampled:
                 r = rate(sub["score"], t, op)
                 lo, hi = wilson(r, len(sub))
             else:
-                labels = OPS[op](wide, t).astype(float)
                 r = 100.0 * float(labels.mean())
                 lo, hi = bootstrap_interval(
                     {prompt_set: labels}, {prompt_set: 100.0}, draws, stream
@@ -250,7 +283,7 @@ def threshold_curves(
                     "rate": r,
                     "lo": lo,
                     "hi": hi,
-                    "seeds": len(wide),
+                    "seeds": len(labels),
                 }
             )
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ from typing import Any
 from hhalign.config import ModelRef, model_source, run_name, split_run
 
 PROMPT_SETS = ("harmful", "helpful")
+CHOSEN = "chosen"  # the dataset's chosen answers, scored like a model's responses
 FIGURES = ("fig1_rates", "fig2_scores", "fig3_means")
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a
@@ -37,6 +38,7 @@ REPORTED = {
     "variance_png": ("fig8.rst", "Claims", {"figure": "sources of uncertainty"}),
     "response_audit_html": ("response_audit.rst", "Responses", {"table": "response audit"}),
     "responses_png": ("fig9.rst", "Responses", {"figure": "response types"}),
+    "win_rates_html": ("win_rates.rst", "Tables", {"table": "win rate vs chosen"}),
     "judges_table1_html": ("judges_table1.rst", "Judges", {"table": "Table 1 by judge"}),
     "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
     "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
@@ -141,6 +143,11 @@ class Plan:
             view["scoring"],
             view["models"]["judge"],
         )
+
+    def chosen_key(self, protocol: str) -> str:
+        """Everything the judge's scores of the dataset's chosen answers depend on."""
+        view = self.views[protocol]
+        return stage_key(self.prompts_key(protocol), view["scoring"], view["models"]["judge"])
 
     def owner(self, protocol: str, key, *args) -> str:
         """The first protocol (config order) whose ``key(p, *args)`` equals this one's: its
@@ -301,6 +308,25 @@ class Plan:
                 paths.append(self.judge_score_file(j, self.owner(p, self.evaluation_key, r), r, s))
         return keys, paths
 
+    def chosen_files(
+        self, judge: str | None = None
+    ) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """(keys, paths) of every judge's (or one judge's) scores of the dataset's chosen
+        answers: (judge, protocol, prompt set) -> the file of the protocol that owns them
+        (its prompts), the paper's judge first, in ``judged_files`` order."""
+        first = self.config["judges"][0]["name"]
+        keys = [(first, p, s) for p in self.protocols for s in PROMPT_SETS]
+        keys += [(j, p, s) for j in self.judges for p in self.protocols for s in self.judge_sets(j)]
+        keys = [k for k in keys if judge in (None, k[0])]
+        paths = []
+        for j, p, s in keys:
+            owner = self.owner(p, self.chosen_key)
+            if j == first:
+                paths.append(self.score_file(self.results, owner, CHOSEN, s))
+            else:
+                paths.append(self.judge_score_file(j, owner, CHOSEN, s))
+        return keys, paths
+
     def report_keys(self, root: str) -> list[tuple[str, str, str]]:
         """Score files behind the tables in ``root``: the run's, or the authors' release."""
         if root == self.audit:
@@ -428,6 +454,14 @@ class Plan:
             "judges_figure_png": f"{figures}/fig7_judges.png",
         }
 
+    def win_rate_files(self) -> dict[str, str]:
+        """What the win rates against the dataset's chosen answers write (rule
+        compute_win_rates)."""
+        return {
+            "win_rates": f"{self.results}/win_rates.csv",
+            "win_rates_html": f"{self.results}/tables/win_rates.html",
+        }
+
     @staticmethod
     def report_files(root: str) -> dict[str, str]:
         """The deliverables of one report directory (rule make_tables)."""
@@ -480,6 +514,7 @@ class Plan:
             *self.figure_files(results),
             f"{results}/manifest.json",
             *(self.judge_outputs().values() if self.judges else []),
+            *self.win_rate_files().values(),
             *(c["out"] for c in self.model_cards()),
         ]
 

@@ -67,23 +67,34 @@ def needed(
     return float(max(prompts, 2)), float(max(seeds, 1))
 
 
-def variance_components(y: np.ndarray) -> dict[str, float]:
+def variance_components(y: np.ndarray, samples: np.ndarray | None = None) -> dict[str, float]:
     """Method-of-moments components of ``y[s, p]`` (two-way random effects, one value per
     cell): prompt, seed and residual variances, and each one's share of the variance of
     the grand mean. With one seed, the seed component is NaN and the prompt component
-    includes the residual."""
+    includes the residual.
+
+    ``samples[s, p, k]`` (the values of k sampled responses, ``y`` their cell means) adds
+    the decoding component: the mean within-cell variance over samples, whose 1/k part of
+    each cell mean is taken out of the residual (one seed: the prompt) component."""
     s, p = y.shape
-    grand = y.mean()
+    k = 1 if samples is None else samples.shape[2]
+    decoding = float(np.var(samples, axis=2, ddof=1).mean()) if k > 1 else math.nan
+    noise = 0.0 if k == 1 else decoding / k  # in each cell mean's variance
     if s == 1:
-        prompt = float(np.var(y[0], ddof=1)) if p > 1 else math.nan
+        prompt = max(float(np.var(y[0], ddof=1)) - noise, 0.0) if p > 1 else math.nan
+        parts = {"prompt": prompt / p, "decoding": noise / p}
+        total = sum(parts.values())
         return {
             "prompt": prompt,
             "seed": math.nan,
             "residual": math.nan,
-            "share_prompt": 1.0,
+            "decoding": decoding,
+            "share_prompt": parts["prompt"] / total if k > 1 and total else 1.0,
             "share_seed": math.nan,
             "share_residual": math.nan,
+            "share_decoding": parts["decoding"] / total if k > 1 and total else math.nan,
         }
+    grand = y.mean()
     ms_prompt = s * np.sum((y.mean(axis=0) - grand) ** 2) / (p - 1)
     ms_seed = p * np.sum((y.mean(axis=1) - grand) ** 2) / (s - 1)
     resid = y - y.mean(axis=0) - y.mean(axis=1)[:, None] + grand
@@ -91,9 +102,17 @@ def variance_components(y: np.ndarray) -> dict[str, float]:
     comp = {
         "prompt": max((ms_prompt - ms_resid) / s, 0.0),
         "seed": max((ms_seed - ms_resid) / p, 0.0),
-        "residual": float(ms_resid),
+        "residual": max(float(ms_resid) - noise, 0.0),
+        "decoding": decoding,
     }
-    parts = {"prompt": comp["prompt"] / p, "seed": comp["seed"] / s, "residual": ms_resid / (p * s)}
+    parts = {
+        "prompt": comp["prompt"] / p,
+        "seed": comp["seed"] / s,
+        "residual": comp["residual"] / (p * s),
+        "decoding": noise / (p * s),
+    }
     total = sum(parts.values())
     shares = {f"share_{k}": (v / total if total else math.nan) for k, v in parts.items()}
+    if samples is None or samples.shape[2] == 1:
+        shares["share_decoding"] = math.nan
     return {**{k: float(v) for k, v in comp.items()}, **shares}

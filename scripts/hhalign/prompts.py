@@ -8,6 +8,14 @@ prompt is ``chosen.strip().split("\\n\\n")`` minus its last part if that part
 starts with "Assistant:", joined again: it lacks the "Assistant:" cue and can
 end inside a multi-paragraph reply.
 
+Each prompt row also carries ``chosen``, the dataset's own answer to it: the final Assistant
+turn of the chosen dialogue (the text after its last "\\n\\nAssistant:"), the reference of
+the win rate (``hhalign.claims.win_rate_table``). In the corrected protocol the prompt ends
+exactly where it starts; in the paper protocol the prompt is the dialogue minus a last
+paragraph starting "Assistant:", so for a one-paragraph final turn (most rows) the reference
+is that dropped text, and for a longer one (nothing dropped: the paper's flaw) the prompt
+already holds the reference itself.
+
 corrected: each fix is its own switch (see ``PromptRules``): whole-word and
 case-insensitive keywords, searched in Human turns only, and the prompt cut at
 the last "\\n\\nAssistant:" so it ends with the cue the model answers.
@@ -66,6 +74,15 @@ def paper_prompt(chosen: str) -> str:
 def cue_prompt(chosen: str) -> str:
     """The corrected prompt: everything up to and including the last "\\n\\nAssistant:"."""
     return split_prompt(chosen)[0]
+
+
+def reference_response(chosen: str) -> str:
+    """The dataset's chosen answer to the prompt: the final Assistant turn, stripped ("" for
+    a dialogue without one; the paper protocol keeps such rows)."""
+    try:
+        return split_prompt(chosen)[1].strip()
+    except MalformedDialogue:
+        return ""
 
 
 def make_prompt(chosen: str, prompt_format: str) -> str:
@@ -156,6 +173,7 @@ def _prompt_row(name: str, i: int, index: int, row: dict, rules: PromptRules, so
         "keywords": keyword_hits(searched_text(row["chosen"], rules.keyword_scope), rules)
         if name == "harmful"
         else [],
+        "chosen": reference_response(row["chosen"]),
     }
 
 
@@ -197,3 +215,16 @@ def select_prompts(
         for i, j in enumerate(helpful_idx)
     ]
     return harmful, helpful, rejects, len(candidates)
+
+
+def chosen_rows(prompts: list[dict], path: str) -> list[dict]:
+    """The dataset's chosen answers as response rows (id, prompt, response), for the judges
+    to score like a model's; a prompt file without them (written before they existed) stops
+    naming the fix."""
+    missing = [p["id"] for p in prompts if "chosen" not in p]
+    if missing:
+        raise ValueError(
+            f"{path}: {len(missing)} prompt rows have no 'chosen' field (e.g. {missing[0]}): "
+            f"the file predates win rates. Fix: snakemake {path} --forcerun select_prompts"
+        )
+    return [{"id": p["id"], "prompt": p["prompt"], "response": p["chosen"]} for p in prompts]

@@ -16,7 +16,12 @@ commas, which its judge scores as harmless and helpful. Each response is marked 
 
 Per model and prompt set: each type's rate with a Wilson interval, the share of distinct
 responses, the mean length, and the share of responses identical to the start model's
-(DPO vs Base, SFT+DPO vs SFT: did training change what the model says at all?).
+(DPO vs Base, SFT+DPO vs SFT: did training change what the model says at all?); with
+sampled responses (``generation.samples``) rates are shares of responses and their
+intervals count prompts (conservative). With
+``response_audit.strict`` on, also each set's rate (HmR, HpR) as judged beside the same rate
+with empty, degenerate and non-text responses counted as failures: how much of a rate they
+carry. Table 1 itself is always the rate as judged.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def audit_table(scores: pd.DataFrame, rules: dict) -> pd.DataFrame:
     ]
     keep = [
         c
-        for c in ("protocol", "variant", "seed", "prompt_set", "id", "response", "score")
+        for c in ("protocol", "variant", "seed", "prompt_set", "id", "sample", "response", "score")
         if c in scores
     ]
     return pd.concat([scores[keep].reset_index(drop=True), pd.DataFrame(audits)], axis=1)
@@ -101,13 +106,37 @@ def identical_share(audited: pd.DataFrame, protocol: str, variant: str, prompt_s
     mine = audited[sel & (audited["variant"] == variant)]
     theirs = audited[sel & (audited["variant"] == start)]
     keys = ["id", "seed"] if start != "base" and "seed" in audited else ["id"]
+    keys += ["sample"] if "sample" in audited else []
     both = mine.merge(theirs.drop_duplicates(keys), on=keys, suffixes=("", "_start"))
     return float((both["response"] == both["response_start"]).mean()) if len(both) else float("nan")
 
 
-def summary_table(audited: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+def strict_rates(sub: pd.DataFrame, threshold: float, op: str) -> dict:
+    """The prompt set's rate as judged and with empty, degenerate and non-text responses
+    counted as failures (``rate_strict``, with its Wilson interval); ``carried``: the points
+    of the rate that failing responses carry."""
+    from hhalign.metrics import OPS
+
+    passed = OPS[op](sub["score"], threshold)
+    strict = passed & ~sub[list(FAILING)].any(axis=1)
+    rate, rate_strict = 100.0 * passed.mean(), 100.0 * strict.mean()
+    lo, hi = wilson(rate_strict, sub["id"].nunique())
+    return {
+        "rate": rate,
+        "rate_strict": rate_strict,
+        "rate_strict_lo": lo,
+        "rate_strict_hi": hi,
+        "carried": rate - rate_strict,
+    }
+
+
+def summary_table(
+    audited: pd.DataFrame, variants: list[str], limits: dict | None = None
+) -> pd.DataFrame:
     """Per protocol, model and prompt set: each type's rate (%) with a 95% Wilson interval,
-    distinct responses (%), mean tokens and words, identical to the start model (%)."""
+    distinct responses (%), mean tokens and words, identical to the start model (%);
+    with ``limits`` (prompt set -> (threshold, operator); config ``response_audit.strict``)
+    also the set's rate as judged beside its strict rate (``strict_rates``)."""
     rows = []
     for protocol in audited["protocol"].unique():
         for variant in variants:
@@ -121,9 +150,10 @@ def summary_table(audited: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
                     continue
                 n = len(sub)
                 row = {"protocol": protocol, "model": variant, "prompt_set": prompt_set, "n": n}
+                units = sub["id"].nunique()  # sampled responses: the prompt is the unit
                 for kind in TYPES:
                     rate = 100.0 * sub[kind].mean()
-                    lo, hi = wilson(rate, n)
+                    lo, hi = wilson(rate, units)
                     row |= {kind: rate, f"{kind}_lo": lo, f"{kind}_hi": hi}
                 row["failing"] = 100.0 * sub[list(FAILING)].any(axis=1).mean()
                 row["distinct_responses"] = 100.0 * sub["response"].nunique() / n
@@ -132,6 +162,8 @@ def summary_table(audited: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
                 row["identical_to_start"] = 100.0 * identical_share(
                     audited, protocol, variant, prompt_set
                 )
+                if limits:
+                    row |= strict_rates(sub, *limits[prompt_set])
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -77,9 +77,11 @@ def score_table(model, tokenizer, rows: list[dict], cfg: dict, progress: bool = 
         progress=progress,
         max_batch_tokens=cfg["max_batch_tokens"],
     )
+    samples = {"sample": [r["sample"] for r in rows]} if rows and "sample" in rows[0] else {}
     return pd.DataFrame(
         {
             "id": [r["id"] for r in rows],
+            **samples,
             "prompt": [r["prompt"] for r in rows],
             "response": [r["response"] for r in rows],
             "score": scores,

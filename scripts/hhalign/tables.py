@@ -463,6 +463,7 @@ def write_responses(
         "distinct_responses",
         "mean_tokens",
         "identical_to_start",
+        *(c for c in ("rate", "rate_strict", "carried") if c in summary),
     ]
     write_html_tables(
         {"response_audit_html": (summary, shown, "What the models say: response types (%)")},

@@ -113,22 +113,24 @@ def full_run_hours(summary: pd.DataFrame, full: dict, plans: dict | None = None)
     """Estimated hours of whole runs on this device, the authors' way and ours, one job at
     a time, at the measured rows per second.
 
-    A plan (``plans``: name -> sft_epochs, dpo_epochs, seeds) trains per seed SFT for its
-    epochs and DPO twice (from Base and from SFT) for its epochs over ``full["train_rows"]``
-    rows, and generates and scores ``full["eval_items"]`` items (4 variants) with Base once
-    and each trained variant once per seed. Training rows are assumed to have the
-    benchmark's length distribution. Without plans: the paper protocol's one-seed run.
+    A plan (``plans``: name -> sft_epochs, dpo_epochs, seeds, optional samples) trains per
+    seed SFT for its epochs and DPO twice (from Base and from SFT) for its epochs over
+    ``full["train_rows"]`` rows, and generates and scores ``full["eval_items"]`` items (4
+    variants) with Base once and each trained variant once per seed, ``samples`` responses
+    an item (generation.samples: cost scales with it); the judge also scores the dataset's
+    chosen answer of each prompt once (the win rate's reference). Training rows are assumed
+    to have the benchmark's length distribution. Without plans: the paper protocol's run.
     """
     s = summary.set_index("stage")
     rows = []
     for name, plan in (plans or PAPER_PLAN).items():
         seeds, rows_n = plan["seeds"], full["train_rows"]
-        evals = full["eval_items"] * (1 + 3 * seeds) / 4
+        evals = full["eval_items"] * (1 + 3 * seeds) / 4 * plan.get("samples", 1)
         work = {
             "sft_training": seeds * plan["sft_epochs"] * rows_n,
             "dpo_training": seeds * 2 * plan["dpo_epochs"] * rows_n,
             "generation": evals,
-            "scoring": evals,
+            "scoring": evals + full["eval_items"] / 4,
         }
         for way in ("authors", "ours"):
             hours = {
@@ -145,19 +147,22 @@ def full_run_hours(summary: pd.DataFrame, full: dict, plans: dict | None = None)
     return pd.DataFrame(rows)
 
 
-def study_plans(paper: dict, corrected: dict, seeds: int = 5) -> dict:
-    """The estimate's plans from the two protocols' ``sft`` and ``dpo`` sections: each
-    protocol, both, and the corrected protocol with ``seeds`` seeds (presets/seeds.yaml)."""
+def study_plans(paper: dict, corrected: dict, seeds: int = 5, samples: int = 4) -> dict:
+    """The estimate's plans from the two protocols' ``sft``, ``dpo`` (and ``generation``)
+    sections: each protocol, the corrected protocol with ``seeds`` seeds (presets/seeds.yaml)
+    and with ``samples`` sampled responses per prompt (generation.samples)."""
 
-    def plan(view: dict, n: int) -> dict:
+    def plan(view: dict, n: int, k: int | None = None) -> dict:
         return {
             "sft_epochs": view["sft"]["num_train_epochs"],
             "dpo_epochs": view["dpo"]["num_train_epochs"],
             "seeds": n,
+            "samples": k or view.get("generation", {}).get("samples", 1),
         }
 
     return {
         "paper protocol": plan(paper, 1),
         "corrected protocol": plan(corrected, 1),
         f"corrected protocol, {seeds} seeds": plan(corrected, seeds),
+        f"corrected protocol, {samples} samples a prompt": plan(corrected, 1, samples),
     }
