@@ -35,9 +35,10 @@ tiny: $(SETUP)
 	$(BIN)/snakemake --cores $(CORES) --configfile presets/tiny.yaml
 
 # Two workers, one test file each at a time (module fixtures stay in one process): most of
-# the suite's time is Snakemake jobs importing torch, which a second worker overlaps.
+# the suite's time is Snakemake jobs importing torch, which a second worker overlaps. The long
+# modules go first, in conftest.py's order (LONG_FIRST), so the workers finish together.
 test: $(SETUP)
-	$(PY) -m pytest -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # The edit-test loop: unit and statistics tests, no Snakemake run, no training (under 2 min).
 test-fast: $(SETUP)

@@ -83,3 +83,16 @@ def tiny_world(tiny_cfg, tiny_rows, tmp_path_factory) -> dict:
         model.save_pretrained(root / role)
         tok.save_pretrained(root / role)
     return {"root": root, "cfg": tiny_cfg, "models": models, "rows": tiny_rows}
+
+
+# The modules whose shared runs take minutes, longest first. `make test` keeps this order
+# (--no-loadscope-reorder), so the two workers start them side by side, one pair each (the
+# Snakemake run of the DVC flow with the benchmark, the two policy runs with the Hub-cache
+# run), and the short modules fill in around them.
+LONG_FIRST = ("test_e2e.py", "test_policies.py", "test_bench.py", "test_hub.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the long modules first (stable: the rest keep their order)."""
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

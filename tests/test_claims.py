@@ -255,3 +255,35 @@ def test_win_rates_join_the_pairs_without_moving_the_other_comparisons():
     row = pairs_c[(pairs_c["metric"] == "WR_harmful") & (pairs_c["a"] == "base")].iloc[0]
     assert row["b"] == "sft" and row["difference"] < -40 and row["ci_high"] < 0
     assert row["test"] == "sign-flip permutation"
+
+
+def test_sampled_responses_are_averaged_per_prompt_before_any_statistic():
+    """Three samples a prompt (generation.samples): a prompt's label is the mean of its
+    samples' labels, every comparison counts prompts, and the chosen answers (one a prompt)
+    pair with every sample."""
+    from hhalign.claims import score_arrays, win_rate_table
+
+    rng = np.random.default_rng(4)
+    models = {
+        v: {"harmful": rng.normal(-3, 1, 20), "helpful": rng.normal(-2, 1, 20)} for v in VARIANTS
+    }
+    one = long_scores(models)
+    three = pd.concat([one.assign(sample=k) for k in range(3)], ignore_index=True)
+    three.loc[three["sample"] == 1, "score"] += 10.0  # sample 1 always passes
+    chosen = long_scores({"chosen": {"harmful": np.full(20, -3.0), "helpful": np.full(20, -2.0)}})
+    arrays = score_arrays(
+        pd.concat([three, chosen.assign(variant="chosen")]), [*VARIANTS, "chosen"]
+    )
+    assert arrays[("sft", "harmful")].shape == (1, 20, 3)  # seed, prompt, sample
+    assert arrays[("chosen", "harmful")].shape == (1, 20, 1)
+    pairs = claims_table(three, VARIANTS, CFG, chosen=chosen)[1]
+    assert set(pairs["n_prompts"].astype(str).str.split("/").explode()) == {"20"}
+    pairs_one = claims_table(one, VARIANTS, CFG)[1]
+    hmr, hmr_one = (
+        p[(p["metric"] == "HmR") & (p["a"] == "base") & (p["b"] == "sft")]
+        for p in (pairs, pairs_one)
+    )
+    # One sample in three always passes: each prompt's rate is (2 x label + 1) / 3.
+    assert hmr["difference"].iloc[0] == pytest.approx(2 / 3 * hmr_one["difference"].iloc[0])
+    wins = win_rate_table(three, chosen, VARIANTS, CFG)
+    assert (wins["prompts"] == 20).all() and (wins["win_rate"] >= 100 / 3 - 1e-9).all()

@@ -219,6 +219,7 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
         "plot_figures",
         "make_claims",
         "compare_judges",
+        "compute_win_rates",
         "write_model_cards",
         "all",
     }, rebuilt
@@ -314,6 +315,7 @@ def test_editing_library_code_reruns_exactly_what_uses_it(project):
         "plot_figures",
         "make_claims",
         "compare_judges",
+        "compute_win_rates",
         "write_model_cards",  # cards quote Table 1 and the claims
         "all",
     }
@@ -376,11 +378,12 @@ def test_changing_only_the_judges_reruns_only_judging(project, tmp_path):
         "build_tiny_judge",
         "score_with_guard",
         "compare_judges",
+        "compute_win_rates",
         "write_manifest",
         "all",
     }, jobs  # the manifest lists every judge
     assert jobs["build_tiny_judge"] == 1  # the guard's; the chat judge stays as it was
-    assert jobs["score_with_guard"] == 8
+    assert jobs["score_with_guard"] == 8 + 2  # 8 models' responses, 2 protocols' chosen
 
 
 def test_adding_seeds_trains_only_the_new_seeds(project, tmp_path):
@@ -425,7 +428,8 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     page = tmp_path / "report" / "report.html"
     html = page.read_text()
     assert html.count('"mime_type": "image/png"') == 9  # Figures 1-9
-    assert html.count('"mime_type": "text/html"') == 8  # tables, judges, response audit
+    # Tables 1-2, claims, pairs, the judges' three, the response audit, the win rates.
+    assert html.count('"mime_type": "text/html"') == 9
     browse = [
         chromium,
         "--headless=new",

@@ -108,7 +108,7 @@ def score_arrays(scores: pd.DataFrame, variants: list[str]) -> dict[tuple[str, s
     """
     scores = scores.assign(
         seed=scores.get("seed", 0),
-        sample=scores.get("sample", 0),
+        sample=scores["sample"].fillna(0).astype(int) if "sample" in scores else 0,
         id=scores["id"].astype(str),
     )
     seeds = sorted(scores["seed"].unique())
