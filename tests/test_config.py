@@ -137,6 +137,14 @@ def test_chat_template_rendering_is_refused_where_it_cannot_work():
     assert protocol_view(cfg, "corrected")["generation"]["prompt_rendering"] == "chat_template"
 
 
+def test_sampled_decoding_is_never_the_paper_protocol_s():
+    cfg = deep_merge(base_config(), {"generation": {"samples": 3}})
+    with pytest.raises(ConfigError, match=r"samples: 3 is not allowed in the paper protocol"):
+        protocol_view(cfg, "paper")
+    assert protocol_view(cfg, "corrected")["generation"]["samples"] == 3
+    assert protocol_view(base_config(), "paper")["generation"]["samples"] == 1  # greedy
+
+
 def test_label_smoothing_that_trl_would_ignore_is_a_config_error():
     """TRL 1.16's sigmoid loss ignores label_smoothing (conservative DPO left TRL in 0.29)."""
     bad = deep_merge(base_config(), {"dpo": {"label_smoothing": 0.1}})

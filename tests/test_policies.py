@@ -37,9 +37,11 @@ RUNS = {  # one protocol each, so both DPO tokenizations and both extractions ar
         "protocols": ["corrected"],
         "dpo": {"lora": {"target_modules": ["c_attn"]}},
         "seeds": [42, 1, 2],
-        "generation": {"samples": 3, "top_p": 0.9},
         "protocol_overrides": {
-            "corrected": {"prompts": {"n_harmful": None, "n_helpful": "match_harmful"}}
+            "corrected": {
+                "prompts": {"n_harmful": None, "n_helpful": "match_harmful"},
+                "generation": {"samples": 3, "top_p": 0.9},  # never the paper protocol's
+            }
         },
     },
 }

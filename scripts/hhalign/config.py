@@ -196,7 +196,15 @@ def check_dpo_loss(dpo: dict, protocol: str) -> None:
 
 def check_rendering(generation: dict, protocol: str) -> None:
     """A chat-template rendering is for instruct policies in protocols of one's own: never
-    the paper's, and only with the extraction that decodes new tokens alone."""
+    the paper's, and only with the extraction that decodes new tokens alone. Sampled
+    decoding is never the paper's either (the authors decoded greedily)."""
+    if protocol == "paper" and generation["samples"] > 1:
+        raise ConfigError(
+            f"generation.samples: {generation['samples']} is not allowed in the paper protocol "
+            "(the authors decoded greedily, one response a prompt); set it under "
+            "protocol_overrides of another protocol (e.g. corrected, or an experiment that "
+            "extends paper)"
+        )
     if generation["prompt_rendering"] != "chat_template":
         return
     if protocol == "paper":
