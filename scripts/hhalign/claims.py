@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hhalign import power, stats
-from hhalign.metrics import METRICS, OPS, RATES, TABLE1, thresholds, wins
+from hhalign.metrics import METRICS, OPS, RATES, SET_WIN, TABLE1, thresholds, wins
 from hhalign.plan import CHOSEN, PROMPT_SETS
 from hhalign.responses import tokens
 
@@ -155,11 +155,13 @@ def per_prompt(
     out = {}
     for prompt_set in spec.weights:
         x = arrays[(variant, prompt_set)]
-        threshold, op = limits[prompt_set]
         if spec.versus_chosen:
             values = wins(x, arrays[(CHOSEN, prompt_set)])
+        elif spec.thresholded:
+            threshold, op = limits[prompt_set]
+            values = OPS[op](x, threshold).astype(float)
         else:
-            values = OPS[op](x, threshold).astype(float) if spec.thresholded else x
+            values = x
         out[prompt_set] = values if keep_samples else values.mean(axis=-1)
     return out
 
@@ -194,7 +196,7 @@ def win_rate_table(
                 stream = next(streams)
                 if (variant, prompt_set) not in arrays or (CHOSEN, prompt_set) not in arrays:
                     continue
-                w = wins(arrays[(variant, prompt_set)], arrays[(CHOSEN, prompt_set)]).mean(-1)
+                w = per_prompt(arrays, SET_WIN[prompt_set], variant, {})[prompt_set]
                 if variant == "base":
                     w = w[:1]  # Base is one run; its arrays repeat it for every seed
                 lo, hi = stats.bootstrap_interval(

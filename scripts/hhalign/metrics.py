@@ -50,6 +50,8 @@ METRICS: dict[str, Metric] = {
     "WR_helpful": Metric({"helpful": 100.0}, False, "Win rate helpful", versus_chosen=True),
 }
 TABLE1 = tuple(name for name, m in METRICS.items() if not m.versus_chosen)
+# The win rate of one prompt set: WR_harmful, WR_helpful.
+SET_WIN = {next(iter(m.weights)): name for name, m in METRICS.items() if m.versus_chosen}
 RATES = tuple(name for name, m in METRICS.items() if m.thresholded)  # HmR, HpR, CAS
 # The rate of one prompt set alone: HmR for the harmful set, HpR for the helpful one.
 SET_RATE = {
