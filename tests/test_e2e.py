@@ -261,12 +261,14 @@ def max_concurrent(text: str, rule: str) -> int:
 
 
 def test_gpu_resource_caps_parallel_jobs(pulled):
-    """With 4 cores and 1-thread jobs, --resources gpu=2 lets exactly 2 generations run at once."""
+    """With 4 cores and 1-thread jobs, --resources gpu=2 lets exactly 2 generations run at
+    once (the paper protocol's four: enough to show the cap)."""
     clone, _ = pulled
     out = run(
         sys.executable,
         "-m",
         "snakemake",
+        *(f"{TINY}/generations/paper/{v}/harmful.jsonl" for v in ("base", "sft", "dpo", "sft_dpo")),
         "--cores",
         "4",
         "--resources",
@@ -275,14 +277,12 @@ def test_gpu_resource_caps_parallel_jobs(pulled):
         "generate_responses=1",
         "--forcerun",
         "generate_responses",
-        "--until",
-        "generate_responses",
         "--configfile",
         "presets/tiny.yaml",
         cwd=clone,
     )
     text = out.stdout + out.stderr
-    assert job_counts(text)[0]["generate_responses"] == 8
+    assert job_counts(text)[0]["generate_responses"] == 4
     assert max_concurrent(text, "generate_responses") == 2
 
 

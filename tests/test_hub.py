@@ -97,11 +97,11 @@ def hub_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def default_run(
-    hub_cache, tmp_path_factory, unreachable_model_load
+    hub_cache, tmp_path_factory, unreachable_model_load, unreachable_runs
 ) -> tuple[Path, subprocess.CompletedProcess]:
     """The default configuration through Snakemake, offline from the cache. Only sizes are
     cut (one protocol, short training); sources and revisions are the paper's. (The
-    unreachable-Hub model load runs meanwhile.)"""
+    unreachable-Hub model load and runs wait out their retries meanwhile.)"""
     results = tmp_path_factory.mktemp("run") / "results"
     small = {
         "results_dir": str(results),
@@ -217,26 +217,50 @@ def test_causes_are_read_from_the_whole_exception_chain():
     assert other[0] == "ValueError: odd" and "data.source: local" in other[1]
 
 
+DEAD = "http://127.0.0.1:9"  # a closed local port: the Hub and the audit URLs unreachable
+
+
+@pytest.fixture(scope="module")
+def unreachable_runs(tmp_path_factory) -> dict[str, tuple[subprocess.Popen, Path]]:
+    """The data stage and the audit import with the Hub and the audit URLs unreachable,
+    started early: they spend most of a minute in retries, idle, while the offline run
+    works. name -> (process, results directory)."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": DEAD,
+        "HF_HOME": str(tmp_path_factory.mktemp("hf_dead")),
+        "PYTHONHASHSEED": "0",
+    }
+    audit = json.dumps({"harmful": f"{DEAD}/h.json", "helpful": f"{DEAD}/p.json"})
+    runs = {}
+    for name, target, extra in (
+        ("data", "data/raw/harmless-base/test.jsonl.gz", []),
+        ("audit", "audit/table1.csv", [f"audit={audit}"]),
+    ):
+        results = tmp_path_factory.mktemp(f"dead_{name}") / "results"
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+        cmd += ["--nolock", "--cores", "1", str(results / target)]
+        cmd += ["--config", f"results_dir={results}", *extra]
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        runs[name] = (proc, results)
+    return runs
+
+
 @pytest.mark.slow
-def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(tmp_path):
-    """The Hub and the audit URLs unreachable (a closed local port): each rule fails with
-    one line of cause and fix in its own log, and no partial output is left behind."""
-    results = tmp_path / "results"
-    dead = "http://127.0.0.1:9"
-    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": dead, "HF_HOME": str(tmp_path / "hf")}
-    raw = results / "data/raw/harmless-base/test.jsonl.gz"
-    out = snakemake("--cores", "1", str(raw), "--config", f"results_dir={results}", env=env)
-    assert out.returncode != 0 and not raw.exists()
+def test_no_network_data_and_audit_failures_are_explained_in_the_rules_logs(unreachable_runs):
+    """Each rule fails with one line of cause and fix in its own log, and no partial output
+    is left behind."""
+    proc, results = unreachable_runs["data"]
+    assert proc.wait() != 0 and not (results / "data/raw/harmless-base/test.jsonl.gz").exists()
     log = (results / "logs/fetch_raw_data/harmless-base_test.log").read_text()
     assert "the Hub cannot be reached" in log and "Fix: set data.source: local" in log
-    audit = json.dumps({"harmful": f"{dead}/h.json", "helpful": f"{dead}/p.json"})
-    target = results / "audit/table1.csv"
-    out = snakemake(
-        "--cores", "1", str(target), "--config", f"results_dir={results}", f"audit={audit}", env=env
-    )
-    assert out.returncode != 0
+    proc, results = unreachable_runs["audit"]
+    assert proc.wait() != 0
     log = (results / "audit/logs/import_audit_scores.log").read_text()
-    assert f"cannot download the authors' release from {dead}/h.json" in log
+    assert f"cannot download the authors' release from {DEAD}/h.json" in log
     assert "set audit.harmful and audit.helpful to local paths" in log
 
 

@@ -3,7 +3,7 @@ from config take the place of OPT, with nothing in the code specific to OPT. The
 also the suite's experiments run: the paper protocol and three experiments on it (a DPO loss
 variant, cleaner pairs, and a second model family, GPT-NeoX, as a model ladder's rung), LoRA
 targets picked per architecture. The GPT-2 run is the suite's multi-seed and sampled-decoding
-run: the corrected protocol with 3 seeds, 3 sampled responses per prompt and every harmful
+run: the corrected protocol with 2 seeds, 3 sampled responses per prompt and every harmful
 candidate, through Table 1's per-seed rows and the claims table."""
 
 import json
@@ -36,7 +36,7 @@ RUNS = {  # one protocol each, so both DPO tokenizations and both extractions ar
     "gpt2": {
         "protocols": ["corrected"],
         "dpo": {"lora": {"target_modules": ["c_attn"]}},
-        "seeds": [42, 1, 2],
+        "seeds": [42, 1],
         "protocol_overrides": {
             "corrected": {
                 "prompts": {"n_harmful": None, "n_helpful": "match_harmful"},
@@ -139,37 +139,37 @@ def test_three_experiments_end_to_end_sharing_what_they_have_in_common(runs):
     assert {"dpo_ipo", "dpo_clean", "neox"} <= set(claims["protocol"])
 
 
-def test_three_seeds_every_candidate_and_the_claims_table(runs):
+def test_two_seeds_every_candidate_and_the_claims_table(runs):
     """Lineage-paired seeds: SFT+DPO with seed s starts from SFT with seed s; Base runs once.
-    Table 1 has a row per seed and a summary per model; the claims table counts 3 seeds."""
+    Table 1 has a row per seed and a summary per model; the claims table counts 2 seeds."""
     results = runs["gpt2"]
     t1 = pd.read_csv(results / "table1.csv", dtype={"seed": str})
     assert t1.groupby("model")["seed"].apply(list).to_dict() == {
         "base": ["42", "all"],
-        "sft": ["42", "1", "2", "all"],
-        "dpo": ["42", "1", "2", "all"],
-        "sft_dpo": ["42", "1", "2", "all"],
+        "sft": ["42", "1", "all"],
+        "dpo": ["42", "1", "all"],
+        "sft_dpo": ["42", "1", "all"],
     }
     summary = t1[t1["seed"] == "all"].set_index("model")
-    assert summary.loc["sft", "n_seeds"] == 3 and summary.loc["base", "n_seeds"] == 1
+    assert summary.loc["sft", "n_seeds"] == 2 and summary.loc["base", "n_seeds"] == 1
     n = int(summary.loc["base", "n_harmful"])
     assert n > 12 and (summary["n_helpful"] == n).all()  # every candidate, helpful matched
     start = json.loads((results / "train/corrected/sft_dpo_seed1/summary.json").read_text())
     assert start["start"].endswith("models/corrected/sft_seed1")
     assert not (results / "generations/corrected/base_seed1").exists()
     claims = pd.read_csv(results / "claims.csv", keep_default_na=False, na_values=[""])
-    assert len(claims) == 12 and set(claims["seeds_agree"].str[-2:]) == {"/3"}
+    assert len(claims) == 12 and set(claims["seeds_agree"].str[-2:]) == {"/2"}
     assert set(claims["verdict"]) <= {"holds", "reversed", "not separable"}
     decided = claims[claims["verdict"] != "not separable"]
-    assert set(decided["scope"]) <= {"the method"}  # three seeds
+    assert set(decided["scope"]) <= {"the method"}  # two seeds that agree
     # The planner: what would settle each open claim, and whether the pool can supply it.
     open_ = claims[claims["verdict"] == "not separable"]
     assert len(open_) and open_["prompts_for_observed"].notna().all()
-    assert open_["seeds_for_observed"].notna().all()  # three seeds: their spread is known
+    assert open_["seeds_for_observed"].notna().all()  # two seeds: their spread is known
     assert (open_["pool"] == n).all() and open_["pool_supplies"].str.contains("observed: ").all()
     variance = pd.read_csv(results / "variance.csv")
     trained = variance[variance["model"] != "base"]
-    assert (trained["seeds"] == 3).all()
+    assert (trained["seeds"] == 2).all()
     # A model whose values never vary (every response passes) has no variance to share out.
     varies = trained[["prompt", "seed", "residual"]].sum(axis=1) > 0
     assert varies.any() and trained.loc[varies, "share_seed"].notna().all()
@@ -199,6 +199,6 @@ def test_sampled_responses_keep_the_prompt_as_the_unit(runs):
     assert {"WR_harmful", "WR_helpful"} <= set(pairs["metric"])
     wins = pd.read_csv(results / "win_rates.csv")
     assert (wins["prompts"] == n).all() and wins["win_rate"].between(0, 100).all()
-    assert set(wins.loc[wins["model"] != "base", "seeds"]) == {3}
+    assert set(wins.loc[wins["model"] != "base", "seeds"]) == {2}
     chosen = pd.read_csv(results / "scores/corrected/chosen/harmful.csv")
     assert len(chosen) == n and "sample" not in chosen  # the reference is one answer
