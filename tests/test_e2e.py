@@ -140,6 +140,26 @@ def test_a_model_that_wins_by_saying_commas_is_seen(project):
     )
     table1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
     assert table1.loc[("paper", "dpo"), "HpR"] >= 90  # what the judge alone would crown
+    # With failing responses counted as failures (response_audit.strict), DPO's rates are
+    # all commas: the whole rate is carried by them.
+    assert (dpo["rate_strict"] <= 10).all() and (dpo["carried"] >= 90).all()
+
+
+def test_win_rates_against_the_chosen_answers_for_both_judges(project):
+    """Every judge of the tiny preset scores the dataset's chosen answers once and gives each
+    model's win rate over them; the paper judge's win rates are compared pairwise."""
+    wins = pd.read_csv(project / TINY / "win_rates.csv")
+    assert set(wins["judge"]) == {"tiny_rm", "tiny_chat"}
+    assert len(wins) == 2 * 2 * 4 * 2  # judges x protocols x models x prompt sets
+    assert (wins["prompts"] == 50).all() and (wins["lo"] <= wins["win_rate"]).all()
+    assert (wins["win_rate"] <= wins["hi"]).all()
+    for scores in ("scores", "scores/judges/tiny_chat"):
+        chosen = pd.read_csv(project / TINY / scores / "paper/chosen/harmful.csv", dtype=str)
+        # One synthetic dialogue ends on its Human turn: the paper protocol keeps it, and its
+        # chosen answer is empty (write_chosen_responses' log counts it).
+        assert len(chosen) == 50 and chosen["response"].fillna("").eq("").sum() == 1
+    pairs = pd.read_csv(project / TINY / "pairs.csv")
+    assert len(pairs[pairs["metric"].isin(["WR_harmful", "WR_helpful"])]) == 2 * 2 * 6
 
 
 def test_choosing_a_tracker_retrains_nothing(project):
