@@ -81,12 +81,7 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
         axes[0].set_ylabel("% of responses (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
-            handles,
-            names,
-            loc="lower center",
-            ncols=3,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.98),
+            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
         )
         _label(fig, label)
         return _save(fig, stem)
@@ -315,12 +310,7 @@ def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") 
         axes[0].set_ylabel("% of responses")
         handles, names = axes[0].get_legend_handles_labels()
         fig.legend(
-            handles,
-            names,
-            loc="lower center",
-            ncols=3,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.98),
+            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
         )
         _label(fig, label)
         return _save(fig, stem)
