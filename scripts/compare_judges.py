@@ -6,16 +6,12 @@ import pandas as pd
 from hhalign.agreement import agreement_table, claims_by_judge, judge_table1, thresholds_table
 from hhalign.claims import CLAIMS
 from hhalign.figures import figure7_judges
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import read_judged_files, stage_logger
 from hhalign.tables import write_html_tables
 
 log = stage_logger("compare_judges", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
-parts = [
-    read_score_files([path], [key[1:]], p.seeds).assign(judge=key[0])
-    for path, key in zip(snakemake.input.scores, p.score_keys, strict=True)
-]
-scores = pd.concat(parts, ignore_index=True)
+scores = read_judged_files(snakemake.input.scores, p.score_keys, p.seeds)
 limits = thresholds_table(scores, p.judges, p.metrics)
 table = judge_table1(scores, limits)
 agree = agreement_table(scores, limits)

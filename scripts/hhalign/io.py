@@ -215,3 +215,13 @@ def read_score_files(
     if "sample" in table:  # greedy files (one response a prompt) beside sampled ones
         table["sample"] = table["sample"].fillna(0).astype(int)
     return table
+
+
+def read_judged_files(paths: list[str], keys: list[tuple], seeds: list[int]) -> pd.DataFrame:
+    """Score files of several judges, keyed (judge, protocol, run, prompt set), as one long
+    table with a ``judge`` column (``read_score_files`` for each)."""
+    parts = [
+        read_score_files([path], [key[1:]], seeds).assign(judge=key[0])
+        for path, key in zip(paths, keys, strict=True)
+    ]
+    return pd.concat(parts, ignore_index=True)
