@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterator
+from pathlib import Path
 
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -34,6 +35,11 @@ OFFLINE_FIX = {
 
 class HubError(OSError):
     """A Hub download or load that failed; the message names the cause and the fix."""
+
+
+def is_hub_id(path: str) -> bool:
+    """True for a Hub repository id ("org/name"), False for a directory on disk."""
+    return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
 
 
 def chain(err: BaseException) -> Iterator[BaseException]:

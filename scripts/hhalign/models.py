@@ -19,6 +19,8 @@ from transformers import (
     PreTrainedModel,
 )
 
+from hhalign.hub import is_hub_id
+
 
 class InputError(ValueError):
     """A model, training set or setting a stage cannot use (training and evaluation loads
@@ -27,11 +29,6 @@ class InputError(ValueError):
 
 log = logging.getLogger("hhalign.models")
 NO_SAFETENSORS = "cannot be loaded with `safetensors`"
-
-
-def is_hub_id(path: str) -> bool:
-    """True for a Hub repository id ("org/name"), False for a directory on disk."""
-    return not Path(path).exists() and path.count("/") == 1 and not path.startswith((".", "/"))
 
 
 def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any) -> Any:

@@ -23,7 +23,7 @@ def weight_bytes(path: str, revision: str | None) -> int | None:
         return sum(p.stat().st_size for p in files) or None
     from huggingface_hub import try_to_load_from_cache
 
-    from hhalign.models import is_hub_id
+    from hhalign.hub import is_hub_id  # not hhalign.models: torch is seconds at every start
 
     if not is_hub_id(path):
         return None
