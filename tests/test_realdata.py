@@ -157,9 +157,9 @@ def test_the_cleaner_pairs_rule_on_real_pairs(real_harmless_test, tmp_path):
         },
         "models": {"judge": {"source": "tiny"}},
         "protocols": ["paper"],
-        # The tiny judge reads 128 tokens of each pair (real dialogues run to 512): minutes
+        # The tiny judge reads 64 tokens of each pair (real dialogues run to 512): minutes
         # at full length on 2 cores, and the test is about the accounting, not the judge.
-        "scoring": {"max_length": 128, "max_batch_tokens": 4096, "batch_size": 64},
+        "scoring": {"max_length": 64, "max_batch_tokens": 4096, "batch_size": 64},
     }
     (tmp_path / "real.yaml").write_text(yaml.safe_dump(run))
     out = snakemake(
