@@ -19,7 +19,7 @@ from transformers import (
     PreTrainedModel,
 )
 
-from hhalign.hub import is_hub_id
+from hhalign.hub import cached_commit, explain, is_hub_id
 
 
 class InputError(ValueError):
@@ -33,8 +33,6 @@ NO_SAFETENSORS = "cannot be loaded with `safetensors`"
 
 def _from_pretrained(loader: Any, path: str, revision: str | None, **kwargs: Any) -> Any:
     """Call a from_pretrained, turning a missing or unreadable model into a clear error."""
-    from hhalign.hub import explain
-
     try:
         return loader(path, revision=revision, trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as err:
@@ -78,8 +76,6 @@ def describe(model: PreTrainedModel, path: str, revision: str | None) -> dict:
     (``torch.load(weights_only=True)``), which rebuilds tensors and runs no code; the
     warning names the file and its commit so a reviewer sees it in the job's log.
     """
-    from hhalign.hub import cached_commit
-
     commit = cached_commit(path, revision, "config.json") if is_hub_id(path) else None
     info = {"model": path, "revision": revision, "commit": commit}
     info["weights"] = weights_file(path, commit)
