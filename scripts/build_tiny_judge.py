@@ -6,8 +6,9 @@ import time
 
 import torch
 
+from hhalign.bpe import load_bpe
 from hhalign.io import stage_logger
-from hhalign.tiny import load_bpe, tiny_judge
+from hhalign.tiny import tiny_judge
 
 log = stage_logger("build_tiny_judge", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)

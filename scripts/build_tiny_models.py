@@ -4,8 +4,9 @@ import time
 
 import torch
 
+from hhalign.bpe import load_bpe
 from hhalign.io import stage_logger
-from hhalign.tiny import load_bpe, tiny_world
+from hhalign.tiny import tiny_world
 
 log = stage_logger("build_tiny_models", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)

@@ -5,8 +5,9 @@ import time
 
 import torch
 
+from hhalign.bpe import load_bpe
 from hhalign.io import stage_logger
-from hhalign.tiny import build_tiny_policy, load_bpe
+from hhalign.tiny import build_tiny_policy
 
 log = stage_logger("build_tiny_policy", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)

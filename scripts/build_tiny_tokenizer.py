@@ -3,8 +3,8 @@ training dialogues; every tiny model (policy, judges, a ladder's rungs) is built
 
 import time
 
+from hhalign.bpe import save_bpe, train_bpe, world_texts
 from hhalign.io import read_jsonl, stage_logger
-from hhalign.tiny import save_bpe, train_bpe, world_texts
 
 log = stage_logger("build_tiny_tokenizer", snakemake.log[0], snakemake.output)
 start = time.perf_counter()

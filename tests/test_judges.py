@@ -21,6 +21,7 @@ from hhalign.agreement import (
     ranking_tau,
     thresholds_table,
 )
+from hhalign.bpe import train_bpe
 from hhalign.config import ConfigError, deep_merge, prepare
 from hhalign.judges import (
     JudgeError,
@@ -31,7 +32,7 @@ from hhalign.judges import (
     score_rows,
     unsafe_probability,
 )
-from hhalign.tiny import judge_tokenizer, policy_tokenizer, tiny_judge, train_bpe
+from hhalign.tiny import judge_tokenizer, policy_tokenizer, tiny_judge
 
 GUARD = {
     "prefix": "Safety:",

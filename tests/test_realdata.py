@@ -89,8 +89,9 @@ def test_paper_dpo_ids_equal_the_authors_trl_on_real_pairs(rows):
     """Every real pair: the ids the paper protocol trains on equal TRL 0.16.1's, with its
     defaults (max_prompt_length 512, max_length 1024, keep_end), one pair per batch; and
     TRL 1.16's joint tokenization would have taken other completions for most pairs."""
+    from hhalign.bpe import train_bpe
     from hhalign.dpo import tokenize_like_trl016
-    from hhalign.tiny import policy_tokenizer, train_bpe
+    from hhalign.tiny import policy_tokenizer
 
     texts = [r[k] for r in rows for k in ("chosen", "rejected")]
     tok = policy_tokenizer(train_bpe(texts, 2000))
@@ -190,9 +191,10 @@ def test_a_chat_judge_reads_real_dialogues_whole(rows):
     """Real prompts (split at their last "Assistant:") and responses through a chat template:
     one message per turn, the response last, every turn's text in the rendered conversation
     once and in order, one BOS."""
+    from hhalign.bpe import train_bpe
     from hhalign.dialogue import parse_turns, split_prompt
     from hhalign.judges import conversation, render
-    from hhalign.tiny import tiny_judge, train_bpe
+    from hhalign.tiny import tiny_judge
 
     texts = [r["chosen"] for r in rows]
     sizes = {

@@ -1,18 +1,17 @@
 """Tiny models for the offline world, built from config with the real run's classes.
 
-A byte-level BPE tokenizer is trained on the synthetic text with ``tokenizers``;
-the policy is an OPTForCausalLM and the judge a DebertaV2ForSequenceClassification
-with one output. Both are saved with ``save_pretrained`` and loaded back by the
-same ``from_pretrained`` code that loads Hub models.
+On the byte-level BPE that ``bpe`` trains on the synthetic text, the policy is an
+OPTForCausalLM and the judge a DebertaV2ForSequenceClassification with one output. Both
+are saved with ``save_pretrained`` and loaded back by the same ``from_pretrained`` code
+that loads Hub models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import torch
-from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
+from tokenizers import ByteLevelBPETokenizer, processors
 from tokenizers.implementations import BaseTokenizer
 from transformers import (
     DebertaV2Config,
@@ -31,33 +30,7 @@ from transformers import (
     Qwen2ForSequenceClassification,
 )
 
-# Ids as in OPT's tokenizer: <s>=0, <pad>=1, </s>=2 (OPT's BOS and EOS), <unk>=3.
-POLICY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
-JUDGE_SPECIALS = ["[CLS]", "[SEP]", "[MASK]"]
-
-
-def train_bpe(texts: Iterable[str], vocab_size: int) -> ByteLevelBPETokenizer:
-    """Train a byte-level BPE on ``texts``; the special tokens get the first ids."""
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        texts,
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=POLICY_SPECIALS + JUDGE_SPECIALS,
-        show_progress=False,
-    )
-    return bpe
-
-
-def save_bpe(bpe: BaseTokenizer, path: str | Path) -> None:
-    """Write the trained BPE as one tokenizer JSON (rule build_tiny_tokenizer)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    bpe.save(str(path))
-
-
-def load_bpe(path: str | Path) -> BaseTokenizer:
-    """The BPE that ``save_bpe`` wrote, exactly (its JSON holds vocab, merges and specials)."""
-    return BaseTokenizer(Tokenizer.from_file(str(path)))
+from hhalign.bpe import train_bpe
 
 
 def policy_tokenizer(bpe: BaseTokenizer) -> PreTrainedTokenizerFast:
@@ -235,11 +208,6 @@ def build_tiny_policy(bpe: BaseTokenizer, cfg: dict):
     ladder's other rungs)."""
     tok = policy_tokenizer(bpe)
     return tiny_policy(tok, cfg["policy"], cfg["max_position_embeddings"], cfg["seed"]), tok
-
-
-def world_texts(rows: Iterable[dict]) -> list[str]:
-    """The texts the tiny tokenizer is trained on: every chosen and rejected dialogue."""
-    return [row[k] for row in rows for k in ("chosen", "rejected") if isinstance(row.get(k), str)]
 
 
 def build_tiny_world(texts: Iterable[str], cfg: dict) -> dict:

@@ -11,14 +11,9 @@ from transformers import (
     OPTForCausalLM,
 )
 
+from hhalign.bpe import train_bpe
 from hhalign.synthetic import generate_rows
-from hhalign.tiny import (
-    DEBERTA_V3_ATTENTION,
-    build_model,
-    judge_tokenizer,
-    policy_tokenizer,
-    train_bpe,
-)
+from hhalign.tiny import DEBERTA_V3_ATTENTION, build_model, judge_tokenizer, policy_tokenizer
 
 # facebook/opt-350m and OpenAssistant/reward-model-deberta-v3-large-v2 (config.json values).
 OPT_350M = dict(
