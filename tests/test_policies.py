@@ -2,7 +2,8 @@
 from config take the place of OPT, with nothing in the code specific to OPT. The Llama run is
 also the suite's experiments run: the paper protocol and two experiments on it (a DPO loss
 variant trained on cleaner pairs, and a second model family, GPT-NeoX, as a model ladder's
-rung), LoRA targets picked per architecture. The GPT-2 run is the suite's multi-seed and
+rung), LoRA targets picked per architecture, and a run of three of the four models (no DPO
+from Base: the other runs train it). The GPT-2 run is the suite's multi-seed and
 sampled-decoding run: the corrected protocol with 2 seeds, 3 sampled responses per prompt and
 every harmful candidate, through Table 1's per-seed rows and the claims table."""
 
@@ -25,10 +26,11 @@ pytestmark = pytest.mark.slow
 RUNS = {  # one protocol each, so both DPO tokenizations and both extractions are covered
     "llama": {
         "protocols": ["paper", "dpo_variant", "neox"],
+        "variants": ["base", "sft", "sft_dpo"],  # each job of the DAG costs seconds of imports
         "dpo": {"lora": {"target_modules": None}},  # PEFT's default for each architecture
         "protocol_overrides": {
             "paper": {},
-            # Both DPO switches in one experiment: each job of the DAG costs seconds of imports.
+            # Both DPO switches in one experiment (for the same reason).
             "dpo_variant": {"extends": "paper", "dpo": {"loss_type": "ipo", "clean_pairs": True}},
             "neox": {"extends": "paper", "tiny": {"policy": {"architecture": "gpt_neox"}}},
         },
@@ -99,11 +101,13 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 def test_the_tiny_dag_runs_with_another_policy_family(arch, runs):
     results = runs[arch]
     t1 = pd.read_csv(results / "table1.csv")
-    if arch == "llama":
-        assert len(t1) == 3 * 4 and (t1["n_harmful"] == 12).all()
+    if arch == "llama":  # three models of each of three protocols
+        assert len(t1) == 3 * 3 and (t1["n_harmful"] == 12).all()
+        assert sorted(t1["model"].unique()) == ["base", "sft", "sft_dpo"]
     config = (results / "models/tiny/policy/config.json").read_text()
     assert {"llama": "LlamaForCausalLM", "gpt2": "GPT2LMHeadModel"}[arch] in config
-    adapter = results / f"models/{RUNS[arch]['protocols'][0]}/dpo_adapter/adapter_config.json"
+    protocol = RUNS[arch]["protocols"][0]
+    adapter = results / f"models/{protocol}/sft_dpo_adapter/adapter_config.json"
     targets = json.loads(adapter.read_text())["target_modules"]
     assert sorted(targets) == {"llama": ["q_proj", "v_proj"], "gpt2": ["c_attn"]}[arch]
 
@@ -122,22 +126,23 @@ def test_two_experiments_end_to_end_sharing_what_they_have_in_common(runs):
     results = runs["llama"]
     jobs = job_counts((results.parent / "snakemake.out").read_text())
     assert jobs["train_sft"] == 2 and jobs["select_prompts"] == 1
-    assert jobs["train_dpo"] == 3 * 2 and jobs["clean_pairs"] == 1
-    assert jobs["build_tiny_policy"] == 1 and jobs["generate_responses"] == 1 * 2 + 2 * 4
+    assert jobs["train_dpo"] == 3 and jobs["clean_pairs"] == 1  # SFT+DPO of each protocol
+    # paper and GPT-NeoX: Base, SFT and SFT+DPO each; the variant: its SFT+DPO only
+    assert jobs["build_tiny_policy"] == 1 and jobs["generate_responses"] == 3 + 1 + 3
     t1 = pd.read_csv(results / "table1.csv")
     assert sorted(t1["protocol"].unique()) == ["dpo_variant", "neox", "paper"]
     neox = json.loads((results / "models/tiny/policy_neox/config.json").read_text())
     assert neox["architectures"] == ["GPTNeoXForCausalLM"]
-    adapter = json.loads((results / "models/neox/dpo_adapter/adapter_config.json").read_text())
+    neox_adapter = results / "models/neox/sft_dpo_adapter/adapter_config.json"
+    adapter = json.loads(neox_adapter.read_text())
     assert adapter["target_modules"] == ["query_key_value"]
     sft_dpo = json.loads((results / "train/dpo_variant/sft_dpo/summary.json").read_text())
     assert sft_dpo["start"].endswith("models/paper/sft")  # the shared SFT model
     summary = json.loads((results / "data/clean_summary.json").read_text())
     dropped = pd.read_csv(results / "data/dpo_dropped.csv")
     assert len(dropped) == summary["dropped"] > 0 and summary["kept"] > 0
-    dpo = json.loads((results / "train/dpo_variant/dpo/summary.json").read_text())
-    assert dpo["rows_asked"] == summary["kept"]  # trained on the cleaner pairs
-    assert dpo["first_loss"] > 1.0  # IPO's (1 / 2 beta)^2 at the start, not sigmoid's log 2
+    assert sft_dpo["rows_asked"] == summary["kept"]  # trained on the cleaner pairs
+    assert sft_dpo["first_loss"] > 1.0  # IPO's (1 / 2 beta)^2 at the start, not sigmoid's log 2
     claims = pd.read_csv(results / "claims.csv")
     assert {"dpo_variant", "neox"} <= set(claims["protocol"])
 
