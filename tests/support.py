@@ -1,6 +1,7 @@
 """Helpers shared by the test modules (their fixtures are in conftest.py): the repository's
 paths, Snakemake run offline, the tiny preset's config, and pinned versions."""
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,17 @@ def snakemake(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subproce
         *args,
     ]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def heavy_imports(code: str, env: dict | None = None) -> list[str]:
+    """Which of torch and transformers a fresh interpreter has imported after running
+    ``code`` with the library on its path (a job's or a start-up check's imports)."""
+    heavy = "sorted({'torch', 'transformers'} & set(sys.modules))"
+    code += f"\nimport json, sys\nprint(json.dumps({heavy}))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts"), **(env or {})}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def paper_metrics() -> dict:
