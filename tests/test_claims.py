@@ -61,9 +61,9 @@ def test_a_tied_part_does_not_void_a_significant_reversal(tied_and_reversed):
     """Before: one range for all rate parts, and the tie at Base voided the reversal."""
     claims, pairs = tied_and_reversed
     best = claims.set_index("claim").loc["sft_dpo_best_all"]
-    assert best["verdict"] == "reversed"
+    assert best["verdict"] == "refuted (2 of 9 parts reversed)"
     assert best["comparison"] == "HmR: sft_dpo - sft" and best["difference"] < -50
-    assert "HmR: sft_dpo - base tie" in best["stable_ranges"]
+    assert "HmR: sft_dpo - base tied (no sign)" in best["stable_ranges"]
     assert best["stable_from"] <= -0.5 and best["stable_to"] >= 0.5
     alone = claims.set_index("claim").loc["sft_dpo_highest_hpr"]  # HpR: every part tied
     assert alone["verdict"] == "not separable"
@@ -117,7 +117,8 @@ def test_each_row_s_level_is_its_own_step():
 
 def test_the_scope_of_a_verdict():
     assert scope("holds", 1) == "these checkpoints"
-    assert scope("reversed", 3) == "the method"
+    assert scope("reversed", 3, [{"p_seed": 0.001, "level": 0.05}]) == "the method"
+    assert scope("holds", 3, [{"p_seed": 0.2, "level": 0.05}]) == "these 3 checkpoint pairs"
     assert scope("not separable", 3) == "n/a"
 
 

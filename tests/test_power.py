@@ -56,7 +56,7 @@ def test_the_prompts_needed_give_the_promised_power():
     two-sided test at alpha rejects about 80% of the time (simulated)."""
     rng = np.random.default_rng(1)
     delta, sigma, alpha = 0.3, 1.0, 0.05
-    n, seeds = needed(delta, sigma**2, math.nan, 50, 1, alpha, 0.8)
+    n, seeds = needed(delta, sigma**2, math.nan, 50, 1, math.nan, alpha, 0.8)
     assert math.isnan(seeds)  # one seed: the seed variance cannot be told
     rejected = [
         sps.ttest_1samp(rng.normal(delta, sigma, int(n)), 0).pvalue < alpha for _ in range(2000)
@@ -65,18 +65,19 @@ def test_the_prompts_needed_give_the_promised_power():
 
 
 def test_more_seeds_cannot_remove_prompt_noise():
-    prompts, seeds = needed(0.1, 4.0, 0.0001, 50, 3, 0.05, 0.8)
+    prompts, seeds = needed(0.1, 4.0, 0.0001, 50, 3, math.nan, 0.05, 0.8)
     assert seeds == math.inf and math.isfinite(prompts)
-    prompts, seeds = needed(2.0, 4.0, 9.0, 400, 3, 0.05, 0.8)
+    prompts, seeds = needed(2.0, 4.0, 9.0, 400, 3, math.nan, 0.05, 0.8)
     assert math.isfinite(seeds) and seeds > 3  # the seeds' spread dominates: more seeds help
-    assert needed(0.0, 1.0, 1.0, 50, 3, 0.05, 0.8) == (math.inf, math.inf)
+    assert needed(0.0, 1.0, 1.0, 50, 3, math.nan, 0.05, 0.8) == (math.inf, math.inf)
 
 
 def test_spread_of_a_rate_comparison_is_its_discordance():
     d = {"harmful": np.array([[1.0] * 10 + [-1.0] * 4 + [0.0] * 36])}
-    var_p, var_s, n, k = spread(d, {"harmful": 100.0})
+    var_p, var_s, n, k, disc = spread(d, {"harmful": 100.0})
     assert var_p == pytest.approx(100.0**2 * np.var(d["harmful"][0], ddof=1))
     assert math.isnan(var_s) and (n, k) == (50, 1)
+    assert disc == pytest.approx(14 / 50)  # p10 + p01
 
 
 def simulated_judge(weight_length: float, weight_content: float, seed: int):

@@ -27,6 +27,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from hhalign import power, stats
 from hhalign.metrics import METRICS, OPS, RATES, SET_WIN, TABLE1, thresholds, wins
@@ -229,15 +230,24 @@ def available(arrays: dict) -> list[str]:
 
 
 def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str]:
-    """(p, test): exact for a rate with one seed (McNemar for one prompt set, the exact
-    sign-flip distribution for CAS), else a sign-flip permutation test."""
+    """(p, test): exact for a rate with one seed, else a sign-flip permutation test.
+
+    With one greedy response per prompt the values are 0/1 labels: McNemar for one prompt
+    set, the exact sign-flip distribution of the labels for CAS. With sampled decoding a
+    prompt's value is its mean over k samples (0, 1/k, ..., 1), which label tests would
+    miscount: the exact sign-flip distribution of the values themselves on that lattice."""
     weights, labelled = METRICS[metric].weights, METRICS[metric].thresholded
     d = {s: a[s] - b[s] for s in weights}
     if labelled and next(iter(a.values())).shape[0] == 1:
-        if len(weights) == 1:
+        if not stats.labels_only(*(a[s] for s in weights), *(b[s] for s in weights)):
+            p = stats.sign_flip_exact(d, weights)
+            if p is not None:
+                return p, "exact sign-flip"
+        elif len(weights) == 1:
             (s,) = weights
             return stats.mcnemar_exact(a[s][0], b[s][0]), "exact McNemar"
-        return stats.sign_flip_exact_labels(d, weights), "exact sign-flip"
+        else:
+            return stats.sign_flip_exact_labels(d, weights), "exact sign-flip"
     return stats.sign_flip_p(d, weights, draws, seed), "sign-flip permutation"
 
 
@@ -279,6 +289,7 @@ def compare(
         stats.difference({s: x[i : i + 1] for s, x in d.items()}, weights)
         for i in range(next(iter(d.values())).shape[0])
     ]
+    p_seed = seed_level_p(per_seed)
     scores_a = np.concatenate([arrays[(a, s)].ravel() for s in weights])
     scores_b = np.concatenate([arrays[(b, s)].ravel() for s in weights])
     return {
@@ -293,11 +304,24 @@ def compare(
         "superiority": stats.superiority(scores_a, scores_b),
         "seeds": len(per_seed),
         "seeds_agree": int(sum(np.sign(x) == np.sign(diff) and x != 0 for x in per_seed)),
+        "p_seed": p_seed,
         "n_prompts": "/".join(str(d[s].shape[1]) for s in weights),
         "mdd_note": stats.mdd_note(d, weights),
         **length_columns(lengths, metric, a, b, d),
         "_d": d,
     }
+
+
+def seed_level_p(per_seed: list[float]) -> float:
+    """Two-sided one-sample t-test (k - 1 df) of the k per-seed differences against 0: the
+    test of the method, with training seeds as the units (NaN with one seed). Every seed the
+    same non-zero difference: p = 0; all zero: p = 1."""
+    x = np.asarray(per_seed, dtype=float)
+    if x.size < 2:
+        return math.nan
+    if np.ptp(x) == 0:
+        return 0.0 if x[0] != 0 else 1.0
+    return float(sps.ttest_1samp(x, 0.0).pvalue)
 
 
 def pairs_table(
@@ -335,12 +359,9 @@ def own_levels(p_values: list[float], alpha: float, method: str) -> list[float]:
 
 def with_mdd(pairs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """The minimum detectable difference of each row's test, at the level its adjusted p
-    is compared with (``level``), from its per-prompt differences."""
+    is compared with (``level``, set by ``adjust`` for the family it was adjusted in), from
+    its per-prompt differences."""
     out = pairs.copy()
-    out["level"] = np.nan
-    for _, group in out.groupby(["protocol", "family"], sort=False):
-        method = "bh" if group["adjustment"].iloc[0].startswith("Benjamini") else "holm"
-        out.loc[group.index, "level"] = own_levels(group["p"].tolist(), cfg["alpha"], method)
     out["mdd"] = [
         stats.min_detectable_difference(d, METRICS[m].weights, level, cfg["power"])
         for d, m, level in zip(out["_d"], out["metric"], out["level"], strict=True)
@@ -348,25 +369,47 @@ def with_mdd(pairs: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     return out
 
 
-def plan_row(row: dict, paper: float | None, pool: int | None, cfg: dict) -> dict:
+def plan_row(row: dict, paper: float | None, pool: int | None, cfg: dict, n_parts: int = 1) -> dict:
     """What would settle a claim that is not separable: prompts per set (at the run's seeds)
     and seeds (at the run's prompts) for ``cfg['power']`` at the row's level, against the
-    observed difference and the paper's, and whether the keyword filter's candidate pool
-    (``pool`` harmful prompts) can supply those prompts (``hhalign.power``)."""
-    weights = METRICS[row["metric"]].weights
-    var_p, var_s, n, k = power.spread(row["_d"], weights)
+    observed difference, the paper's and the interval's bound nearest 0 on the observed
+    side, and whether the keyword filter's candidate pool (``pool`` harmful prompts) can
+    supply them (``hhalign.power``).
+
+    A plug-in plan: it takes the observed difference and discordance as the truth. The
+    run's test already failed, so no plan is below the run's own prompts and seeds; a run
+    whose models agree on every prompt has no observed difference to plan for (NaN);
+    ``plan_note`` says so, and when the observed difference has the claim's opposite sign
+    (the plan is then for detecting the reversal) or the claim has parts not planned."""
+    spec = METRICS[row["metric"]]
+    spread = power.spread(row["_d"], spec.weights, rate=spec.thresholded)
+    bound = row["ci_low"] if row["difference"] >= 0 else row["ci_high"]
+    bound = bound if np.sign(bound) == np.sign(row["difference"]) else 0.0
     out = {}
-    for name, delta in (("observed", row["difference"]), ("paper", paper)):
+    for name, delta in (("observed", row["difference"]), ("paper", paper), ("bound", bound)):
         prompts, seeds = power.needed(
-            math.nan if delta is None else delta, var_p, var_s, n, k, row["level"], cfg["power"]
+            math.nan if delta is None else delta,
+            *spread,
+            row["level"],
+            cfg["power"],
+            spec.weights,
         )
-        out[f"prompts_for_{name}"], out[f"seeds_for_{name}"] = prompts, seeds
+        out[f"prompts_for_{name}"] = max(prompts, spread.n)
+        out[f"seeds_for_{name}"] = seeds if math.isnan(seeds) else max(seeds, spread.k)
+    notes = ["if the observed difference and discordance were the truth"]
+    if all(np.all(x == 0) for x in row["_d"].values()):
+        out["prompts_for_observed"] = out["seeds_for_observed"] = math.nan
+        notes = ["the models agree on every prompt: no observed difference to plan for"]
+    elif row["difference"] < 0:
+        notes.append("the observed difference is the claim's reverse: planned to detect that")
+    if n_parts > 1:
+        notes.append(f"only the part shown is planned (1 of {n_parts})")
 
     def can(name: str) -> str:
         return "unknown" if pool is None else "yes" if out[f"prompts_for_{name}"] <= pool else "no"
 
     supplies = [f"{name}: {can(name)}" for name in ("observed", "paper")]
-    return out | {"pool": pool, "pool_supplies": "; ".join(supplies)}
+    return out | {"pool": pool, "pool_supplies": "; ".join(supplies), "plan_note": "; ".join(notes)}
 
 
 def variance_table(scores: pd.DataFrame, variants: list[str], cfg: dict) -> pd.DataFrame:
@@ -403,9 +446,12 @@ def variance_table(scores: pd.DataFrame, variants: list[str], cfg: dict) -> pd.D
 
 
 def direction(row: pd.Series | dict, alpha: float) -> int:
-    """+1 when A beats B (adjusted p ``p_adj`` below alpha, interval above 0, every seed
-    agrees), -1 when B beats A the same way, 0 when the two are not separable."""
-    if row["p_adj"] >= alpha or row["seeds_agree"] < row["seeds"]:
+    """+1 when A beats B (adjusted p ``p_adj`` below alpha, interval above 0), -1 when B
+    beats A the same way, 0 when the two are not separable. With several seeds this is a
+    verdict on these checkpoint pairs (prompts as the units); whether it extends to the
+    method is the seed-level test's question (``scope``), so no rule asks every seed to
+    agree (which would make more seeds lower the chance of a verdict)."""
+    if row["p_adj"] >= alpha:
         return 0
     if row["ci_low"] > 0:
         return 1
@@ -530,18 +576,35 @@ def judge_claim(
 
     if -1 in dirs:
         reversed_ = [i for i, x in enumerate(dirs) if x == -1]
-        return "reversed", rows[min(reversed_, key=adverse)], ranges
+        verdict = (
+            "reversed"
+            if len(parts) == 1
+            else f"refuted ({len(reversed_)} of {len(parts)} parts reversed)"
+        )
+        return verdict, rows[min(reversed_, key=adverse)], ranges
     if all(x == 1 for x in dirs):
         return "holds", rows[max(range(len(rows)), key=lambda i: rows[i]["p_adj"])], ranges
     return "not separable", rows[min(range(len(rows)), key=adverse)], ranges
 
 
-def scope(verdict: str, seeds: int) -> str:
-    """What a verdict is about: two checkpoints (one training seed), or the two methods
-    (several seeds, all agreeing; ``direction`` requires it)."""
+def scope(verdict: str, seeds: int, rows: list[dict] | None = None) -> str:
+    """What a verdict is about: two checkpoints (one training seed); the two methods, when
+    every comparison it rests on (``rows``: each has ``p_seed`` and the ``level`` its
+    adjusted p is compared with) also passes the seed-level t-test at that level; else
+    these k checkpoint pairs (the verdict is conditional on the trained checkpoints)."""
     if verdict == "not separable":
         return "n/a"
-    return "these checkpoints" if seeds == 1 else "the method"
+    if seeds == 1:
+        return "these checkpoints"
+    if rows and all(r["p_seed"] < r["level"] for r in rows):
+        return "the method"
+    return f"these {seeds} checkpoint pairs"
+
+
+def resting(verdict: str, row: dict, parts: list[Part], table: pd.DataFrame) -> list[dict]:
+    """The comparisons a verdict rests on: every part for ``holds``, the part shown for a
+    reversal."""
+    return [signed(table, *part) for part in parts] if verdict == "holds" else [row]
 
 
 def claim_parts(variants: list[str]) -> list[tuple[str, str, list[Part]]]:
@@ -555,6 +618,9 @@ def adjust(pairs: pd.DataFrame, variants: list[str], cfg: dict, experiments: set
     (``claims``); Benjamini-Hochberg across the experiment family for experiments."""
     pairs = pairs.assign(family=pairs["metric"], adjustment="Holm, within the metric")
     pairs["p_adj"] = pairs["p_holm"]
+    pairs["level"] = np.nan
+    for _, group in pairs.groupby(["protocol", "metric"], sort=False):  # Holm's families
+        pairs.loc[group.index, "level"] = own_levels(group["p"].tolist(), cfg["alpha"], "holm")
     if cfg["family"] == "claims":
         used = {
             (m, *sorted((a, b), key=variants.index)) for _, _, parts in CLAIMS for m, a, b in parts
@@ -563,14 +629,29 @@ def adjust(pairs: pd.DataFrame, variants: list[str], cfg: dict, experiments: set
             keys = zip(pairs["metric"], pairs["a"], pairs["b"], strict=True)
             mask = (pairs["protocol"] == protocol) & np.array([key in used for key in keys])
             pairs.loc[mask, "p_adj"] = stats.holm(pairs.loc[mask, "p"].tolist())
+            pairs.loc[mask, "level"] = own_levels(
+                pairs.loc[mask, "p"].tolist(), cfg["alpha"], "holm"
+            )
             pairs.loc[mask, "adjustment"] = "Holm, across the claims' comparisons"
             pairs.loc[mask, "family"] = "claims"
     explore = pairs["protocol"].isin(experiments)
     if explore.any():  # exploration: false discoveries controlled across the experiment family
         pairs.loc[explore, "p_adj"] = stats.benjamini_hochberg(pairs.loc[explore, "p"].tolist())
+        pairs.loc[explore, "level"] = own_levels(
+            pairs.loc[explore, "p"].tolist(), cfg["alpha"], "bh"
+        )
         pairs.loc[explore, "adjustment"] = "Benjamini-Hochberg, across the experiments"
         pairs.loc[explore, "family"] = "experiments"
     return pairs
+
+
+def response_lengths(scores: pd.DataFrame, variants: list[str]) -> dict | None:
+    """``score_arrays`` of the responses' token counts (a missing response has none, not the
+    one token "nan"); None when the scores carry no response text."""
+    if "response" not in scores:
+        return None
+    n_tokens = [len(tokens(r)) for r in scores["response"].fillna("").astype(str)]
+    return score_arrays(scores.assign(score=n_tokens), variants)
 
 
 def claims_table(
@@ -595,10 +676,7 @@ def claims_table(
     ):
         sub = scores[scores["protocol"] == protocol]
         arrays = with_chosen(sub, chosen, variants)
-        lengths = None
-        if "response" in sub:
-            n_tokens = [len(tokens(str(r))) for r in sub["response"]]
-            lengths = score_arrays(sub.assign(score=n_tokens), variants)
+        lengths = response_lengths(sub, variants)
         limits = thresholds(cfg["metrics"])
         tables[protocol] = pairs_table(arrays, variants, cfg, limits, stream, lengths)
         shifts[protocol] = rate_differences(arrays, variants, cfg["metrics"], shift_grid(cfg))
@@ -612,7 +690,7 @@ def claims_table(
             paper = paper_difference(row["metric"], row["a"], row["b"])
             plan = {}
             if verdict == "not separable":
-                plan = plan_row(row, paper, (pools or {}).get(protocol), cfg)
+                plan = plan_row(row, paper, (pools or {}).get(protocol), cfg, len(parts))
             claims.append(
                 {
                     "protocol": protocol,
@@ -631,16 +709,18 @@ def claims_table(
                     "mdd_note": row["mdd_note"],
                     "superiority": row["superiority"],
                     "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
+                    "p_seed": row["p_seed"],
                     "n_prompts": row["n_prompts"],
                     "stable_from": lo,
                     "stable_to": hi,
                     "stable_ranges": "; ".join(
-                        f"{part_label(part)} " + ("tie" if np.isnan(a) else f"[{a:+g}, {b:+g}]")
+                        f"{part_label(part)} "
+                        + ("tied (no sign)" if np.isnan(a) else f"[{a:+g}, {b:+g}]")
                         for part, (a, b) in ranges.items()
                         if part[0] in RATES
                     ),
                     "verdict": verdict,
-                    "scope": scope(verdict, int(row["seeds"])),
+                    "scope": scope(verdict, int(row["seeds"]), resting(verdict, row, parts, table)),
                     **{k: plan.get(k, np.nan) for k in PLAN_COLUMNS},
                 }
             )
@@ -654,8 +734,11 @@ PLAN_COLUMNS = (
     "seeds_for_observed",
     "prompts_for_paper",
     "seeds_for_paper",
+    "prompts_for_bound",
+    "seeds_for_bound",
     "pool",
     "pool_supplies",
+    "plan_note",
 )
 
 

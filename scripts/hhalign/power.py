@@ -21,26 +21,72 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as sps
+
+from hhalign.stats import lattice
 
 Diffs = Mapping[str, np.ndarray]
 Weights = Mapping[str, float]
 
 
-def spread(d: Diffs, weights: Weights) -> tuple[float, float, int, int]:
-    """(sigma2_prompt, sigma2_seed, prompts per set, seeds) of a comparison in metric units;
-    sigma2_seed is NaN with one seed."""
+class Spread(NamedTuple):
+    """A comparison's spread in metric units (``spread``), what ``needed`` plans from."""
+
+    sigma2_prompt: float
+    sigma2_seed: float  # NaN with one seed
+    n: int  # prompts per set (the smaller set)
+    k: int  # seeds
+    discordance: float  # a rate's mean squared per-prompt difference; NaN for scores
+
+
+def bounded(d: Diffs, weights: Weights) -> bool:
+    """Whether the differences are a rate's: within [-1, 1] on a 1/k lattice (0/1 labels,
+    or their means over samples and seeds), so that their variance is bounded by their
+    discordance."""
+    x = np.concatenate([d[s].mean(axis=0) for s in weights])
+    return bool(np.all(np.abs(x) <= 1) and lattice(x) is not None)
+
+
+def spread(d: Diffs, weights: Weights, rate: bool | None = None) -> Spread:
+    """The spread of a comparison (``Spread``); ``rate``: whether it is a rate's (inferred
+    by ``bounded`` when None), which gives it a discordance: the mean over its prompt sets
+    of the seed-averaged per-prompt differences squared (p10 + p01 with one seed)."""
     n = min(d[s].shape[1] for s in weights)
     k = next(iter(d.values())).shape[0]
     prompt = sum((w * np.std(d[s].mean(axis=0), ddof=1)) ** 2 for s, w in weights.items())
+    rate = bounded(d, weights) if rate is None else rate
+    disc = float(np.mean([np.mean(d[s].mean(axis=0) ** 2) for s in weights])) if rate else math.nan
     if k < 2:
-        return float(prompt), math.nan, n, k
+        return Spread(float(prompt), math.nan, n, k, disc)
     per_seed = np.array([sum(w * d[s][i].mean() for s, w in weights.items()) for i in range(k)])
-    # The seeds' spread beyond the prompt noise each seed's difference carries.
-    seed = max(float(np.var(per_seed, ddof=1)) - prompt / n, 0.0)
-    return float(prompt), seed, n, k
+    # The per-seed differences vary by sigma2_seed + sigma2_resid / n (two-way ANOVA, as in
+    # ``variance_components``): the seed-by-prompt residual, not the prompt variance.
+    noise = sum(w**2 * residual_mean_square(d[s]) / d[s].shape[1] for s, w in weights.items())
+    seed = max(float(np.var(per_seed, ddof=1)) - noise, 0.0)
+    return Spread(float(prompt), seed, n, k, disc)
+
+
+def residual_mean_square(y: np.ndarray) -> float:
+    """The two-way ANOVA's residual mean square of ``y[s, p]`` (seed-by-prompt interaction
+    and noise), with (S - 1)(P - 1) degrees of freedom."""
+    s, p = y.shape
+    resid = y - y.mean(axis=0) - y.mean(axis=1)[:, None] + y.mean()
+    return float(np.sum(resid**2) / ((s - 1) * (p - 1)))
+
+
+def rate_variance(delta: float, discordance: float, n: int, weights: Weights) -> float:
+    """A rate comparison's per-prompt variance (metric units, as ``sigma2_prompt``) if its
+    difference were ``delta``: ``W^2 (max(disc, |delta| / W) - (delta / W)^2) / m`` with W
+    the weights' sum and m the prompt sets (CAS: one rate over the pooled prompts), times
+    n / (n - 1) like the sample variance. A difference of delta needs at least |delta| / W
+    of the prompts to be discordant, so a run whose models (nearly) agree everywhere does
+    not plan for a handful of prompts."""
+    total, m = sum(weights.values()), len(weights)
+    share = abs(delta) / total
+    return total**2 * (max(discordance, share) - share**2) / m * n / max(n - 1, 1)
 
 
 def needed(
@@ -49,13 +95,19 @@ def needed(
     sigma2_seed: float,
     n: int,
     k: int,
+    discordance: float,
     alpha: float,
     power: float,
+    weights: Weights | None = None,
 ) -> tuple[float, float]:
     """(prompts per set at ``k`` seeds, seeds at ``n`` prompts) for ``power`` against
-    ``delta``; inf where none suffices, NaN where it cannot be told (no seed variance)."""
+    ``delta``; inf where none suffices, NaN where it cannot be told (no seed variance).
+    A rate (``discordance`` not NaN) plans with ``rate_variance`` at ``delta`` (``weights``:
+    the metric's; one set of weight 100 when None), a score with ``sigma2_prompt``."""
     if not delta or math.isnan(delta):
         return math.inf, math.inf
+    if not math.isnan(discordance):
+        sigma2_prompt = rate_variance(delta, discordance, n, weights or {"_": 100.0})
     target = (abs(delta) / (sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))) ** 2
     seed_var = 0.0 if math.isnan(sigma2_seed) else sigma2_seed
     room = target - seed_var / k

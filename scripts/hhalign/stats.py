@@ -106,6 +106,49 @@ def sign_flip_exact_labels(d: Diffs, weights: Weights) -> float:
     return float(min(p, 1.0))
 
 
+def lattice(x: np.ndarray, largest: int = 1000) -> int | None:
+    """The smallest ``k`` <= ``largest`` with every value of ``x`` a multiple of 1/k (a rate's
+    per-prompt mean over k sampled responses lies on that lattice), else None."""
+    for k in range(1, largest + 1):
+        if np.allclose(x * k, np.round(x * k), rtol=0, atol=1e-9):
+            return k
+    return None
+
+
+def labels_only(*arrays: np.ndarray) -> bool:
+    """Whether every value is 0 or 1 (one greedy response per prompt: a label)."""
+    return all(np.isin(x, (0.0, 1.0)).all() for x in arrays)
+
+
+def sign_flip_exact(d: Diffs, weights: Weights, largest: int = 1000) -> float | None:
+    """The exact two-sided sign-flip p-value of one seed's per-prompt differences on a
+    1/k lattice (a rate's per-prompt means over k samples): every prompt's difference keeps
+    or flips its sign with probability 1/2, and the 2^n flipped statistics are counted by
+    convolving integer offsets (cheap: a few thousand lattice points). None when the
+    values lie on no lattice of at most ``largest`` steps."""
+    observed = difference(d, weights)
+    dist = {0.0: 1.0}
+    for name, w in weights.items():
+        x = d[name].reshape(-1)
+        k = lattice(x, largest)
+        if k is None:
+            return None
+        counts = np.ones(1)
+        for m in np.round(np.abs(x) * k).astype(int):
+            if m:
+                counts = 0.5 * (np.pad(counts, (2 * m, 0)) + np.pad(counts, (0, 2 * m)))
+        half = (counts.size - 1) // 2
+        step = w / (x.size * k)
+        merged: dict[float, float] = {}
+        for t, pt in dist.items():
+            for j in np.flatnonzero(counts):
+                key = round(t + step * float(j - half), 9)
+                merged[key] = merged.get(key, 0.0) + pt * float(counts[j])
+        dist = merged
+    p = sum(pt for t, pt in dist.items() if abs(t) >= abs(observed) - 1e-9)
+    return float(min(p, 1.0))
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm-adjusted p-values (statsmodels' multipletests, method "holm")."""
     if not p_values:

@@ -192,12 +192,15 @@ def comparison_latex(comparison: str) -> str:
     return f"{latex_escape(metric)}: {a} $-$ {b}"
 
 
-VERDICT_CELLS = {
-    ("holds", "these checkpoints"): "holds (ckpt.)",
-    ("reversed", "these checkpoints"): "reversed (ckpt.)",
-    ("holds", "the method"): "holds (method)",
-    ("reversed", "the method"): "reversed (method)",
-}
+def verdict_cell(verdict: str, scope: str) -> str:
+    """A verdict with its scope, short: "holds (ckpt.)" (one seed), "holds (3 ckpt.)" (three
+    checkpoint pairs, no seed-level support), "holds (method)"."""
+    if scope in (None, "n/a") or not isinstance(scope, str):
+        return verdict
+    if scope == "the method":
+        return f"{verdict} (method)"
+    k = scope.split()[1] if scope.endswith("checkpoint pairs") else ""
+    return f"{verdict} ({k + ' ' if k else ''}ckpt.)"
 
 
 def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
@@ -216,7 +219,7 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
             _p(r["p_adj"]),
             _fmt(r["mdd"], 1),
             r["seeds_agree"],
-            VERDICT_CELLS.get((r["verdict"], r.get("scope", "n/a")), r["verdict"])
+            verdict_cell(r["verdict"], r.get("scope", "n/a"))
             + (r"$^\dagger$" if r.get("flags") else ""),
         ]
 
@@ -236,11 +239,17 @@ def claim_sentence(r: pd.Series) -> str:
         "holds": "holds",
         "reversed": "is reversed",
         "not separable": "cannot be told apart from no difference",
-    }[r["verdict"]]
-    if r.get("scope") == "these checkpoints":
+    }.get(r["verdict"], f"is {r['verdict']}")
+    scope = r.get("scope")
+    if scope == "these checkpoints":
         what += " for these checkpoints (one training seed: a verdict on the method needs several)"
-    elif r.get("scope") == "the method":
-        what += " for the method (every training seed agrees)"
+    elif scope == "the method":
+        what += " for the method (a t-test on the per-seed differences agrees)"
+    elif isinstance(scope, str) and scope.endswith("checkpoint pairs"):
+        what += (
+            f" for {scope} (the t-test on the per-seed differences, $p$ "
+            f"{_p(r['p_seed'], equals=True)}, does not extend it to the method)"
+        )
     paper = "" if pd.isna(r["paper"]) else f"the paper reports {_fmt(r['paper'], 2, True)}; "
     supports = {
         "no": " The paper's own numbers do not support every part of this claim.",
@@ -283,10 +292,15 @@ def flag_sentence(r: pd.Series) -> str:
 
 
 def planner(r: pd.Series) -> str:
-    """What would settle a claim that is not separable, as a sentence ("" otherwise)."""
+    """What would settle a claim that is not separable, as a sentence ("" otherwise): a
+    plug-in plan (the observed numbers taken as the truth), with the plan at the interval's
+    bound nearest 0 and what the plan does not cover (``plan_note``)."""
     n = r.get("prompts_for_observed", float("nan"))
-    if r["verdict"] != "not separable" or pd.isna(n):
+    note = r.get("plan_note", "")
+    if r["verdict"] != "not separable":
         return ""
+    if pd.isna(n):
+        return f" No plan: {note}." if isinstance(note, str) and note else ""
 
     def count(x: float) -> str:
         return "no number of them" if x == float("inf") else f"about {int(x)}"
@@ -295,9 +309,18 @@ def planner(r: pd.Series) -> str:
     more = "" if pd.isna(seeds) else f", or {count(seeds)} training seeds at this run's prompts"
     pool = r.get("pool", float("nan"))
     supply = "" if pd.isna(pool) else f" (the keyword filter keeps {int(pool)} harmful candidates)"
+    bound = r.get("prompts_for_bound", float("nan"))
+    at_bound = (
+        ""
+        if pd.isna(bound)
+        else f"; at the interval's bound nearest 0 it would take {count(bound)}"
+    )
+    extra = [x for x in str(note).split("; ")[1:] if x] if isinstance(note, str) else []
     return (
-        f" To settle it at the observed difference with 80\\% power would take {count(n)} "
-        f"prompts per set{supply}{more}."
+        f" To settle it with 80\\% power, if the observed difference and discordance were the "
+        f"truth, would take {count(n)} prompts per set{supply}{more}{at_bound}"
+        + "".join(f"; {latex_escape(x)}" for x in extra)
+        + "."
     )
 
 
