@@ -41,14 +41,21 @@ def test_the_decoding_component_of_sampled_responses():
     shares = [sum(e[f"share_{k}"] for k in ("prompt", "seed", "residual", "decoding")) for e in est]
     assert shares == pytest.approx([1.0] * 300)
     # One seed: the prompt component holds the residual too (4 + 0.25), not the decoding.
-    assert np.mean([e["prompt"] for e in one_seed]) == pytest.approx(4.25, rel=0.15)
+    assert np.mean([e["prompt_seed"] for e in one_seed]) == pytest.approx(4.25, rel=0.15)
     assert 0 < np.mean([e["share_decoding"] for e in one_seed]) < 0.1
     assert math.isnan(variance_components(cell)["share_decoding"])  # greedy: no decoding part
 
 
-def test_one_seed_attributes_everything_to_prompts():
+def test_one_seed_cannot_separate_prompts_from_seeds():
+    """Before: share_prompt 1.0, as if prompts carried all the variance (Figure 8 showed
+    100% prompts where the seed variance is unknown)."""
     comp = variance_components(np.array([[1.0, 0.0, 1.0, 1.0]]))
-    assert comp["prompt"] == pytest.approx(0.25) and math.isnan(comp["seed"])
+    assert comp["prompt_seed"] == pytest.approx(0.25) and math.isnan(comp["seed"])
+    assert math.isnan(comp["prompt"]) and math.isnan(comp["share_prompt"])
+    assert (
+        comp["share_prompt_seed"] == 1.0 and comp["components"] == "prompts + seeds (not separable)"
+    )
+    assert comp["prompt_seed_lo"] < 0.25 < comp["prompt_seed_hi"]
 
 
 def test_the_prompts_needed_give_the_promised_power():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hhalign.metrics import RATES, SET_RATE, THRESHOLD_KEYS, main_rows
+from hhalign.power import NOT_SEPARABLE
 from hhalign.tables import display
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
@@ -257,18 +258,30 @@ def figure7_judges(
 def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
     """Where each one-set metric's uncertainty comes from: the shares of the prompt, seed,
     residual (and, with sampled decoding, decoding) components in the variance of its
-    estimate, per protocol and model (a run with one seed can attribute everything only to
-    prompts)."""
-    parts = [("share_prompt", "prompts"), ("share_seed", "seeds"), ("share_residual", "residual")]
-    if variance.get("share_decoding", pd.Series(dtype=float)).notna().any():
-        parts.append(("share_decoding", "decoding"))  # sampled responses (generation.samples)
+    estimate, per protocol and model. With one seed prompts and seeds are one part ("not
+    separable"); a seed share from fewer than 4 seeds is marked unreliable on its row."""
+    parts = [
+        (col, name)
+        for col, name in (
+            ("share_prompt", "prompts"),
+            ("share_seed", "seeds"),
+            ("share_residual", "residual"),
+            ("share_prompt_seed", NOT_SEPARABLE),  # one seed
+            ("share_decoding", "decoding"),  # sampled responses (generation.samples)
+        )
+        if variance.get(col, pd.Series(dtype=float)).notna().any()
+    ]
     with plt.rc_context(STYLE):
         metrics = list(dict.fromkeys(variance["metric"]))
         fig, axes = _panels(len(metrics), height=0.25 * variance.groupby("metric").size().max() + 1)
         for ax, metric in zip(axes, metrics, strict=True):
             sub = variance[variance["metric"] == metric].reset_index(drop=True)
+            marks = sub.get("components", pd.Series("", index=sub.index)).fillna("")
             names = [
-                f"{p} {display(m)}" for p, m in zip(sub["protocol"], sub["model"], strict=True)
+                f"{p} {display(m)}" + (f" ({k} seeds: unreliable)" if "unreliable" in c else "")
+                for p, m, k, c in zip(
+                    sub["protocol"], sub["model"], sub["seeds"], marks, strict=True
+                )
             ]
             left = np.zeros(len(sub))
             for k, (col, name) in enumerate(parts):

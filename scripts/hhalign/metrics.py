@@ -119,8 +119,11 @@ def cas_interval(hmr: float, n_hm: int, hpr: float, n_hp: int) -> tuple[float, f
     Wilson limits, 92% with corrected ones); with equal set sizes CAS is also the pooled
     proportion of 2n responses, whose sum of two binomials is less dispersed than one
     binomial, so the corrected Wilson interval of the pooled count is valid too. The
-    interval is the wider of the two: coverage >= 93% for p in [0.5, 0.9995] at n = 50 per
-    set (exact enumeration, tests/test_metrics.py)."""
+    interval is the wider of the two. Measured by exact enumeration for equal true rates on
+    a 1e-5 grid and at every endpoint, p in [0.5, 0.9995] (tests/test_metrics.py): least
+    coverage 92.7% (at p = 0.98434) with 50 prompts per set, 91.1% with 50 and 49; near 95%
+    at the paper's rates. Where the two rates are far apart (0.1 and 0.9) the pooled
+    interval is up to half again as wide as MOVER's: conservative there."""
     (l1, u1), (l2, u2) = wilson_boundary(hmr, n_hm), wilson_boundary(hpr, n_hp)
     cas = (hmr + hpr) / 2
     lo, hi = cas - math.hypot(hmr - l1, hpr - l2) / 2, cas + math.hypot(u1 - hmr, u2 - hpr) / 2
