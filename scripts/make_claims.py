@@ -9,7 +9,8 @@ from hhalign.figures import figure4_thresholds, figure8_variance, figure9_respon
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves, thresholds
 from hhalign.plan import CHOSEN
-from hhalign.responses import audit_table, claim_flags, length_bias, summary_table
+from hhalign.responses import FAILING, audit_table, length_bias, summary_table
+from hhalign.strict import strict_columns, strict_tables
 from hhalign.tables import write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
@@ -27,7 +28,9 @@ out = dict(snakemake.output.items())
 audited = audit_table(scores, p.response_audit)
 strict = thresholds(p.metrics) if p.response_audit["strict"] else None
 audit = summary_table(audited, p.variants, strict)
-claims["flags"] = claim_flags(claims, pairs, audit, p.response_audit["flag_share"])
+failing = audited[list(FAILING)].any(axis=1).set_axis(scores.index)
+strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)
+claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
 write_claims(claims, pairs, out, p.label)
 write_responses(audited, audit, out, p.label)
 length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")

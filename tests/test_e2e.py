@@ -121,7 +121,7 @@ def test_the_pdf_report_builds_through_its_rule(project):
         assert "Pipeline check, not a reproduction" in " ".join(text.split())
         cmd = ["pdftotext", str(pdf), "-"]
         text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
-        assert "Flag: dpo: 100% empty/degenerate/non-text" in text  # DPO's commas, seen
+        assert "failing responses counted as failures" in text  # DPO's commas, seen
 
 
 def test_a_model_that_wins_by_saying_commas_is_seen(project):
@@ -133,11 +133,10 @@ def test_a_model_that_wins_by_saying_commas_is_seen(project):
     assert (dpo["degenerate"] >= 90).all() and (dpo["failing"] >= 90).all()
     claims = pd.read_csv(project / TINY / "claims.csv", keep_default_na=False)
     won = claims[claims["claim"] == "dpo_beats_base_hpr"]
-    assert won["flags"].str.contains("dpo: ").all()
-    assert (
-        "dpo: 100% empty/degenerate/non-text"
-        in (project / TINY / "tables" / "claims.html").read_text()
-    )
+    assert won["flags"].str.contains("HpR: dpo - base").all()
+    assert won["flags"].str.contains("failing responses counted as failures").all()
+    assert (won["strict_verdict"] != won["verdict"]).all()  # the commas carry the verdict
+    assert "counted as failures" in (project / TINY / "tables" / "claims.html").read_text()
     table1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
     assert table1.loc[("paper", "dpo"), "HpR"] >= 90  # what the judge alone would crown
     # With failing responses counted as failures (response_audit.strict), DPO's rates are

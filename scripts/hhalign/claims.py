@@ -49,6 +49,7 @@ PAPER_MEANS = {
     "sft_dpo": (-3.68, -1.15),
 }
 TRAINED = ("sft", "dpo", "sft_dpo")
+FAILED = "failed"  # arrays[(variant, prompt set, FAILED)]: the responses counted as failures
 # (id, statement, [(metric, A, B): "A beats B on metric"]) as the paper states them.
 CLAIMS = [
     ("sft_beats_dpo_cas", "SFT beats DPO (CAS)", [("CAS", "sft", "dpo")]),
@@ -151,16 +152,18 @@ def per_prompt(
     """prompt set -> the values a metric averages, [seed, prompt], each prompt's mean over
     its samples (the prompt is the statistical unit; ``keep_samples``: [seed, prompt,
     sample]): 0/1 labels for a rate, wins over the chosen answer (1, 1/2 for a tie, 0) for a
-    win rate, else scores."""
+    win rate, else scores. Where ``arrays`` mark failing responses (``(variant, prompt
+    set, FAILED)``: ``hhalign.strict``) they fail a rate and lose to the chosen answer."""
     spec = METRICS[metric]
     out = {}
     for prompt_set in spec.weights:
         x = arrays[(variant, prompt_set)]
+        passes = ~arrays.get((variant, prompt_set, FAILED), np.zeros(x.shape, dtype=bool))
         if spec.versus_chosen:
-            values = wins(x, arrays[(CHOSEN, prompt_set)])
+            values = wins(x, arrays[(CHOSEN, prompt_set)]) * passes
         elif spec.thresholded:
             threshold, op = limits[prompt_set]
-            values = OPS[op](x, threshold).astype(float)
+            values = (OPS[op](x, threshold) & passes).astype(float)
         else:
             values = x
         out[prompt_set] = values if keep_samples else values.mean(axis=-1)
@@ -265,18 +268,32 @@ def p_value(metric: str, a: dict, b: dict, draws: int, seed) -> tuple[float, str
     return stats.sign_flip_p(d, weights, draws, seed), "sign-flip permutation"
 
 
+LENGTH_COLUMNS = (
+    "length_adjusted",
+    "length_adjusted_low",
+    "length_adjusted_high",
+    "length_adjusted_log",
+    "length_nonlinear_p",
+    "length_extrapolates",
+)
+
+
 def length_columns(lengths: dict | None, metric: str, a: str, b: str, d: dict) -> dict:
-    """A mean-score comparison adjusted for response length (``stats.length_adjusted``);
-    NaN for rates and where lengths are not known."""
+    """A mean-score comparison's length sensitivity (``stats.length_adjusted`` and
+    ``stats.length_checks``); NaN for rates and where lengths are not known."""
     weights, spec = METRICS[metric].weights, METRICS[metric]
     if lengths is None or spec.thresholded or spec.versus_chosen or len(weights) != 1:
-        return dict.fromkeys(
-            ("length_adjusted", "length_adjusted_low", "length_adjusted_high"), np.nan
-        )
+        return dict.fromkeys(LENGTH_COLUMNS, np.nan)
     ((s, w),) = weights.items()
-    dlen = lengths[(a, s)].mean(axis=(0, 2)) - lengths[(b, s)].mean(axis=(0, 2))
-    est, low, high = stats.length_adjusted(w * d[s].mean(axis=0), dlen)
-    return {"length_adjusted": est, "length_adjusted_low": low, "length_adjusted_high": high}
+    len_a, len_b = lengths[(a, s)].mean(axis=(0, 2)), lengths[(b, s)].mean(axis=(0, 2))
+    dy = w * d[s].mean(axis=0)
+    est, low, high = stats.length_adjusted(dy, len_a - len_b)
+    return {
+        "length_adjusted": est,
+        "length_adjusted_low": low,
+        "length_adjusted_high": high,
+        **stats.length_checks(dy, len_a, len_b),
+    }
 
 
 def compare(
@@ -565,6 +582,19 @@ def part_label(part: Part) -> str:
     return f"{part[0]}: {part[1]} - {part[2]}"
 
 
+def part_directions(
+    parts: list[Part], rows: list[dict], ranges: dict[Part, tuple[float, float]], cfg: dict
+) -> list[int]:
+    """Each part's ``direction``, 0 for a rate part whose sign does not hold over the
+    threshold band (+/- ``threshold_band``)."""
+    band, dirs = cfg["threshold_band"], []
+    for part, row in zip(parts, rows, strict=True):
+        lo, hi = ranges[part]
+        unstable = part[0] in RATES and not (lo <= -band and hi >= band)  # NaN: unstable
+        dirs.append(0 if unstable else direction(row, cfg["alpha"]))
+    return dirs
+
+
 def judge_claim(
     parts: list[Part], table: pd.DataFrame, shifted: dict[float, dict], cfg: dict
 ) -> tuple[str, dict, dict[Part, tuple[float, float]]]:
@@ -578,12 +608,7 @@ def judge_claim(
     difference in the claimed direction, then the lowest lower bound)."""
     rows = [signed(table, *part) for part in parts]
     ranges = {part: stable_range(part, shifted) for part in parts}
-    band = cfg["threshold_band"]
-    dirs = []
-    for part, row in zip(parts, rows, strict=True):
-        lo, hi = ranges[part]
-        unstable = part[0] in RATES and not (lo <= -band and hi >= band)  # NaN: unstable
-        dirs.append(0 if unstable else direction(row, cfg["alpha"]))
+    dirs = part_directions(parts, rows, ranges, cfg)
 
     def adverse(i: int) -> tuple[float, float]:
         return (rows[i]["difference"], rows[i]["ci_low"])

@@ -168,38 +168,6 @@ def summary_table(
     return pd.DataFrame(rows)
 
 
-def claim_flags(
-    claims: pd.DataFrame, pairs: pd.DataFrame, summary: pd.DataFrame, share: float
-) -> list[str]:
-    """For each claim row: the models on the winning side of its parts whose responses on a
-    part's prompt set are more than ``share`` % empty, degenerate or non-text ("" when none).
-    The winning side of a part is the model ahead in it (A for a positive difference, B for
-    a negative one): a judge that likes commas crowns the model that says them."""
-    from hhalign.claims import CLAIMS, signed
-    from hhalign.metrics import METRICS
-
-    parts = {claim_id: claim_parts for claim_id, _, claim_parts in CLAIMS}
-    failing = summary.set_index(["protocol", "model", "prompt_set"])["failing"]
-    flags = []
-    for protocol, claim_id in zip(claims["protocol"], claims["claim"], strict=True):
-        table = pairs[pairs["protocol"] == protocol]
-        found: list[str] = []
-        for metric, a, b in parts[claim_id]:
-            diff = signed(table, metric, a, b)["difference"]
-            ahead = a if diff > 0 else b if diff < 0 else None
-            for prompt_set in METRICS[metric].weights if ahead else ():
-                value = failing.get((protocol, ahead, prompt_set))
-                note = (
-                    f"{ahead}: {value:.0f}% empty/degenerate/non-text ({prompt_set})"
-                    if value is not None
-                    else ""
-                )
-                if value is not None and value > share and note not in found:
-                    found.append(note)
-        flags.append("; ".join(found))
-    return flags
-
-
 def length_bias(audited: pd.DataFrame, judge: str) -> pd.DataFrame:
     """The judge's taste for length: Spearman correlation of score with response length
     (tokens) over every response of a protocol and prompt set."""

@@ -212,8 +212,11 @@ def length_adjusted(
 ) -> tuple[float, float, float]:
     """(difference, low, high) of a paired score difference adjusted for length: the
     intercept of the per-prompt score differences regressed on the per-prompt length
-    differences (OLS, statsmodels), i.e. the difference two responses of equal length would
-    have. NaNs when the lengths never differ (nothing to adjust by) or there are < 3 prompts."""
+    differences (OLS, statsmodels). A sensitivity analysis, not the content effect: the
+    intercept is the difference at equal length only if the judge's length effect is linear
+    in our token count, that count is what the judge sees, the content and length
+    advantages are uncorrelated, and equal length lies inside the data (``length_checks``).
+    NaNs when the lengths never differ or there are < 3 prompts."""
     import statsmodels.api as sm
 
     dy, dlen = np.asarray(dy, dtype=float), np.asarray(dlen, dtype=float)
@@ -222,3 +225,24 @@ def length_adjusted(
     fit = sm.OLS(dy, sm.add_constant(dlen)).fit()
     low, high = fit.conf_int(1 - level)[0]
     return float(fit.params[0]), float(low), float(high)
+
+
+def length_checks(dy: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> dict[str, float]:
+    """What ``length_adjusted`` leans on, per comparison: the same intercept with the log
+    length ratio as the regressor (a judge whose taste is in log length; 0 is equal length
+    again), the p-value of a squared term added to the linear fit (its linearity), and
+    whether equal length lies outside the observed length differences (the intercept is
+    then an extrapolation)."""
+    import statsmodels.api as sm
+
+    dy = np.asarray(dy, dtype=float)
+    len_a, len_b = np.asarray(len_a, dtype=float), np.asarray(len_b, dtype=float)
+    dlen, dlog = len_a - len_b, np.log1p(len_a) - np.log1p(len_b)
+    out = {"length_adjusted_log": np.nan, "length_nonlinear_p": np.nan}
+    out["length_extrapolates"] = float(dlen.size > 0 and (dlen.min() > 0 or dlen.max() < 0))
+    if dy.size >= 4 and np.ptp(dlog) > 0:
+        out["length_adjusted_log"] = float(sm.OLS(dy, sm.add_constant(dlog)).fit().params[0])
+    if dy.size >= 5 and np.unique(dlen).size >= 3:
+        x = sm.add_constant(np.column_stack([dlen, dlen**2]))
+        out["length_nonlinear_p"] = float(sm.OLS(dy, x).fit().pvalues[2])
+    return out

@@ -281,13 +281,22 @@ def claim_sentence(r: pd.Series) -> str:
 
 
 def flag_sentence(r: pd.Series) -> str:
-    """A warning when the claim's winning side says degenerate things ("" otherwise)."""
+    """A warning when failing responses carry the claim's verdict ("" otherwise): what each
+    flagged part is as judged and with failing responses counted as failures
+    (``hhalign.strict``)."""
     flags = r.get("flags")
     if not isinstance(flags, str) or not flags:
         return ""
+    strict = r.get("strict_verdict")
+    whole = (
+        f" Judged that way the claim {'holds' if strict == 'holds' else 'is ' + strict}."
+        if isinstance(strict, str)
+        else ""
+    )
     return (
-        f" \\textbf{{Flag}}: {latex_escape(flags)}; the judge may reward such responses, so "
-        "this verdict is not evidence of harmlessness or helpfulness."
+        f" \\textbf{{Flag}}: {latex_escape(flags)}.{whole} Empty, degenerate, non-text or "
+        "echoed responses carry this verdict, so it is not evidence of harmlessness or "
+        "helpfulness."
     )
 
 
@@ -420,6 +429,7 @@ CLAIMS_COLUMNS = [
     "stable_ranges",
     "verdict",
     "scope",
+    "strict_verdict",
     "flags",
 ]
 

@@ -1,0 +1,155 @@
+"""Every claim judged a second time with failing responses counted as failures, and the
+flags that say whether the failing responses carry a verdict.
+
+A response the audit calls failing (``responses.FAILING``: empty, degenerate, non-text,
+echo, ...) fails every rate, loses to the chosen answer, and scores as the worst response
+of its prompt set for a mean score. The claims are then judged on those arrays exactly as
+on the judge's own (same tests, same adjustment, same threshold band), giving each claim's
+``strict_verdict`` and, for the comparison it shows, ``strict_difference`` with its
+interval. A claim is flagged when, for one of its parts, the strict verdict (the part's
+direction) or the sign of its difference differs from the judged one, or the points the
+failing responses carry (judged minus strict difference, towards the judged winner) exceed
+half of its difference: a flag is never just a share of failing responses, and never fires
+where failing responses count against the side that wins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hhalign.claims import (
+    FAILED,
+    Part,
+    adjust,
+    claim_parts,
+    judge_claim,
+    pairs_table,
+    part_directions,
+    part_label,
+    rate_differences,
+    score_arrays,
+    shift_grid,
+    signed,
+    stable_range,
+    with_chosen,
+)
+from hhalign.metrics import METRICS, thresholds
+
+WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
+
+
+def strict_arrays(arrays: dict, failing: dict) -> dict:
+    """``arrays`` with each failing response marked (``FAILED``) and its score set to the
+    lowest score of its prompt set (chosen answers included), so that it fails every rate,
+    loses every win and counts as the worst response in a mean."""
+    floors: dict[str, float] = {}
+    for (_, prompt_set), x in arrays.items():
+        floors[prompt_set] = min(floors.get(prompt_set, np.inf), float(np.min(x)))
+    out = dict(arrays)
+    for key, mask in failing.items():
+        if key in arrays:
+            mask = mask > 0.5
+            out[key] = np.where(mask, floors[key[1]], arrays[key])
+            out[(*key, FAILED)] = mask
+    return out
+
+
+def strict_tables(
+    scores: pd.DataFrame,
+    failing: pd.Series,
+    variants: list[str],
+    cfg: dict,
+    experiments: list[str] | None = None,
+    chosen: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """(strict pairs, judged shifts, strict shifts, failing counts) of every protocol.
+
+    ``failing``: per row of ``scores``, whether the audit counts the response as failing.
+    The strict comparisons draw from their own random streams (the judged ones keep theirs).
+    Failing counts: (protocol, variant, prompt set) -> failing responses (Base once)."""
+    cfg = {"family": "metric", **cfg}
+    limits, grid = thresholds(cfg["metrics"]), shift_grid(cfg)
+    protocols = list(scores["protocol"].unique())
+    streams = np.random.SeedSequence([cfg["seed"], 7]).spawn(len(protocols))
+    tables, judged, strict, counts = {}, {}, {}, {}
+    for protocol, stream in zip(protocols, streams, strict=True):
+        sub = scores[scores["protocol"] == protocol]
+        arrays = with_chosen(sub, chosen, variants)
+        marks = score_arrays(sub.assign(score=failing.loc[sub.index].astype(float)), variants)
+        hard = strict_arrays(arrays, marks)
+        tables[protocol] = pairs_table(hard, variants, cfg, limits, stream)
+        judged[protocol] = rate_differences(arrays, variants, cfg["metrics"], grid)
+        strict[protocol] = rate_differences(hard, variants, cfg["metrics"], grid)
+        for (variant, prompt_set), mask in marks.items():
+            one = mask[:1] if variant == "base" else mask  # Base is one run
+            counts[(protocol, variant, prompt_set)] = int(one.sum())
+    pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
+    return adjust(pairs, variants, cfg, set(experiments or [])), judged, strict, counts
+
+
+def part_flag(
+    part: Part, judged: tuple[dict, int], strict: tuple[dict, int], n_failing: int
+) -> str:
+    """Why a part is flagged ("" when it is not): its strict direction or sign differs from
+    the judged one, or the failing responses carry over half of its judged difference."""
+    (row, d_judged), (hard, d_strict) = judged, strict
+    diff, strict_diff = row["difference"], hard["difference"]
+    carried = np.sign(diff) * (diff - strict_diff)
+    same = d_judged == d_strict and np.sign(diff) == np.sign(strict_diff)
+    if same and not carried > abs(diff) / 2:
+        return ""
+    return (
+        f"{part_label(part)} {WORDS[d_judged]} as judged ({diff:+.1f}); with the {n_failing} "
+        f"failing responses counted as failures it {WORDS[d_strict]} ({strict_diff:+.1f})"
+    )
+
+
+def n_failing(part: Part, protocol: str, counts: dict) -> int:
+    """The failing responses of a part's two models on the prompt sets its metric reads."""
+    metric, a, b = part
+    return sum(counts.get((protocol, v, s), 0) for v in (a, b) for s in METRICS[metric].weights)
+
+
+def strict_columns(
+    claims: pd.DataFrame,
+    pairs: pd.DataFrame,
+    tables: tuple[pd.DataFrame, dict, dict, dict],
+    variants: list[str],
+    cfg: dict,
+) -> pd.DataFrame:
+    """``claims`` with ``strict_difference``, ``strict_ci_low``, ``strict_ci_high`` (the
+    comparison the claim shows, judged strictly), ``strict_verdict`` (the claim judged on
+    the strict comparisons) and ``flags`` (``part_flag`` of every part, joined)."""
+    strict_pairs, judged_shifts, strict_shifts, counts = tables
+    parts_of = {claim_id: parts for claim_id, _, parts in claim_parts(variants)}
+    out = []
+    for _, r in claims.iterrows():
+        protocol, parts = r["protocol"], parts_of[r["claim"]]
+        table = pairs[pairs["protocol"] == protocol]
+        hard = strict_pairs[strict_pairs["protocol"] == protocol]
+        verdict, _, _ = judge_claim(parts, hard, strict_shifts[protocol], cfg)
+        metric, pair = r["comparison"].split(": ")
+        shown = signed(hard, metric, *pair.split(" - "))
+        rows = [signed(table, *part) for part in parts]
+        strict_rows = [signed(hard, *part) for part in parts]
+        dirs = part_directions(
+            parts, rows, {q: stable_range(q, judged_shifts[protocol]) for q in parts}, cfg
+        )
+        strict_dirs = part_directions(
+            parts, strict_rows, {q: stable_range(q, strict_shifts[protocol]) for q in parts}, cfg
+        )
+        flags = [
+            part_flag(q, (j, dj), (s, ds), n_failing(q, protocol, counts))
+            for q, j, dj, s, ds in zip(parts, rows, dirs, strict_rows, strict_dirs, strict=True)
+        ]
+        out.append(
+            {
+                "strict_difference": shown["difference"],
+                "strict_ci_low": shown["ci_low"],
+                "strict_ci_high": shown["ci_high"],
+                "strict_verdict": verdict,
+                "flags": "; ".join(f for f in flags if f),
+            }
+        )
+    return pd.concat([claims.reset_index(drop=True), pd.DataFrame(out)], axis=1)
