@@ -418,12 +418,11 @@ def plan_row(row: dict, paper: float | None, pool: int | None, cfg: dict, n_part
     bound = bound if np.sign(bound) == np.sign(row["difference"]) else 0.0
     out = {}
     for name, delta in (("observed", row["difference"]), ("paper", paper), ("bound", bound)):
+        # The observed difference is planned with its own paired variance (exact, per set);
+        # any other with the variance it implies at the observed discordance (``needed``).
+        at = spread._replace(discordance=math.nan) if name == "observed" else spread
         prompts, seeds = power.needed(
-            math.nan if delta is None else delta,
-            *spread,
-            row["level"],
-            cfg["power"],
-            spec.weights,
+            math.nan if delta is None else delta, *at, row["level"], cfg["power"], spec.weights
         )
         out[f"prompts_for_{name}"] = max(prompts, spread.n)
         out[f"seeds_for_{name}"] = seeds if math.isnan(seeds) else max(seeds, spread.k)

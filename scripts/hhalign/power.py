@@ -106,7 +106,8 @@ def needed(
     """(prompts per set at ``k`` seeds, seeds at ``n`` prompts) for ``power`` against
     ``delta``; inf where none suffices, NaN where it cannot be told (no seed variance).
     A rate (``discordance`` not NaN) plans with ``rate_variance`` at ``delta`` (``weights``:
-    the metric's; one set of weight 100 when None), a score with ``sigma2_prompt``."""
+    the metric's; one set of weight 100 when None); a score, or a rate planned at its own
+    observed difference (pass a NaN discordance), with ``sigma2_prompt``."""
     if not delta or math.isnan(delta):
         return math.inf, math.inf
     if not math.isnan(discordance):
