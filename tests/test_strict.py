@@ -85,4 +85,5 @@ def test_a_sign_change_or_half_the_points_flag_and_nothing_else_does():
     assert "not separable" in part_flag(part, (row, 0), ({"difference": 4.0}, 0), 3)
     assert part_flag(part, (row, 1), ({"difference": 9.0}, 0), 3)  # the verdict changes
     assert part_flag(part, (row, 0), ({"difference": -1.0}, 0), 3)  # the sign changes
+    assert part_flag(part, ({"difference": 0.0}, 0), ({"difference": 4.0}, 0), 3) == ""  # a tie
     assert part_flag(part, (row, 0), ({"difference": 14.0}, 0), 3) == ""  # counts against

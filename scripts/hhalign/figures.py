@@ -288,6 +288,8 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
                 share = sub[col].fillna(0.0).to_numpy()
                 ax.barh(names, share, left=left, color=COLORS[k], label=name)
                 left += share
+            for i in np.flatnonzero(left == 0):  # every value the same: nothing to share out
+                ax.text(0.03, i, "no variance", va="center", fontsize=7, color="0.4")
             ax.set_title(display(metric) if metric in RATES else metric.replace("_", " "))
             ax.set_xlim(0, 1)
             ax.set_xlabel("share of variance")

@@ -175,7 +175,7 @@ def one_seed_components(y: np.ndarray, decoding: float, noise: float) -> dict:
         "share_prompt": nan,
         "share_seed": nan,
         "share_residual": nan,
-        "share_prompt_seed": parts["prompt_seed"] / total if total else (nan if sampled else 1.0),
+        "share_prompt_seed": parts["prompt_seed"] / total if total else nan,  # no variance
         "share_decoding": parts["decoding"] / total if sampled and total else nan,
         "prompt_seed_lo": lo,
         "prompt_seed_hi": hi,

@@ -7,7 +7,7 @@ of its prompt set for a mean score. The claims are then judged on those arrays e
 on the judge's own (same tests, same adjustment, same threshold band), giving each claim's
 ``strict_verdict`` and, for the comparison it shows, ``strict_difference`` with its
 interval. A claim is flagged when, for one of its parts, the strict verdict (the part's
-direction) or the sign of its difference differs from the judged one, or the points the
+direction) differs from the judged one, the sign of its difference reverses, or the points the
 failing responses carry (judged minus strict difference, towards the judged winner) exceed
 half of its difference: a flag is never just a share of failing responses, and never fires
 where failing responses count against the side that wins.
@@ -34,7 +34,7 @@ from hhalign.claims import (
     stable_range,
     with_chosen,
 )
-from hhalign.metrics import METRICS, thresholds
+from hhalign.metrics import METRICS, RATES, thresholds
 
 WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
 
@@ -96,12 +96,14 @@ def part_flag(
     (row, d_judged), (hard, d_strict) = judged, strict
     diff, strict_diff = row["difference"], hard["difference"]
     carried = np.sign(diff) * (diff - strict_diff)
-    same = d_judged == d_strict and np.sign(diff) == np.sign(strict_diff)
-    if same and not carried > abs(diff) / 2:
+    reversed_sign = np.sign(diff) * np.sign(strict_diff) < 0  # a tie has no sign to lose
+    if d_judged == d_strict and not reversed_sign and not carried > abs(diff) / 2:
         return ""
+    digits = 1 if part[0] in RATES else 2
     return (
-        f"{part_label(part)} {WORDS[d_judged]} as judged ({diff:+.1f}); with the {n_failing} "
-        f"failing responses counted as failures it {WORDS[d_strict]} ({strict_diff:+.1f})"
+        f"{part_label(part)} {WORDS[d_judged]} as judged ({diff:+.{digits}f}); with the "
+        f"{n_failing} failing responses counted as failures it {WORDS[d_strict]} "
+        f"({strict_diff:+.{digits}f})"
     )
 
 
