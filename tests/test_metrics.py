@@ -145,8 +145,12 @@ def test_cas_interval_coverage_by_exact_enumeration_up_to_the_boundary():
     1e-5 grid and at every endpoint the least coverage is 92.7% (at p = 0.98434) with 50
     prompts per set and 91.1% with 50 and 49 (the old claim, >= 93%, came from a 0.01 grid
     that stepped over the dip): what metrics.cas_interval and docs/claims.md state."""
+    from hhalign.metrics import cas_interval
+
     worst, where = cas_coverage_scan(50, 50, 0.5, 0.9995)
     assert 0.927 <= worst < 0.93 and abs(where - 0.98434) < 1e-3, (worst, where)
+    stated = " ".join(cas_interval.__doc__.split())
+    assert "least coverage 92.7%" in stated and "91.1% with 50 and 49" in stated
     worst, _ = cas_coverage_scan(50, 49, 0.5, 0.9995)
     assert 0.911 <= worst < 0.915, worst
     for p1, p2 in [(0.42, 0.22), (0.48, 0.56), (0.36, 0.46), (0.44, 0.66)]:
