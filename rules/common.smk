@@ -59,8 +59,11 @@ wildcard_constraints:
 
 # ---- Helpers that need Snakemake's workflow object --------------------------------------------
 def code(script):
-    """A rule's entry script and every library module it imports: editing any reruns it."""
-    return code_inputs(Path(workflow.basedir) / "scripts" / script)
+    """A rule's entry script and every library module it imports: editing any reruns it.
+    Paths relative to the working directory: a moved or re-cloned checkout with its results
+    and .snakemake metadata sees the same inputs and reruns nothing."""
+    paths = code_inputs(Path(workflow.basedir) / "scripts" / script)
+    return [os.path.relpath(p) for p in paths]
 
 
 def any_view(protocol, section):

@@ -1,10 +1,10 @@
 """Rule compute_win_rates: each judge's win rate of every model over the dataset's chosen
 answers, per protocol and prompt set (ties half, bootstrap intervals)."""
 
-from hhalign.claims import win_rate_table
 from hhalign.io import read_judged_files, stage_logger
-from hhalign.plan import CHOSEN
+from hhalign.runs import CHOSEN
 from hhalign.tables import write_html_tables
+from hhalign.win_rates import win_rate_table
 
 log = stage_logger("compute_win_rates", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output

@@ -4,14 +4,16 @@ Figure 4, and where each metric's uncertainty comes from (variance.csv, Figure 8
 import json
 from pathlib import Path
 
-from hhalign.claims import claims_table, shift_grid, variance_table
+from hhalign.claims import claims_table
+from hhalign.comparisons import shift_grid
 from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves, thresholds
-from hhalign.plan import CHOSEN
 from hhalign.responses import FAILING, audit_table, length_bias, summary_table
+from hhalign.runs import CHOSEN
 from hhalign.strict import strict_columns, strict_tables
 from hhalign.tables import write_claims, write_responses
+from hhalign.variance import variance_table
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params

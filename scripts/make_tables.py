@@ -1,6 +1,6 @@
 """Rule make_tables: Tables 1-2 (CSV and LaTeX) and the LaTeX macros, from score files."""
 
-from hhalign.claims import with_seed_summary
+from hhalign.across_seeds import with_seed_summary
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import RATES, table1, table2
 from hhalign.tables import write_tables

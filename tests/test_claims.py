@@ -9,7 +9,8 @@ from scipy import stats as sps
 from support import paper_metrics
 
 from hhalign import stats
-from hhalign.claims import claims_table, judge_claim, own_levels, scope
+from hhalign.claims import claims_table, judge_claim, scope
+from hhalign.comparisons import own_levels
 
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
 CFG = {
@@ -205,7 +206,7 @@ def test_the_docs_audit_table_is_the_pipeline_s(paper_ratings):
 
 
 def test_win_rates_count_ties_half_and_need_the_chosen_answers():
-    from hhalign.claims import win_rate_table
+    from hhalign.win_rates import win_rate_table
 
     models = {v: {"harmful": np.array([1.0, 2, 3, 4]), "helpful": np.zeros(4)} for v in VARIANTS}
     chosen = long_scores({"chosen": {"harmful": np.array([0.0, 2, 5, 4]), "helpful": np.ones(4)}})
@@ -220,7 +221,7 @@ def test_win_rates_count_ties_half_and_need_the_chosen_answers():
 
 def test_win_rate_intervals_cover_the_truth_on_a_simulated_judge():
     """Model scores N(delta, 1), chosen N(0, 1): P(win) = Phi(delta / sqrt 2)."""
-    from hhalign.claims import win_rate_table
+    from hhalign.win_rates import win_rate_table
 
     rng = np.random.default_rng(11)
     truth = 100 * sps.norm.cdf(0.5 / np.sqrt(2))
@@ -262,7 +263,8 @@ def test_sampled_responses_are_averaged_per_prompt_before_any_statistic():
     """Three samples a prompt (generation.samples): a prompt's label is the mean of its
     samples' labels, every comparison counts prompts, and the chosen answers (one a prompt)
     pair with every sample."""
-    from hhalign.claims import score_arrays, win_rate_table
+    from hhalign.paired import score_arrays
+    from hhalign.win_rates import win_rate_table
 
     rng = np.random.default_rng(4)
     models = {

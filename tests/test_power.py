@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from hhalign.power import needed, spread, variance_components
+from hhalign.power import needed, spread
+from hhalign.variance import variance_components
 
 
 def test_variance_components_recover_known_prompt_seed_and_residual_variances():

@@ -167,7 +167,8 @@ def test_a_run_that_is_not_the_paper_says_so_everywhere(tables, tmp_path):
 def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     """paper/report.tex on this fixture's tables and figures: it compiles, and no line or
     table runs past its column (Table 1 overflowed a column by ~96 pt once)."""
-    from hhalign.claims import claims_table, shift_grid
+    from hhalign.claims import claims_table
+    from hhalign.comparisons import shift_grid
     from hhalign.figures import figure4_thresholds
     from hhalign.metrics import threshold_curves
     from hhalign.tables import write_claims, write_tables

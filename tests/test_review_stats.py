@@ -12,8 +12,9 @@ import pytest
 from scipy import stats as sps
 from support import paper_metrics
 
-from hhalign import power, stats
-from hhalign.claims import adjust, claims_table, scope, seed_level_p, with_mdd
+from hhalign import power, stats, variance
+from hhalign.claims import claimed, claims_table, scope
+from hhalign.comparisons import adjust, seed_level_p, with_mdd
 
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
 CFG = {
@@ -86,10 +87,10 @@ def test_the_planner_never_plans_fewer_prompts_than_the_failed_run(discordant):
     assert prompts == expected and prompts > 50
 
 
-def test_the_plan_row_says_what_it_assumes():
+def test_the_sizing_row_says_what_it_assumes():
     """The observed plan is NaN with a note when the models agree everywhere; a plan for a
     reversal says so; the interval's bound nearest 0 is planned too; never below the run."""
-    from hhalign.claims import plan_row
+    from hhalign.comparisons import sizing_row
 
     row = {
         "metric": "HmR",
@@ -99,15 +100,17 @@ def test_the_plan_row_says_what_it_assumes():
         "ci_high": 0.0,
         "level": 0.05,
     }
-    plan = plan_row(row, 6.0, None, CFG)
-    assert math.isnan(plan["prompts_for_observed"]) and "agree on every prompt" in plan["plan_note"]
+    plan = sizing_row(row, 6.0, None, CFG)
+    assert (
+        math.isnan(plan["prompts_for_observed"]) and "agree on every prompt" in plan["sizing_note"]
+    )
     assert plan["prompts_for_paper"] > 50
     d = np.zeros((1, 50))
     d[0, :6], d[0, 6:10] = -1, 1
     row |= {"_d": {"harmful": d}, "difference": -4.0, "ci_low": -12.0, "ci_high": 4.0}
-    plan = plan_row(row, 6.0, None, CFG, n_parts=3)
-    assert "reverse" in plan["plan_note"] and "1 of 3" in plan["plan_note"]
-    assert "if the observed difference and discordance were the truth" in plan["plan_note"]
+    plan = sizing_row(row, 6.0, None, CFG, n_parts=3)
+    assert "reverse" in plan["sizing_note"] and "1 of 3" in plan["sizing_note"]
+    assert "if the observed difference and discordance were the truth" in plan["sizing_note"]
     assert plan["prompts_for_bound"] == math.inf  # the interval reaches 0
     assert plan["prompts_for_observed"] >= 50
 
@@ -197,7 +200,7 @@ def test_levels_match_the_adjustment_they_serve():
     pairs["p_holm"] = pairs.groupby(["protocol", "metric"])["p"].transform(
         lambda x: stats.holm(list(x))
     )
-    out = adjust(pairs, VARIANTS, {"family": "claims", "alpha": 0.05}, {"exp_a", "exp_b"})
+    out = adjust(pairs, {"family": "claims", "alpha": 0.05}, {"exp_a", "exp_b"}, claimed(VARIANTS))
     explore = out[out["family"] == "experiments"]
     m = len(explore)
     ranks = explore["p"].rank(method="first").to_numpy()
@@ -213,7 +216,7 @@ def test_levels_match_the_adjustment_they_serve():
 
 
 def test_a_missing_response_is_not_the_word_nan():
-    from hhalign.claims import response_lengths
+    from hhalign.paired import response_lengths
 
     scores = sampled_scores({"sft": 1}, k=1)
     scores["response"] = "ok fine"
@@ -229,7 +232,7 @@ def test_win_rate_intervals_cover_near_0_and_100():
     >= 0.915 everywhere (0.916 at 2.06%, 0.92 at 2% and 98%, the values docs/claims.md
     states); before, the percentile bootstrap covered 0.62 at 2% and gave [0, 0] when every
     win is 0."""
-    from hhalign.claims import win_interval
+    from hhalign.win_rates import win_interval
 
     n, seed = 50, np.random.SeedSequence(0)
     bounds = np.array(
@@ -261,7 +264,7 @@ def test_variance_components_have_intervals_that_cover(seeds, sd_seed):
             + rng.normal(0, sd_seed, seeds)[:, None]
             + rng.normal(0, 1, (seeds, 50))
         )
-        comp = power.variance_components(y)
+        comp = variance.variance_components(y)
         for key, value in truth.items():
             hits[key] += comp[f"{key}_lo"] <= value <= comp[f"{key}_hi"]
     for key, n in hits.items():

@@ -9,7 +9,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.power import TTestPower
 
 from hhalign import stats
-from hhalign.claims import claims_table, score_arrays
+from hhalign.claims import claims_table
+from hhalign.paired import score_arrays
 
 W = {"s": 100.0}
 
@@ -213,7 +214,7 @@ def test_the_audit_verdicts_on_the_released_scores(paper_ratings):
 
 
 def test_run_names_keep_the_first_seeds_paths():
-    from hhalign.config import run_name, split_run
+    from hhalign.runs import run_name, split_run
 
     seeds = [42, 7]
     assert [run_name(v, s, seeds) for v, s in (("sft", 42), ("sft_dpo", 7), ("base", 7))] == [
@@ -226,7 +227,7 @@ def test_run_names_keep_the_first_seeds_paths():
 
 
 def test_table1_gets_per_seed_rows_and_a_summary_over_seeds(tmp_path):
-    from hhalign.claims import with_seed_summary
+    from hhalign.across_seeds import with_seed_summary
     from hhalign.io import read_score_files, write_scores
     from hhalign.metrics import main_rows, table1, table2
     from hhalign.tables import write_tables

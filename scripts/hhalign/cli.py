@@ -11,6 +11,11 @@ from pathlib import Path
 
 import torch
 
+from hhalign.failures import directory_bytes
+from hhalign.io import log_failure, stage_logger
+from hhalign.lock import acquire
+from hhalign.train import TrainingRun, write_history
+
 
 def training_parser(description: str) -> argparse.ArgumentParser:
     """Arguments common to every training entry point."""
@@ -81,8 +86,6 @@ def tracker(out: str) -> str:
 def lock_checkpoints(path: str):
     """The job's lock on its checkpoint directory: an orphaned training job (its Snakemake
     run killed) and a rerun beside it must not write one directory."""
-    from hhalign.lock import acquire
-
     return acquire(
         Path(path) / LOCK_FILE,
         f"checkpoint directory {path}",
@@ -114,9 +117,6 @@ def distributed_state():
 def main(stage: str, train_fn) -> None:
     """Run ``train`` under the job's log: a failure ends the log with its cause and fix
     (a full disk names the path and the space), as the script rules' logs do."""
-    from hhalign.failures import directory_bytes
-    from hhalign.io import log_failure, stage_logger
-
     args = training_parser(f"rule {stage}").parse_args()
     log = stage_logger(stage)
     try:
@@ -138,8 +138,6 @@ def train(stage: str, train_fn, args: argparse.Namespace, log) -> None:
     are removed once the run has finished: they only serve to resume an interrupted
     run, and must not leak into a later run.
     """
-    from hhalign.train import TrainingRun, write_history
-
     state = distributed_state()
     threads = set_threads(args.threads, state.num_processes)
     log.info("%d process(es), %d torch thread(s) each", state.num_processes, threads)

@@ -9,14 +9,11 @@ run before any job starts, naming the key.
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jsonschema
 import yaml
-
-from hhalign.judges import KINDS
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -36,19 +33,6 @@ class ModelRef(NamedTuple):
         revision = f" --revision {self.revision}" if self.revision else ""
         pickle = "" if self.safetensors_only else " --allow-pickle"
         return f"--start {self.path}{revision}{pickle}"
-
-
-def run_name(variant: str, seed: int, seeds: list[int]) -> str:
-    """Directory name of ``variant`` trained with ``seed``: the variant itself for Base (not
-    trained) and for the first of ``seeds`` (a one-seed run keeps its paths), else
-    ``{variant}_seed{seed}``."""
-    return variant if variant == "base" or seed == seeds[0] else f"{variant}_seed{seed}"
-
-
-def split_run(name: str, seeds: list[int]) -> tuple[str, int]:
-    """(variant, seed) of a run directory name (the inverse of ``run_name``)."""
-    match = re.fullmatch(r"(.+)_seed(\d+)", name)
-    return (match[1], int(match[2])) if match else (name, seeds[0])
 
 
 class ConfigError(ValueError):
@@ -297,11 +281,6 @@ def check_judges(judges: list[dict]) -> None:
             raise ConfigError(
                 f"judge {judge['name']!r}: source trained is the first judge's alone "
                 "(models.judge). Fix: train: true, with the model training starts from"
-            )
-        if judge["train"] and not KINDS[judge["kind"]].trainable:
-            raise ConfigError(
-                f"judge {judge['name']!r}: a {judge['kind']} judge is a generative classifier; "
-                "the reward trainer cannot train it. Fix: train: false"
             )
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from hhalign.metrics import RATES, SET_RATE, THRESHOLD_KEYS, main_rows
-from hhalign.power import NOT_SEPARABLE
 from hhalign.tables import display
+from hhalign.variance import NOT_SEPARABLE
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
 STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}

@@ -15,6 +15,9 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from hhalign.failures import failure_line
+from hhalign.runs import split_run
+
 
 def open_text(path: str | Path) -> TextIO:
     """Open a text file for reading, transparently gunzipping when it ends in .gz."""
@@ -122,8 +125,6 @@ def log_failure(
     """
     from tqdm import tqdm
 
-    from hhalign.failures import failure_line
-
     for bar in list(getattr(tqdm, "_instances", ())):
         bar.close()
     logger.error("traceback:", exc_info=(type(err), err, err.__traceback__))
@@ -200,7 +201,6 @@ def read_score_files(
     """Score files as one long table with protocol, variant, seed and prompt_set columns;
     ``keys`` name each file's (protocol, run, prompt set), where a run is a variant with
     ``_seed<N>`` for seeds after the first of ``seeds`` (see ``config.run_name``)."""
-    from hhalign.config import split_run
 
     seeds = seeds or [0]
     parts = []

@@ -213,7 +213,7 @@ def check_plan_judges(plan) -> None:
 def load_judge(judge: dict, ref: dict, dtype: str):
     """(model, tokenizer, device) of a judge, its tokenizer checked for its kind before any
     response is read."""
-    from hhalign.models import load_for_inference
+    from hhalign.models import load_for_inference  # imports torch: the plan reads KINDS
 
     model, tokenizer, device = load_for_inference(
         ref["path"], ref["revision"], KINDS[judge["kind"]].loads, ref["safetensors_only"], dtype
@@ -224,7 +224,7 @@ def load_judge(judge: dict, ref: dict, dtype: str):
 
 def score_pair_judge(judge: dict, model, tokenizer, rows: list[dict], cfg: dict):
     """A pair judge scores as the paper's judge does (``scoring.score_table``)."""
-    from hhalign.scoring import score_table
+    from hhalign.scoring import score_table  # imports torch: the plan reads KINDS
 
     return score_table(model, tokenizer, rows, cfg, True)
 
@@ -259,3 +259,14 @@ KINDS: dict[str, Kind] = {
     "chat": Kind("reward", ("harmful", "helpful"), True, True, check_chat, score_template_judge),
     "guard": Kind("causal", ("harmful",), False, True, check_guard, score_template_judge),
 }
+
+
+def check_kinds(judges: list[dict]) -> None:
+    """Refuse a judge the reward trainer cannot train (``train: true`` on a generative
+    classifier), naming the judge and the fix."""
+    for judge in judges[1:]:
+        if judge["train"] and not KINDS[judge["kind"]].trainable:
+            raise JudgeError(
+                f"judge {judge['name']!r}: a {judge['kind']} judge is a generative classifier; "
+                "the reward trainer cannot train it. Fix: train: false in its judges[] entry"
+            )

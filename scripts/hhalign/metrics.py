@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hhalign.stats import bootstrap_interval
+
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 Z95 = 1.959963984540054
-PROMPT_SETS = ("harmful", "helpful")
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,6 @@ def threshold_curves(
     the prompts; a model with several seeds (or sampled responses) the percentile interval
     of a bootstrap over prompts and seeds (its seeds and samples are not new prompts:
     pooling them as trials would narrow the band), as Table 1's across-seed rows do."""
-    from hhalign.stats import bootstrap_interval
 
     groups = scores.groupby(["protocol", "variant", "prompt_set"], sort=False)
     streams = iter(np.random.SeedSequence([seed, 2]).spawn(len(groups) * len(shifts)))

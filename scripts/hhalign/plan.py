@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from hhalign.config import ModelRef, model_source, run_name, split_run
+from hhalign.config import ModelRef, model_source
+from hhalign.judges import KINDS, check_kinds
+from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
 
-PROMPT_SETS = ("harmful", "helpful")
-CHOSEN = "chosen"  # the dataset's chosen answers, scored like a model's responses
 FIGURES = ("fig1_rates", "fig2_scores", "fig3_means")
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a
@@ -65,6 +65,9 @@ class Plan:
     config: dict
     views: dict[str, dict]
 
+    def __post_init__(self) -> None:
+        check_kinds(self.config["judges"])
+
     # The run's shape.
     @property
     def results(self) -> str:
@@ -96,8 +99,6 @@ class Plan:
 
     def judge_sets(self, name: str) -> list[str]:
         """The prompt sets a judge reads (a guard judges harmfulness alone)."""
-        from hhalign.judges import KINDS
-
         return list(KINDS[self.judges[name]["kind"]].prompt_sets)
 
     def view(self, protocol: str, section: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from hhalign.hub import explain
 from hhalign.io import CorruptFileError, read_jsonl_lines, write_jsonl
 from hhalign.synthetic import generate_rows
 
@@ -20,8 +21,6 @@ def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Pa
     This is the only place the pipeline downloads data.
     """
     from huggingface_hub import hf_hub_download
-
-    from hhalign.hub import explain
 
     name = release_path(subset, split)
     try:

@@ -31,17 +31,12 @@ from collections import Counter
 
 import pandas as pd
 
-from hhalign.metrics import wilson
+from hhalign.metrics import OPS, wilson
+from hhalign.text import tokens
 
 TYPES = ("empty", "degenerate", "non_text", "echo", "refusal")
 FAILING = ("empty", "degenerate", "non_text")  # what a flag counts
 STARTS = {"dpo": "base", "sft_dpo": "sft"}  # a trained model's start, for "identical"
-TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def tokens(text: str) -> list[str]:
-    """Words and single punctuation marks, lower-cased."""
-    return TOKEN.findall(text.lower())
 
 
 def last_human_turn(prompt: str) -> str:
@@ -115,8 +110,6 @@ def strict_rates(sub: pd.DataFrame, threshold: float, op: str) -> dict:
     """The prompt set's rate as judged and with empty, degenerate and non-text responses
     counted as failures (``rate_strict``, with its Wilson interval); ``carried``: the points
     of the rate that failing responses carry."""
-    from hhalign.metrics import OPS
-
     passed = OPS[op](sub["score"], threshold)
     strict = passed & ~sub[list(FAILING)].any(axis=1)
     rate, rate_strict = 100.0 * passed.mean(), 100.0 * strict.mean()

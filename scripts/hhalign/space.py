@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hhalign.failures import existing_parent
+from hhalign.hub import is_hub_id
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 ADAMW_COPIES = 3  # weights + first and second moments, same dtype
 
@@ -22,8 +25,6 @@ def weight_bytes(path: str, revision: str | None) -> int | None:
         files = list(local.glob("*.safetensors")) or list(local.glob("pytorch_model*.bin"))
         return sum(p.stat().st_size for p in files) or None
     from huggingface_hub import try_to_load_from_cache
-
-    from hhalign.hub import is_hub_id  # not hhalign.models: torch is seconds at every start
 
     if not is_hub_id(path):
         return None
@@ -59,8 +60,6 @@ def check_plan(plan) -> tuple[str, str] | None:
     (``plan``: an ``hhalign.plan.Plan``), or None when there is room. Weights not on disk
     yet (a first run from the Hub, a tiny run) make the estimate impossible: "info"."""
     import shutil
-
-    from hhalign.failures import existing_parent
 
     trained, checkpointed = [], []
     for p, r in plan.trained():

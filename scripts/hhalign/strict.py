@@ -19,22 +19,17 @@ import numpy as np
 import pandas as pd
 
 from hhalign.claims import (
-    FAILED,
     Part,
-    adjust,
     claim_parts,
+    claimed,
     judge_claim,
-    pairs_table,
     part_directions,
     part_label,
-    rate_differences,
-    score_arrays,
-    shift_grid,
-    signed,
     stable_range,
-    with_chosen,
 )
+from hhalign.comparisons import adjust, pairs_table, rate_differences, shift_grid, signed
 from hhalign.metrics import METRICS, RATES, thresholds
+from hhalign.paired import FAILED, score_arrays, with_chosen
 
 WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
 
@@ -85,7 +80,8 @@ def strict_tables(
             one = mask[:1] if variant == "base" else mask  # Base is one run
             counts[(protocol, variant, prompt_set)] = int(one.sum())
     pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
-    return adjust(pairs, variants, cfg, set(experiments or [])), judged, strict, counts
+    pairs = adjust(pairs, cfg, set(experiments or []), claimed(variants))
+    return pairs, judged, strict, counts
 
 
 def part_flag(

@@ -275,7 +275,7 @@ def claim_sentence(r: pd.Series) -> str:
         f"[{_fmt(r['ci_low'], 1)}, {_fmt(r['ci_high'], 1)}], "
         f"{'Holm' if r['adjustment'].startswith('Holm') else 'BH'}-adjusted $p$ "
         f"{_p(r['p_adj'], equals=True)}, "
-        f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}{planner(r)}"
+        f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}{sizing_sentence(r)}"
         + flag_sentence(r)
     )
 
@@ -300,12 +300,12 @@ def flag_sentence(r: pd.Series) -> str:
     )
 
 
-def planner(r: pd.Series) -> str:
+def sizing_sentence(r: pd.Series) -> str:
     """What would settle a claim that is not separable, as a sentence ("" otherwise): a
     plug-in plan (the observed numbers taken as the truth), with the plan at the interval's
-    bound nearest 0 and what the plan does not cover (``plan_note``)."""
+    bound nearest 0 and what the plan does not cover (``sizing_note``)."""
     n = r.get("prompts_for_observed", float("nan"))
-    note = r.get("plan_note", "")
+    note = r.get("sizing_note", "")
     if r["verdict"] != "not separable":
         return ""
     if pd.isna(n):

@@ -31,6 +31,7 @@ from transformers import (
 )
 
 from hhalign.bpe import train_bpe
+from hhalign.judges import KINDS
 
 
 def policy_tokenizer(bpe: BaseTokenizer) -> PreTrainedTokenizerFast:
@@ -177,8 +178,6 @@ def tiny_judge(bpe: ByteLevelBPETokenizer, kind: str, sizes: dict, max_positions
     """A tiny judge of ``kind`` (config judges[].kind, ``judges.KINDS``) and its tokenizer:
     a DeBERTa text-pair classifier for a kind without a chat template (pair); otherwise a
     Qwen2 with a chat template, a sequence classifier or a causal LM as the kind loads."""
-    from hhalign.judges import KINDS
-
     if not KINDS[kind].chat_template:
         tok = judge_tokenizer(bpe)
         return tiny_deberta(tok, sizes, max_positions, seed), tok
