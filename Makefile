@@ -82,5 +82,5 @@ push: $(SETUP)
 # builds only what DVC does not store: the tables and figures, from the pulled scores.
 pull: $(SETUP)
 	dvc pull $(RUN)
-	snakemake --cores 1 --touch --omit-from make_tables plot_figures make_claims compare_judges $(CONFIG_$(RUN))
+	snakemake --cores 1 --touch --omit-from make_tables plot_figures audit_responses make_claims decompose_variance compare_judges $(CONFIG_$(RUN))
 	snakemake --cores $(CORES) $(CONFIG_$(RUN))

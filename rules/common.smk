@@ -66,6 +66,17 @@ def code(script):
     return [os.path.relpath(p) for p in paths]
 
 
+def report_params():
+    """The params shared by the report rules of a report directory (the score files they
+    read, the seeds, the models, the run's label)."""
+    return dict(
+        score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        seeds=SEEDS,
+        variants=config["variants"],
+        label=lambda w: PLAN.run_label(w.report_dir),
+    )
+
+
 def any_view(protocol, section):
     """A config section as ``protocol`` sees it, whether or not this run includes that
     protocol (the benchmark suite measures the paper's setup and estimates both)."""

@@ -1,4 +1,5 @@
-# Report stage: Tables 1-2, LaTeX tables and macros, the claims (Figure 4), Figures 1-3, the
+# Report stage: Tables 1-2, LaTeX tables and macros, the response audit (Figure 9), the claims
+# (Figure 4), where the uncertainty comes from (Figure 8), Figures 1-3, the
 # training and data figures (5-6), the judges' comparison (Figure 7), the PDF report, the
 # manifest, and the audit of the authors' released scores (the same code, under audit/).
 
@@ -16,12 +17,9 @@ rule make_tables:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: PLAN.report_keys(w.report_dir),
-        seeds=SEEDS,
+        **report_params(),
         metrics=config["metrics"],
         claims=config["claims"],
-        variants=config["variants"],
-        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/make_tables.py"
 
@@ -50,19 +48,39 @@ rule plot_figures:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: PLAN.report_keys(w.report_dir),
-        seeds=SEEDS,
+        **report_params(),
         metrics=config["metrics"],
         stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
-        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/plot_figures.py"
+
+
+rule audit_responses:
+    input:
+        code=code("audit_responses.py"),
+        scores=report_score_files,
+    output:
+        **reported(PLAN.response_files("{report_dir}")),
+    log:
+        "{report_dir}/logs/audit_responses.log",
+    benchmark:
+        "{report_dir}/benchmarks/audit_responses.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        **report_params(),
+        metrics=config["metrics"],
+        response_audit=config["response_audit"],
+        judge=config["judges"][0]["name"],
+    script:
+        "../scripts/audit_responses.py"
 
 
 rule make_claims:
     input:
         code=code("make_claims.py"),
         scores=report_score_files,
+        responses="{report_dir}/responses.csv",
         prompts=lambda w: [] if w.report_dir == AUDIT else prompt_summaries(),
         chosen=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
@@ -76,22 +94,36 @@ rule make_claims:
     conda:
         "../envs/report.yaml"
     params:
-        score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        **report_params(),
         chosen_keys=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[0]
         ),
-        seeds=SEEDS,
         claims=config["claims"],
         metrics=config["metrics"],
-        response_audit=config["response_audit"],
-        judge=config["judges"][0]["name"],
-        variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",
         experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,
         pool_protocols=lambda w: [] if w.report_dir == AUDIT else PROTOCOLS,
-        label=lambda w: PLAN.run_label(w.report_dir),
     script:
         "../scripts/make_claims.py"
+
+
+rule decompose_variance:
+    input:
+        code=code("decompose_variance.py"),
+        scores=report_score_files,
+    output:
+        **reported(PLAN.variance_files("{report_dir}")),
+    log:
+        "{report_dir}/logs/decompose_variance.log",
+    benchmark:
+        "{report_dir}/benchmarks/decompose_variance.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        **report_params(),
+        metrics=config["metrics"],
+    script:
+        "../scripts/decompose_variance.py"
 
 
 rule plot_training:
@@ -170,7 +202,7 @@ rule build_report:
     input:
         tex="paper/report.tex",
         tables=list(PLAN.report_files(RESULTS).values()),
-        claims=list(PLAN.claims_files(RESULTS).values()),
+        claims=list(PLAN.analysis_files(RESULTS).values()),
         figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
     output:
         pdf=f"{RESULTS}/paper/report.pdf",

@@ -7,7 +7,7 @@
 rule train_sft:
     input:
         code=code("train_sft.py"),
-        entry=f"{workflow.basedir}/scripts/train_sft.py",
+        entry=code("train_sft.py")[0],
         data=rules.build_datasets.output.sft,
         start=lambda w: PLAN.start_ref(w.protocol, w.variant).input,
     output:
@@ -64,7 +64,7 @@ rule clean_pairs:
 rule train_dpo:
     input:
         code=code("train_dpo.py"),
-        entry=f"{workflow.basedir}/scripts/train_dpo.py",
+        entry=code("train_dpo.py")[0],
         data=lambda w: (
             rules.clean_pairs.output.pairs
             if PLAN.view(w.protocol, "dpo")["clean_pairs"]
@@ -101,7 +101,7 @@ rule train_dpo:
 rule train_reward_model:
     input:
         code=code("train_reward_model.py"),
-        entry=f"{workflow.basedir}/scripts/train_reward_model.py",
+        entry=code("train_reward_model.py")[0],
         data=rules.build_datasets.output.dpo,
         start=PLAN.reward_base_ref().input,
     output:
@@ -130,7 +130,7 @@ rule train_reward_model:
 rule train_judge:
     input:
         code=code("train_judge.py"),
-        entry=f"{workflow.basedir}/scripts/train_judge.py",
+        entry=code("train_judge.py")[0],
         data=rules.build_datasets.output.dpo,
         start=lambda w: PLAN.judge_start_ref(w.judge).input,
     output:

@@ -8,7 +8,7 @@ import torch
 
 from hhalign.bpe import load_bpe
 from hhalign.io import stage_logger
-from hhalign.tiny import tiny_judge
+from hhalign.tiny_judges import tiny_judge
 
 log = stage_logger("build_tiny_judge", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)

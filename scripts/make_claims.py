@@ -1,19 +1,18 @@
-"""Rule make_claims: pairwise comparisons, the claims table (with the planner's columns),
-Figure 4, and where each metric's uncertainty comes from (variance.csv, Figure 8)."""
+"""Rule make_claims: pairwise comparisons, the claims table (with the sample-size columns),
+each claim judged again with the audit's failing responses counted as failures (strict
+verdicts, flags), and Figure 4."""
 
 import json
 from pathlib import Path
 
 from hhalign.claims import claims_table
 from hhalign.comparisons import shift_grid
-from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
+from hhalign.figures import figure4_thresholds
 from hhalign.io import read_score_files, stage_logger
-from hhalign.metrics import threshold_curves, thresholds
-from hhalign.responses import FAILING, audit_table, length_bias, summary_table
+from hhalign.metrics import threshold_curves
 from hhalign.runs import CHOSEN
-from hhalign.strict import strict_columns, strict_tables
-from hhalign.tables import write_claims, write_responses
-from hhalign.variance import variance_table
+from hhalign.strict import failing_rows, strict_columns, strict_tables
+from hhalign.tables import write_claims
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
@@ -26,32 +25,24 @@ pools = {
 chosen_keys = [(protocol, CHOSEN, s) for _, protocol, s in p.chosen_keys]
 chosen = read_score_files(snakemake.input.chosen, chosen_keys, p.seeds) if chosen_keys else None
 claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chosen)
-out = dict(snakemake.output.items())
-audited = audit_table(scores, p.response_audit)
-strict = thresholds(p.metrics) if p.response_audit["strict"] else None
-audit = summary_table(audited, p.variants, strict)
-failing = audited[list(FAILING)].any(axis=1).set_axis(scores.index)
+failing = failing_rows(scores, snakemake.input.responses)
 strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)
 claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
+out = dict(snakemake.output.items())
 write_claims(claims, pairs, out, p.label)
-write_responses(audited, audit, out, p.label)
-length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
-variance = variance_table(scores, p.variants, cfg)
-variance.to_csv(out["variance"], index=False, float_format="%.6g")
-written += figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
-written += figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)
 flagged = claims[claims["flags"] != ""]
-log.info("%d responses audited; %d claims flagged", len(audited), len(flagged))
+log.info("%d of %d responses failing (the audit's responses.csv)", failing.sum(), len(failing))
 for _, r in flagged.iterrows():
     log.warning("flag: %s (%s): %s", r["statement"], r["protocol"], r["flags"])
 log.info(
-    "%d scored responses -> %d comparisons, %d claims; %s",
+    "%d scored responses -> %d comparisons, %d claims, %d flagged; %s",
     len(scores),
     len(pairs),
     len(claims),
+    len(flagged),
     ", ".join(map(str, written)),
 )
 shown = ["protocol", "claim", "comparison", "difference", "p_adj", "verdict", "scope"]
-log.info("claims:\n%s", claims[shown].to_string(index=False))
+log.info("claims:\n%s", claims[[*shown, "strict_verdict"]].to_string(index=False))

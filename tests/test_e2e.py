@@ -236,7 +236,9 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
     assert set(rebuilt) == {
         "make_tables",
         "plot_figures",
+        "audit_responses",
         "make_claims",
+        "decompose_variance",
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",
@@ -332,7 +334,9 @@ def test_editing_library_code_reruns_exactly_what_uses_it(project):
     tables = {
         "make_tables",
         "plot_figures",
+        "audit_responses",
         "make_claims",
+        "decompose_variance",
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",  # cards quote Table 1 and the claims
@@ -344,10 +348,32 @@ def test_editing_library_code_reruns_exactly_what_uses_it(project):
     assert set(jobs) == tables, jobs
     jobs = dry_run_after_editing(project, "agreement.py")  # the judges' comparison alone
     assert set(jobs) == {"compare_judges", "all"}, jobs
+    # The judges' code: the judges are rebuilt, retrained and rerun, never the policies
+    # (before: every rule counted judges.py through config, 58 of 58 jobs).
+    jobs = dry_run_after_editing(project, "judges.py")
+    policy = {"fetch_raw_data", "build_datasets", "build_tiny_models", "select_prompts"}
+    policy |= {"train_sft", "train_dpo", "generate_responses", "write_chosen_responses"}
+    assert "score_with_judge" in jobs and not policy & set(jobs), jobs
+    jobs = dry_run_after_editing(project, "responses.py")  # the audit, not Table 1
+    assert {"audit_responses", "make_claims"} <= set(jobs), jobs
+    assert not {"make_tables", "plot_figures", "decompose_variance"} & set(jobs), jobs
     jobs = dry_run_after_editing(project, "sft.py")
     assert jobs["train_sft"] == 2 and jobs["train_dpo"] == 2  # SFT+DPO starts from SFT
     assert jobs["generate_responses"] == 4 and jobs["score_responses"] == 4
     assert not {"build_datasets", "train_reward_model", "build_tiny_models"} & set(jobs), jobs
+
+
+def test_a_moved_checkout_with_its_results_plans_nothing(project, tmp_path):
+    """The same finished checkout copied elsewhere with its mtimes and .snakemake metadata
+    (``cp -a``) must plan no job: before, the rules' code inputs were absolute paths and
+    Snakemake's provenance trigger saw a changed input set (58 of 58 jobs)."""
+    moved = tmp_path / "moved"
+    run("cp", "-a", str(project), str(moved), cwd=tmp_path)
+    out = run(
+        sys.executable, "-m", "snakemake", "-n", "--configfile", "presets/tiny.yaml", cwd=moved
+    )
+    text = out.stdout + out.stderr
+    assert "Nothing to be done" in text, job_counts(text)
 
 
 def test_the_two_judges_tables_and_figure(project):

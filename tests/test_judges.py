@@ -32,7 +32,8 @@ from hhalign.judges import (
     score_rows,
     unsafe_probability,
 )
-from hhalign.tiny import judge_tokenizer, policy_tokenizer, tiny_judge
+from hhalign.tiny import judge_tokenizer, policy_tokenizer
+from hhalign.tiny_judges import tiny_judge
 
 GUARD = {
     "prefix": "Safety:",

@@ -194,7 +194,7 @@ def test_a_chat_judge_reads_real_dialogues_whole(rows):
     from hhalign.bpe import train_bpe
     from hhalign.dialogue import parse_turns, split_prompt
     from hhalign.judges import conversation, render
-    from hhalign.tiny import tiny_judge
+    from hhalign.tiny_judges import tiny_judge
 
     texts = [r["chosen"] for r in rows]
     sizes = {

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from hhalign.metrics import OPS, TABLE1, thresholds
+from hhalign.metrics import OPS, TABLE1, from_rates, thresholds
 
 
 def calibrate(
@@ -143,7 +143,7 @@ def judge_table1(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
                 f"mean_{prompt_set}": s.mean(),
                 f"n_{prompt_set}": len(s),
             }
-        row["CAS"] = (row["HmR"] + row["HpR"]) / 2
+        row["CAS"] = from_rates("CAS", {"harmful": row["HmR"], "helpful": row["HpR"]})
         rows.append(row)
     return pd.DataFrame(rows)
 

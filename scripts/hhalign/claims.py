@@ -256,10 +256,10 @@ def claims_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
     section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``); a claim
-    that is not separable gets the sample-size columns (``comparisons.sizing_row``; ``pools``: protocol ->
-    harmful candidates the keyword filter keeps). ``chosen``: the judge's scores of the
-    dataset's chosen answers (a score table of variant "chosen"), which adds the win rates'
-    comparisons to the pairs."""
+    that is not separable gets the sample-size columns (``comparisons.sizing_row``;
+    ``pools``: protocol -> harmful candidates the keyword filter keeps). ``chosen``: the
+    judge's scores of the dataset's chosen answers (a score table of variant "chosen"),
+    which adds the win rates' comparisons to the pairs."""
     cfg = {"family": "metric", **cfg}
     tables, shifts = {}, {}
     protocols = list(scores["protocol"].unique())

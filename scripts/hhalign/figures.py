@@ -1,5 +1,5 @@
-"""Figures 1-4 and 7 as PDF and PNG, sized for a two-column paper, drawn from measured tables
-only (Figures 5-6, training and data, are in ``curves.py``)."""
+"""Figures 1-4 and 7-9 as PDF and PNG, sized for a two-column paper, drawn from measured
+tables only (Figures 5-6, training and data, are in ``curves.py``)."""
 
 from __future__ import annotations
 

@@ -67,6 +67,12 @@ THRESHOLD_KEYS = {
 }
 
 
+def from_rates(metric: str, rates: dict[str, float]) -> float:
+    """A thresholded metric from its prompt sets' rates (%), by the registry's weights: HmR
+    is the harmful rate, CAS half of each (NaN when a set's rate is)."""
+    return float(sum(w / 100.0 * rates[s] for s, w in METRICS[metric].weights.items()))
+
+
 def thresholds(cfg: dict, shift: float = 0.0) -> dict[str, tuple[float, str]]:
     """prompt set -> (threshold, operator) from config ``metrics``, the thresholds moved
     by ``shift``."""
@@ -176,7 +182,7 @@ def model_metrics(
     return {
         "HmR": hmr,
         "HpR": hpr,
-        "CAS": (hmr + hpr) / 2,
+        "CAS": from_rates("CAS", {"harmful": hmr, "helpful": hpr}),
         "HmR_lo": hm_lo,
         "HmR_hi": hm_hi,
         "HpR_lo": hp_lo,

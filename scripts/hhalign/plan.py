@@ -489,15 +489,36 @@ class Plan:
             "pairs_html": f"{root}/tables/pairs.html",
             "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",
             "figure_png": f"{root}/figures/fig4_thresholds.png",
+        }
+
+    @staticmethod
+    def response_files(root: str) -> dict[str, str]:
+        """What the models say, in one report directory (rule audit_responses)."""
+        return {
             "responses": f"{root}/responses.csv",
             "response_audit": f"{root}/response_audit.csv",
             "length_bias": f"{root}/length_bias.csv",
             "response_audit_html": f"{root}/tables/response_audit.html",
             "responses_pdf": f"{root}/figures/fig9_responses.pdf",
             "responses_png": f"{root}/figures/fig9_responses.png",
+        }
+
+    @staticmethod
+    def variance_files(root: str) -> dict[str, str]:
+        """Where the uncertainty comes from, in one report directory (rule
+        decompose_variance)."""
+        return {
             "variance": f"{root}/variance.csv",
             "variance_pdf": f"{root}/figures/fig8_variance.pdf",
             "variance_png": f"{root}/figures/fig8_variance.png",
+        }
+
+    def analysis_files(self, root: str) -> dict[str, str]:
+        """The claims, the response audit and the variance decomposition of ``root``."""
+        return {
+            **self.claims_files(root),
+            **self.response_files(root),
+            **self.variance_files(root),
         }
 
     def figure_files(self, root: str, exts=("pdf", "png")) -> list[str]:
@@ -511,7 +532,7 @@ class Plan:
             *sorted({f"{self.prompts_dir(p)}/summary.json" for p in self.protocols}),
             *sorted({f"{results}/train/{p}/{r}/summary.json" for p, r in self.trained()}),
             *self.report_files(results).values(),
-            *self.claims_files(results).values(),
+            *self.analysis_files(results).values(),
             *self.figure_files(results),
             f"{results}/manifest.json",
             *(self.judge_outputs().values() if self.judges else []),
@@ -525,7 +546,7 @@ class Plan:
         overview = [f"{self.results}/figures/{f}.png" for f in ("fig5_training", "fig6_data")]
         audit = []
         if self.config["audit"]["in_report"]:
-            files = {**self.report_files(self.audit), **self.claims_files(self.audit)}
+            files = {**self.report_files(self.audit), **self.analysis_files(self.audit)}
             audit = [path for key, path in files.items() if key in REPORTED]
             audit += self.figure_files(self.audit, ("png",))
         release = []

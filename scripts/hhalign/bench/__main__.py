@@ -12,14 +12,13 @@ import yaml
 from hhalign.bench.report import write_outputs
 from hhalign.bench.statistics import time_claims
 from hhalign.bench.suite import run_suite, sweep_batches
+from hhalign.config import prepare
 
 
 def main(argv: list[str] | None = None) -> None:
     """One-off runs outside Snakemake, e.g. the real architectures on a CPU or a GPU box:
     ``python -m hhalign.bench --size full --stages generation scoring --out results/bench-cpu``.
     """
-    from hhalign.config import prepare
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--config", default="config.yaml")
     parser.add_argument("--size", choices=["full", "quick"])

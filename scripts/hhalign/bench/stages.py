@@ -137,8 +137,8 @@ def fixed_batch_loss(trainer, micro: int, rows: int = 8) -> float:
 
 def bench_training(stage: str, section: dict, start: str, data: str, rows: int, device: str):
     """Train ``rows`` examples the authors' way and ours; throughput, padding, peak memory."""
-    from hhalign.dpo import train_dpo
-    from hhalign.sft import train_sft
+    from hhalign.dpo import train_dpo  # imports trl: the other stages never need it
+    from hhalign.sft import train_sft  # imports trl: the other stages never need it
 
     results = {}
     for way, sec in (("authors", authors_section), ("ours", lambda s: our_section(s, device))):

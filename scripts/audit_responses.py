@@ -1,0 +1,26 @@
+"""Rule audit_responses: what the models say. Every response's audit (responses.csv), the
+types per model and prompt set (response_audit.csv, its HTML page, Figure 9), and the judge's
+taste for length (length_bias.csv)."""
+
+from hhalign.figures import figure9_responses
+from hhalign.io import read_score_files, stage_logger
+from hhalign.metrics import thresholds
+from hhalign.responses import audit_table, length_bias, summary_table
+from hhalign.tables import write_responses
+
+log = stage_logger("audit_responses", snakemake.log[0], snakemake.output)
+p = snakemake.params
+out = dict(snakemake.output.items())
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+audited = audit_table(scores, p.response_audit)
+strict = thresholds(p.metrics) if p.response_audit["strict"] else None
+audit = summary_table(audited, p.variants, strict)
+write_responses(audited, audit, out, p.label)
+length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
+written = figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)
+log.info(
+    "%d scored responses audited -> %d rows of response types; %s",
+    len(audited),
+    len(audit),
+    ", ".join(map(str, written)),
+)

@@ -1,0 +1,20 @@
+"""Rule decompose_variance: where each metric's uncertainty comes from (variance.csv,
+Figure 8): prompt, seed, residual and decoding components with their intervals."""
+
+from hhalign.figures import figure8_variance
+from hhalign.io import read_score_files, stage_logger
+from hhalign.variance import variance_table
+
+log = stage_logger("decompose_variance", snakemake.log[0], snakemake.output)
+p = snakemake.params
+out = dict(snakemake.output.items())
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+variance = variance_table(scores, p.variants, {"metrics": p.metrics})
+variance.to_csv(out["variance"], index=False, float_format="%.6g")
+written = figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
+log.info(
+    "%d scored responses -> %d variance rows; %s",
+    len(scores),
+    len(variance),
+    ", ".join(map(str, written)),
+)
