@@ -84,6 +84,10 @@ rule make_claims:
         claims=config["claims"],
         metrics=config["metrics"],
         response_audit=config["response_audit"],
+        failing_continues=lambda w: {
+            protocol: any_view(protocol, "response_audit")["failing_continues"]
+            for protocol in (["paper"] if w.report_dir == AUDIT else PROTOCOLS)
+        },
         judge=config["judges"][0]["name"],
         variants=config["variants"],
         figure_stem="{report_dir}/figures/fig4_thresholds",

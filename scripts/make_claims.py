@@ -9,7 +9,7 @@ from hhalign.figures import figure4_thresholds, figure8_variance, figure9_respon
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import threshold_curves, thresholds
 from hhalign.plan import CHOSEN
-from hhalign.responses import audit_table, claim_flags, length_bias, summary_table
+from hhalign.responses import audit_table, claim_flags, failing_types, length_bias, summary_table
 from hhalign.tables import write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
@@ -26,7 +26,11 @@ claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chos
 out = dict(snakemake.output.items())
 audited = audit_table(scores, p.response_audit)
 strict = thresholds(p.metrics) if p.response_audit["strict"] else None
-audit = summary_table(audited, p.variants, strict)
+failing = {
+    protocol: failing_types({"failing_continues": on})
+    for protocol, on in p.failing_continues.items()
+}
+audit = summary_table(audited, p.variants, strict, failing)
 claims["flags"] = claim_flags(claims, pairs, audit, p.response_audit["flag_share"])
 write_claims(claims, pairs, out, p.label)
 write_responses(audited, audit, out, p.label)

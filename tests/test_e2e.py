@@ -121,7 +121,7 @@ def test_the_pdf_report_builds_through_its_rule(project):
         assert "Pipeline check, not a reproduction" in " ".join(text.split())
         cmd = ["pdftotext", str(pdf), "-"]
         text = " ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.split())
-        assert "Flag: dpo: 100% empty/degenerate/non-text" in text  # DPO's commas, seen
+        assert "Flag: dpo: 100% failing responses" in text  # DPO's commas, seen
 
 
 def test_a_model_that_wins_by_saying_commas_is_seen(project):
@@ -135,7 +135,7 @@ def test_a_model_that_wins_by_saying_commas_is_seen(project):
     won = claims[claims["claim"] == "dpo_beats_base_hpr"]
     assert won["flags"].str.contains("dpo: ").all()
     assert (
-        "dpo: 100% empty/degenerate/non-text"
+        "dpo: 100% failing responses"
         in (project / TINY / "tables" / "claims.html").read_text()
     )
     table1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])

@@ -108,7 +108,7 @@ def test_a_claim_won_by_a_degenerate_model_is_flagged():
         ]
     )
     flags = claim_flags(claims, pairs, summary, 25)
-    assert flags == ["dpo: 62% empty/degenerate/non-text (helpful)", ""]
+    assert flags == ["dpo: 62% failing responses (helpful)", ""]
 
 
 def test_strict_rates_count_failing_responses_as_failures():
