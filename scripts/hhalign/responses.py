@@ -227,3 +227,80 @@ def length_bias(audited: pd.DataFrame, judge: str) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+LABELLED = ("empty", "non_text", "degenerate", "echo", "continues_dialogue", "refusal")
+UNION = ("empty", "degenerate", "non_text", "echo")  # the union the dev set's floors cover
+
+
+def audit_labelled(labelled: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    """The audit's flags for hand-labelled responses (``labelled``: prompt, response, model
+    and a 0/1 column per type, as in ``tests/data/release_dev.csv``)."""
+    pairs = zip(labelled["prompt"], labelled["response"], strict=True)
+    return pd.DataFrame([audit_response(p, r, rules) for p, r in pairs])[list(LABELLED)]
+
+
+def labelled_scores(labelled: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    """The audit (``found``, from ``audit_labelled``) against the hand labels: per type and
+    for the union of empty, degenerate, non-text and echo, the labelled and detected
+    counts, true and false positives, false negatives, precision and recall (NaN where
+    undefined)."""
+    truth = labelled[list(LABELLED)].astype(bool).reset_index(drop=True)
+    rows = []
+    for kind in (*LABELLED, "union"):
+        cols = list(UNION) if kind == "union" else [kind]
+        said, real = found[cols].any(axis=1), truth[cols].any(axis=1)
+        tp, fp, fn = int((said & real).sum()), int((said & ~real).sum()), int((~said & real).sum())
+        rows.append(
+            {
+                "flag": kind,
+                "labelled": int(real.sum()),
+                "detected": int(said.sum()),
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": tp / (tp + fp) if tp + fp else float("nan"),
+                "recall": tp / (tp + fn) if tp + fn else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def labelled_counts(labelled: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    """Per model: each type's count by the hand labels and by the audit (``<type>_found``)."""
+    parts = [
+        labelled[["model", *LABELLED]].reset_index(drop=True),
+        found.astype(int).add_suffix("_found"),
+    ]
+    return pd.concat(parts, axis=1).groupby("model", sort=False).sum()
+
+
+def markdown(scores: pd.DataFrame, counts: pd.DataFrame) -> str:
+    """The two dev-set tables of docs/claims.md (precision and recall; counts per model)."""
+    lines = [
+        "| flag | labelled | detected | precision | recall |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in scores.itertuples():
+        name = "union (empty/degenerate/non-text/echo)" if r.flag == "union" else r.flag
+        lines.append(
+            f"| {name} | {r.labelled} | {r.detected} | {r.precision:.2f} | {r.recall:.2f} |"
+        )
+    lines += ["", "| model | " + " | ".join(LABELLED) + " |", "| --- |" + " --- |" * len(LABELLED)]
+    for model, r in counts.iterrows():
+        cells = [f"{r[k]} / {r[k + '_found']}" for k in LABELLED]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m hhalign.responses tests/data/release_dev.csv
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config_rules = yaml.safe_load((root / "config.yaml").read_text())["response_audit"]
+    table = pd.read_csv(sys.argv[1], keep_default_na=False)
+    flags = audit_labelled(table, config_rules)
+    print(markdown(labelled_scores(table, flags), labelled_counts(table, flags)))

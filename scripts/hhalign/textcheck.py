@@ -293,10 +293,19 @@ def similar_sentences(response: str, prompt: str, min_words: int, changes: int, 
     return found
 
 
+def is_stock(text: str, patterns: list[str], changes: int) -> bool:
+    """Whether ``text`` is a stock phrase (one of ``patterns``, case-insensitive) with at
+    most ``changes`` other words: something any reply may say, not a copy."""
+    rest = normalize(text)
+    for pattern in patterns:
+        rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
+    return len(rest) < len(normalize(text)) and len(WORD.findall(rest)) <= changes
+
+
 def echo_share(prompt: str, response: str, rules: dict) -> float:
-    """The share of the response's non-space characters (speaker tags left out) that copy
-    prompt text verbatim or near-verbatim; when invented turns follow the model's own reply,
-    the larger of that and the own reply's share."""
+    """The share of the response's characters that copy prompt text verbatim or
+    near-verbatim (copies that are stock phrases excepted, ``is_stock``); when invented
+    turns follow the model's own reply, the larger of that and the own reply's share."""
     spans = copied_spans(response, prompt, rules["echo_min_words"], rules["echo_changes"])
     spans += similar_sentences(
         response,
@@ -307,7 +316,8 @@ def echo_share(prompt: str, response: str, rules: dict) -> float:
     )
     copied = [False] * len(response)
     for lo, hi in spans:
-        copied[lo:hi] = [True] * (hi - lo)
+        if not is_stock(response[lo:hi], rules["echo_stock_phrases"], rules["echo_changes"]):
+            copied[lo:hi] = [True] * (hi - lo)
     turns = [t for t in speaker_turns(response) if response[t.start : t.end].strip()]
     if not turns:
         return 0.0
