@@ -134,10 +134,7 @@ def test_a_model_that_wins_by_saying_commas_is_seen(project):
     claims = pd.read_csv(project / TINY / "claims.csv", keep_default_na=False)
     won = claims[claims["claim"] == "dpo_beats_base_hpr"]
     assert won["flags"].str.contains("dpo: ").all()
-    assert (
-        "dpo: 100% failing responses"
-        in (project / TINY / "tables" / "claims.html").read_text()
-    )
+    assert "dpo: 100% failing responses" in (project / TINY / "tables" / "claims.html").read_text()
     table1 = pd.read_csv(project / TINY / "table1.csv").set_index(["protocol", "model"])
     assert table1.loc[("paper", "dpo"), "HpR"] >= 90  # what the judge alone would crown
     # With failing responses counted as failures (response_audit.strict), DPO's rates are

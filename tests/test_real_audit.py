@@ -303,3 +303,27 @@ def test_what_the_corrected_extraction_leaves(dev):
         for p, r in zip(labelled["prompt"], cut, strict=True)
     ]
     assert (found["continues_dialogue"].sum(), sum(after)) == (61, 24)
+
+
+def test_the_release_audit_counts_each_model_s_real_responses(dev):
+    """results/audit/response_audit.csv: the authors' released rows (prompt, response,
+    rating, as in their eval/*.json) go through the same import and audit; on the dev set's
+    responses its counts per model are the detectors' counts."""
+    from hhalign.audit import release_scores
+    from hhalign.responses import audit_table, summary_table
+
+    labelled, found = dev
+    variants = ["base", "sft", "dpo", "sft_dpo"]
+    tables = []
+    for prompt_set in ("harmful", "helpful"):
+        rows = [
+            {"model": r.model, "prompt": r.prompt, "response": r.response, "rating": 0.0}
+            for r in labelled[labelled["prompt_set"] == prompt_set].itertuples()
+        ]
+        for variant, table in release_scores(rows, prompt_set, variants).items():
+            tables.append(table.assign(protocol="paper", variant=variant, prompt_set=prompt_set))
+    summary = summary_table(audit_table(pd.concat(tables), RULES), variants)
+    counts = summary.assign(**{k: summary[k] * summary["n"] / 100 for k in LABELLED})
+    per_model = counts.groupby("model")[list(LABELLED)].sum().round().astype(int)
+    expected = labelled_counts(labelled, found)[[f"{k}_found" for k in LABELLED]]
+    assert (per_model.loc[expected.index].to_numpy() == expected.to_numpy()).all()
