@@ -152,6 +152,8 @@ def loop_share(text: str, toks: list[str], spans: list[tuple[int, int]], times: 
         seen: dict[tuple, list[int]] = {}
         for i in range(n_tok - n + 1):
             seen.setdefault(tuple(toks[i : i + n]), []).append(i)
+        if best >= 1.0 or len(seen) == n_tok - n + 1:  # all of it, or nothing repeats
+            break  # (no n-gram repeats: no longer one does either)
         for unit, where in seen.items():
             if len(where) < times - 1:
                 continue
