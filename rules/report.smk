@@ -71,6 +71,10 @@ rule audit_responses:
         **report_params(),
         metrics=config["metrics"],
         response_audit=config["response_audit"],
+        failing_continues=lambda w: {
+            protocol: any_view(protocol, "response_audit")["failing_continues"]
+            for protocol in (["paper"] if w.report_dir == AUDIT else PROTOCOLS)
+        },
         judge=config["judges"][0]["name"],
     script:
         "../scripts/audit_responses.py"
@@ -100,6 +104,10 @@ rule make_claims:
         ),
         claims=config["claims"],
         metrics=config["metrics"],
+        failing_continues=lambda w: {
+            protocol: any_view(protocol, "response_audit")["failing_continues"]
+            for protocol in (["paper"] if w.report_dir == AUDIT else PROTOCOLS)
+        },
         figure_stem="{report_dir}/figures/fig4_thresholds",
         experiments=lambda w: [] if w.report_dir == AUDIT else PLAN.experiments,
         pool_protocols=lambda w: [] if w.report_dir == AUDIT else PROTOCOLS,

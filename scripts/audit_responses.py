@@ -5,7 +5,7 @@ taste for length (length_bias.csv)."""
 from hhalign.figures import figure9_responses
 from hhalign.io import read_score_files, stage_logger
 from hhalign.metrics import thresholds
-from hhalign.responses import audit_table, length_bias, summary_table
+from hhalign.responses import audit_table, failing_types, length_bias, summary_table
 from hhalign.tables import write_responses
 
 log = stage_logger("audit_responses", snakemake.log[0], snakemake.output)
@@ -14,7 +14,11 @@ out = dict(snakemake.output.items())
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
 audited = audit_table(scores, p.response_audit)
 strict = thresholds(p.metrics) if p.response_audit["strict"] else None
-audit = summary_table(audited, p.variants, strict)
+failing = {  # protocol -> the types that count as failing there
+    protocol: failing_types({"failing_continues": on})
+    for protocol, on in p.failing_continues.items()
+}
+audit = summary_table(audited, p.variants, strict, failing)
 write_responses(audited, audit, out, p.label)
 length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
 written = figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)

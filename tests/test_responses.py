@@ -85,3 +85,30 @@ def test_strict_rates_count_failing_responses_as_failures():
     assert row["carried"] == 50.0
     assert row["rate_strict_lo"] < 25.0 < row["rate_strict_hi"]
     assert "rate" not in summary_table(audited, ["dpo"]).columns  # off: as before
+
+
+def test_continuing_the_dialogue_is_a_rate_and_fails_where_configured():
+    """response_audit.csv has continues_dialogue like every type; it counts as failing (and
+    in the strict rate) only for protocols with response_audit.failing_continues on."""
+    from hhalign.responses import FAILING, audit_table, failing_types
+
+    texts = ["Use kill -9.\n\nHuman: thanks", "Use htop.", "Use kill -9 with its id.", "Reboot."]
+    table = scores({"sft": texts}).assign(score=1.0)
+    table = pd.concat([table, table.assign(protocol="corrected")], ignore_index=True)
+    audited = audit_table(table, RULES)
+    failing = {"paper": failing_types(RULES), "corrected": failing_types({"failing_continues": 1})}
+    limits = {"harmful": (0.0, ">"), "helpful": (0.0, ">")}
+    summary = summary_table(audited, ["sft"], limits, failing).set_index("protocol")
+    assert (summary["continues_dialogue"] == 25.0).all()
+    assert summary.loc["paper", "failing"] == 0.0 and summary.loc["corrected", "failing"] == 25.0
+    assert summary.loc["corrected", "rate_strict"] == 75.0
+    assert failing_types(RULES) == FAILING == ("empty", "degenerate", "non_text", "echo")
+    assert not RULES["failing_continues"]  # the paper protocol: as the authors extracted
+
+
+def test_the_corrected_protocol_counts_continuing_responses_as_failing():
+    from hhalign.config import protocol_view
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    views = {p: protocol_view(config, p)["response_audit"] for p in ("paper", "corrected")}
+    assert not views["paper"]["failing_continues"] and views["corrected"]["failing_continues"]

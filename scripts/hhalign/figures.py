@@ -307,9 +307,14 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
 
 
 def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
-    """What the models say: the share of each model's responses that are empty, degenerate
-    or non-text (together), echoes and refusals, per protocol and prompt set."""
-    kinds = [("failing", "empty/degenerate/non-text"), ("echo", "echo"), ("refusal", "refusal")]
+    """What the models say: the share of each model's responses that fail (empty,
+    degenerate, non-text or echo, together), that continue the dialogue, and refusals, per
+    protocol and prompt set."""
+    kinds = [
+        ("failing", "failing (empty/degenerate/non-text/echo)"),
+        ("continues_dialogue", "continues the dialogue"),
+        ("refusal", "refusal"),
+    ]
     with plt.rc_context(STYLE):
         panels = list(dict.fromkeys(zip(summary["protocol"], summary["prompt_set"], strict=True)))
         fig, axes = _panels(len(panels), height=2.2)

@@ -30,7 +30,7 @@ from hhalign.claims import (
 from hhalign.comparisons import adjust, pairs_table, rate_differences, shift_grid, signed
 from hhalign.metrics import METRICS, RATES, thresholds
 from hhalign.paired import FAILED, score_arrays, with_chosen
-from hhalign.responses import FAILING
+from hhalign.responses import failing_types
 
 WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
 
@@ -38,13 +38,21 @@ WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
 KEYS = ("protocol", "variant", "seed", "prompt_set", "id", "sample")
 
 
-def failing_rows(scores: pd.DataFrame, responses: str) -> pd.Series:
+def failing_rows(
+    scores: pd.DataFrame, responses: str, continues: dict[str, bool] | None = None
+) -> pd.Series:
     """Per row of ``scores``: whether the audit (rule audit_responses' ``responses`` file)
-    counts its response as failing (``responses.FAILING``). Every scored response must have
-    its audit row: a missing or extra one stops, naming the file and the fix."""
+    counts its response as failing in its protocol (``responses.failing_types``;
+    ``continues``: protocol -> whether continuing the dialogue fails there). Every scored
+    response must have its audit row: a missing or extra one stops, naming the file and the
+    fix."""
     audited = pd.read_csv(responses, dtype={"id": str}, keep_default_na=False, na_values=[""])
     keys = [k for k in KEYS if k in scores and k in audited]
-    audited = audited.assign(_failing=audited[list(FAILING)].astype(bool).any(axis=1))
+    failed = pd.Series(False, index=audited.index)
+    for protocol, rows in audited.groupby("protocol").groups.items():
+        kinds = failing_types({"failing_continues": (continues or {}).get(protocol, False)})
+        failed[rows] = audited.loc[rows, list(kinds)].astype(bool).any(axis=1)
+    audited = audited.assign(_failing=failed)
     left = scores[keys].astype({"id": str}).reset_index()
     joined = left.merge(audited[[*keys, "_failing"]], on=keys, how="left", validate="1:1")
     if joined["_failing"].isna().any() or len(audited) != len(scores):

@@ -491,6 +491,7 @@ def write_responses(
         "degenerate",
         "non_text",
         "echo",
+        "continues_dialogue",
         "refusal",
         "failing",
         "distinct_responses",
