@@ -246,6 +246,49 @@ def claimed(variants: list[str]) -> frozenset:
     )
 
 
+def claim_row(
+    protocol: str,
+    claim: tuple[str, str, list[Part]],
+    table: pd.DataFrame,
+    shifted: dict[float, dict],
+    pool: int | None,
+    cfg: dict,
+) -> dict:
+    """One row of the claims table: a claim judged on one protocol's comparisons
+    (``judge_claim``), the comparison it shows, its scope, and the sample-size columns of a
+    claim that is not separable (``comparisons.sizing_row``)."""
+    claim_id, statement, parts = claim
+    verdict, row, ranges = judge_claim(parts, table, shifted, cfg)
+    lo, hi = ranges.get((row["metric"], row["a"], row["b"]), (np.nan, np.nan))
+    paper = paper_difference(row["metric"], row["a"], row["b"])
+    sizing = sizing_row(row, paper, pool, cfg, len(parts)) if verdict == "not separable" else {}
+    shown = ("difference", "ci_low", "ci_high", "p_adj", "adjustment", "test", "mdd")
+    return {
+        "protocol": protocol,
+        "claim": claim_id,
+        "statement": statement,
+        "comparison": part_label((row["metric"], row["a"], row["b"])),
+        "paper": paper,
+        "paper_supports": paper_supports(parts),
+        **{k: row[k] for k in shown},
+        "mdd_note": row["mdd_note"],
+        "superiority": row["superiority"],
+        "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
+        "p_seed": row["p_seed"],
+        "n_prompts": row["n_prompts"],
+        "stable_from": lo,
+        "stable_to": hi,
+        "stable_ranges": "; ".join(
+            f"{part_label(part)} " + ("tied (no sign)" if np.isnan(a) else f"[{a:+g}, {b:+g}]")
+            for part, (a, b) in ranges.items()
+            if part[0] in RATES
+        ),
+        "verdict": verdict,
+        "scope": scope(verdict, int(row["seeds"]), resting(verdict, row, parts, table)),
+        **{k: sizing.get(k, np.nan) for k in SIZING_COLUMNS},
+    }
+
+
 def claims_table(
     scores: pd.DataFrame,
     variants: list[str],
@@ -256,10 +299,10 @@ def claims_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, pairs) of every protocol in ``scores``; ``cfg`` is the ``claims`` config
     section with ``metrics`` (thresholds) added. Verdicts use ``p_adj`` (``adjust``); a claim
-    that is not separable gets the sample-size columns (``comparisons.sizing_row``;
-    ``pools``: protocol -> harmful candidates the keyword filter keeps). ``chosen``: the
-    judge's scores of the dataset's chosen answers (a score table of variant "chosen"),
-    which adds the win rates' comparisons to the pairs."""
+    that is not separable gets the sample-size columns (``claim_row``; ``pools``: protocol ->
+    harmful candidates the keyword filter keeps). ``chosen``: the judge's scores of the
+    dataset's chosen answers (a score table of variant "chosen"), which adds the win rates'
+    comparisons to the pairs."""
     cfg = {"family": "metric", **cfg}
     tables, shifts = {}, {}
     protocols = list(scores["protocol"].unique())
@@ -275,48 +318,11 @@ def claims_table(
     pairs = pd.concat([t.assign(protocol=p) for p, t in tables.items()], ignore_index=True)
     pairs = adjust(pairs, cfg, set(experiments or []), claimed(variants))
     pairs = with_mdd(pairs, cfg)
-    claims = []
-    for protocol, table in pairs.groupby("protocol", sort=False):
-        for claim_id, statement, parts in claim_parts(variants):
-            verdict, row, ranges = judge_claim(parts, table, shifts[protocol], cfg)
-            lo, hi = ranges.get((row["metric"], row["a"], row["b"]), (np.nan, np.nan))
-            paper = paper_difference(row["metric"], row["a"], row["b"])
-            plan = {}
-            if verdict == "not separable":
-                plan = sizing_row(row, paper, (pools or {}).get(protocol), cfg, len(parts))
-            claims.append(
-                {
-                    "protocol": protocol,
-                    "claim": claim_id,
-                    "statement": statement,
-                    "comparison": part_label((row["metric"], row["a"], row["b"])),
-                    "paper": paper,
-                    "paper_supports": paper_supports(parts),
-                    "difference": row["difference"],
-                    "ci_low": row["ci_low"],
-                    "ci_high": row["ci_high"],
-                    "p_adj": row["p_adj"],
-                    "adjustment": row["adjustment"],
-                    "test": row["test"],
-                    "mdd": row["mdd"],
-                    "mdd_note": row["mdd_note"],
-                    "superiority": row["superiority"],
-                    "seeds_agree": f"{row['seeds_agree']}/{row['seeds']}",
-                    "p_seed": row["p_seed"],
-                    "n_prompts": row["n_prompts"],
-                    "stable_from": lo,
-                    "stable_to": hi,
-                    "stable_ranges": "; ".join(
-                        f"{part_label(part)} "
-                        + ("tied (no sign)" if np.isnan(a) else f"[{a:+g}, {b:+g}]")
-                        for part, (a, b) in ranges.items()
-                        if part[0] in RATES
-                    ),
-                    "verdict": verdict,
-                    "scope": scope(verdict, int(row["seeds"]), resting(verdict, row, parts, table)),
-                    **{k: plan.get(k, np.nan) for k in SIZING_COLUMNS},
-                }
-            )
+    claims = [
+        claim_row(protocol, claim, table, shifts[protocol], (pools or {}).get(protocol), cfg)
+        for protocol, table in pairs.groupby("protocol", sort=False)
+        for claim in claim_parts(variants)
+    ]
     cols = ["protocol", "metric", "a", "b"]
     pairs = pairs.drop(columns=["_d"])
     return pd.DataFrame(claims), pairs[cols + [c for c in pairs if c not in cols]]
