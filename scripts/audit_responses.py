@@ -13,7 +13,7 @@ p = snakemake.params
 out = dict(snakemake.output.items())
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
 audited = audit_table(scores, p.response_audit)
-strict = thresholds(p.metrics) if p.response_audit["strict"] else None
+strict = thresholds(p.metrics) if p.strict else None
 failing = {  # protocol -> the types that count as failing there
     protocol: failing_types({"failing_continues": on})
     for protocol, on in p.failing_continues.items()
