@@ -12,9 +12,6 @@ scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
 variance = variance_table(scores, p.variants, {"metrics": p.metrics})
 variance.to_csv(out["variance"], index=False, float_format="%.6g")
 written = figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
-log.info(
-    "%d scored responses -> %d variance rows; %s",
-    len(scores),
-    len(variance),
-    ", ".join(map(str, written)),
-)
+components = variance["components"].fillna("").str.contains("unreliable").sum()
+log.info("%d scored responses -> %d variance rows", len(scores), len(variance))
+log.info("%d rows with a seed part from too few seeds; wrote %s", components, written)

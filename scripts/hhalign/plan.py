@@ -28,6 +28,49 @@ SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False, "clean_pairs
 # Keys of config ``training`` that change how a job reports, not what it trains.
 NOT_TRAINING = ("report_to",)
 
+# What each report rule writes under a report directory: rule output group -> key -> path.
+REPORT_LAYOUT = {
+    "tables": {
+        "table1": "table1.csv",
+        "table2": "table2.csv",
+        "table1_tex": "tables/table1.tex",
+        "table2_tex": "tables/table2.tex",
+        "macros": "tables/macros.tex",
+        "table1_html": "tables/table1.html",
+        "table2_html": "tables/table2.html",
+    },
+    "claims": {
+        "claims": "claims.csv",
+        "pairs": "pairs.csv",
+        "claims_tex": "tables/claims.tex",
+        "claims_text": "tables/claims_text.tex",
+        "claims_macros": "tables/claims_macros.tex",
+        "claims_html": "tables/claims.html",
+        "pairs_html": "tables/pairs.html",
+        "figure_pdf": "figures/fig4_thresholds.pdf",
+        "figure_png": "figures/fig4_thresholds.png",
+    },
+    "responses": {
+        "responses": "responses.csv",
+        "response_audit": "response_audit.csv",
+        "length_bias": "length_bias.csv",
+        "response_audit_html": "tables/response_audit.html",
+        "responses_pdf": "figures/fig9_responses.pdf",
+        "responses_png": "figures/fig9_responses.png",
+    },
+    "variance": {
+        "variance": "variance.csv",
+        "variance_pdf": "figures/fig8_variance.pdf",
+        "variance_png": "figures/fig8_variance.png",
+    },
+}
+
+
+def laid_out(root: str, group: str) -> dict[str, str]:
+    """``REPORT_LAYOUT[group]``'s paths under the report directory ``root``."""
+    return {key: f"{root}/{path}" for key, path in REPORT_LAYOUT[group].items()}
+
+
 # Outputs shown in Snakemake's HTML report: key -> (caption file, category, labels).
 REPORTED = {
     "table1_html": ("table1.rst", "Tables", {"table": "Table 1"}),
@@ -466,52 +509,23 @@ class Plan:
     @staticmethod
     def report_files(root: str) -> dict[str, str]:
         """The deliverables of one report directory (rule make_tables)."""
-        return {
-            "table1": f"{root}/table1.csv",
-            "table2": f"{root}/table2.csv",
-            "table1_tex": f"{root}/tables/table1.tex",
-            "table2_tex": f"{root}/tables/table2.tex",
-            "macros": f"{root}/tables/macros.tex",
-            "table1_html": f"{root}/tables/table1.html",
-            "table2_html": f"{root}/tables/table2.html",
-        }
+        return laid_out(root, "tables")
 
     @staticmethod
     def claims_files(root: str) -> dict[str, str]:
         """The claims deliverables of one report directory (rule make_claims)."""
-        return {
-            "claims": f"{root}/claims.csv",
-            "pairs": f"{root}/pairs.csv",
-            "claims_tex": f"{root}/tables/claims.tex",
-            "claims_text": f"{root}/tables/claims_text.tex",
-            "claims_macros": f"{root}/tables/claims_macros.tex",
-            "claims_html": f"{root}/tables/claims.html",
-            "pairs_html": f"{root}/tables/pairs.html",
-            "figure_pdf": f"{root}/figures/fig4_thresholds.pdf",
-            "figure_png": f"{root}/figures/fig4_thresholds.png",
-        }
+        return laid_out(root, "claims")
 
     @staticmethod
     def response_files(root: str) -> dict[str, str]:
         """What the models say, in one report directory (rule audit_responses)."""
-        return {
-            "responses": f"{root}/responses.csv",
-            "response_audit": f"{root}/response_audit.csv",
-            "length_bias": f"{root}/length_bias.csv",
-            "response_audit_html": f"{root}/tables/response_audit.html",
-            "responses_pdf": f"{root}/figures/fig9_responses.pdf",
-            "responses_png": f"{root}/figures/fig9_responses.png",
-        }
+        return laid_out(root, "responses")
 
     @staticmethod
     def variance_files(root: str) -> dict[str, str]:
         """Where the uncertainty comes from, in one report directory (rule
         decompose_variance)."""
-        return {
-            "variance": f"{root}/variance.csv",
-            "variance_pdf": f"{root}/figures/fig8_variance.pdf",
-            "variance_png": f"{root}/figures/fig8_variance.png",
-        }
+        return laid_out(root, "variance")
 
     def analysis_files(self, root: str) -> dict[str, str]:
         """The claims, the response audit and the variance decomposition of ``root``."""
