@@ -42,10 +42,9 @@ def strict_table1(summary: pd.DataFrame) -> pd.DataFrame:
 def markdown(summary: pd.DataFrame, claims: pd.DataFrame) -> str:
     """The README's block: the strict Table 1 and the claims whose verdict changes."""
     table = strict_table1(summary)
-    lines = [
-        "| model | HmR / HpR / CAS as judged | with failing responses as failures | failing (harmful / helpful) |",
-        "| --- | --- | --- | --- |",
-    ]
+    header = ["model", "HmR / HpR / CAS as judged", "with failing responses as failures"]
+    header.append("failing (harmful / helpful)")
+    lines = ["| " + " | ".join(header) + " |", "| --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         judged = " / ".join(f"{r[f'{m}_judged']:.0f}" for m in ("HmR", "HpR", "CAS"))
         strict = " / ".join(f"{r[f'{m}_strict']:.0f}" for m in ("HmR", "HpR", "CAS"))
