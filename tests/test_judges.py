@@ -353,3 +353,17 @@ def test_a_local_judge_that_cannot_read_its_kind_stops_the_run_at_start_up(
     assert __import__("re").search(message, out.stdout + out.stderr), out.stderr[-2000:]
     assert not target.exists() and not (results / ".run.lock").exists()
     assert snakemake("-n", "--cores", "1", str(target), *config).returncode == 0
+
+
+def test_a_chat_judge_on_sampled_rows_writes_their_sample_index(bpe):
+    """The one score builder (``io.score_frame``): a chat judge's table of sampled responses
+    has the ``sample`` column the paper judge's has (before, only the paper judge's had)."""
+    model, tok = tiny_judge(bpe, "chat", SIZES, 256, 1)
+    rows = [
+        {"id": f"h-{i}", "sample": k, "prompt": PROMPT, "response": f"word {k}"}
+        for i in range(2)
+        for k in range(3)
+    ]
+    cfg = {"batch_size": 8, "max_batch_tokens": None, "max_length": 256}
+    table = score_rows(model.eval(), tok, "chat", rows, cfg)
+    assert list(table.columns[:2]) == ["id", "sample"] and table["sample"].tolist() == [0, 1, 2] * 2

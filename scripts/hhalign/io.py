@@ -149,6 +149,27 @@ class ScoreFileError(ValueError):
 
 
 BOOL_TEXT = {"True": True, "False": False, "true": True, "false": False, "": None}
+SCORE_COLUMNS = ["id", "prompt", "response", "score", "empty_response", "truncated_input"]
+
+
+def score_frame(rows: list[dict], scores: list[float], truncated: list) -> pd.DataFrame:
+    """The one builder of a score file's table (every judge kind, the audit import): a row
+    per response with its prompt id, its ``sample`` index where the responses were sampled
+    (``generation.samples`` > 1), prompt, response, score, whether the response is empty,
+    and whether the judge's input was cut (None: not recorded)."""
+    samples = {"sample": [r["sample"] for r in rows]} if rows and "sample" in rows[0] else {}
+    return pd.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            **samples,
+            "prompt": [r["prompt"] for r in rows],
+            "response": [r["response"] for r in rows],
+            "score": scores,
+            "empty_response": [not str(r["response"]).strip() for r in rows],
+            "truncated_input": truncated,
+        },
+        columns=SCORE_COLUMNS[:1] + list(samples) + SCORE_COLUMNS[1:],
+    )
 
 
 def read_scores(path: str | Path) -> pd.DataFrame:
