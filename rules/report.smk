@@ -7,6 +7,7 @@ rule make_tables:
     input:
         code=code("make_tables.py"),
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         **reported(PLAN.report_files("{report_dir}")),
     log:
@@ -17,6 +18,7 @@ rule make_tables:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        prompt_keys=report_prompt_keys,
         seeds=SEEDS,
         metrics=config["metrics"],
         claims=config["claims"],
@@ -31,6 +33,7 @@ rule plot_figures:
         code=code("plot_figures.py"),
         table1="{report_dir}/table1.csv",
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         expand("{{report_dir}}/figures/{fig}.pdf", fig=FIGURES),
         [
@@ -51,6 +54,7 @@ rule plot_figures:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        prompt_keys=report_prompt_keys,
         seeds=SEEDS,
         metrics=config["metrics"],
         stems=lambda w: [f"{w.report_dir}/figures/{f}" for f in FIGURES],
@@ -63,6 +67,7 @@ rule make_claims:
     input:
         code=code("make_claims.py"),
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
         prompts=lambda w: [] if w.report_dir == AUDIT else prompt_summaries(),
         chosen=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
@@ -77,6 +82,7 @@ rule make_claims:
         "../envs/report.yaml"
     params:
         score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        prompt_keys=report_prompt_keys,
         chosen_keys=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[0]
         ),
@@ -217,6 +223,7 @@ rule compare_judges:
     input:
         code=code("compare_judges.py"),
         scores=PLAN.judged_files()[1],
+        prompt_sets=PROMPT_FILES,
         claims=PLAN.claims_files(RESULTS)["claims"],
     output:
         **reported(PLAN.judge_outputs(), subcategory=RESULTS),
@@ -228,6 +235,8 @@ rule compare_judges:
         "../envs/report.yaml"
     params:
         score_keys=PLAN.judged_files()[0],
+        prompt_keys=PROMPT_KEYS,
+        guards=GUARDS,
         seeds=SEEDS,
         judges=config["judges"],
         metrics=config["metrics"],
@@ -242,6 +251,7 @@ rule compute_win_rates:
         code=code("compute_win_rates.py"),
         scores=PLAN.judged_files()[1],
         chosen=PLAN.chosen_files()[1],
+        prompt_sets=PROMPT_FILES,
     output:
         **reported(PLAN.win_rate_files(), subcategory=RESULTS),
     log:
@@ -253,6 +263,8 @@ rule compute_win_rates:
     params:
         score_keys=PLAN.judged_files()[0],
         chosen_keys=PLAN.chosen_files()[0],
+        prompt_keys=PROMPT_KEYS,
+        guards=GUARDS,
         seeds=SEEDS,
         claims=config["claims"],
         variants=config["variants"],

@@ -2,16 +2,18 @@
 answers, per protocol and prompt set (ties half, bootstrap intervals)."""
 
 from hhalign.claims import win_rate_table
-from hhalign.io import read_judged_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.plan import CHOSEN
+from hhalign.readers import prompt_sets, read_judged_files
 from hhalign.tables import write_html_tables
 
 log = stage_logger("compute_win_rates", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
 
-scores = read_judged_files(snakemake.input.scores, p.score_keys, p.seeds)
+prompts = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys)
+scores = read_judged_files(snakemake.input.scores, p.score_keys, p.seeds, prompts, p.guards)
 chosen_keys = [(j, protocol, CHOSEN, s) for j, protocol, s in p.chosen_keys]
-chosen = read_judged_files(snakemake.input.chosen, chosen_keys, p.seeds)
+chosen = read_judged_files(snakemake.input.chosen, chosen_keys, p.seeds, prompts, p.guards)
 table = win_rate_table(scores, chosen, p.variants, p.claims)
 table.to_csv(out["win_rates"], index=False, float_format="%.6g")
 write_html_tables(

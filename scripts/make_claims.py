@@ -6,22 +6,26 @@ from pathlib import Path
 
 from hhalign.claims import claims_table, shift_grid, variance_table
 from hhalign.figures import figure4_thresholds, figure8_variance, figure9_responses
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.metrics import threshold_curves, thresholds
 from hhalign.plan import CHOSEN
+from hhalign.readers import prompt_sets, read_score_files
 from hhalign.responses import audit_table, claim_flags, length_bias, summary_table
 from hhalign.tables import write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
 cfg = {**p.claims, "metrics": p.metrics}
-scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+sets = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys) if p.prompt_keys else None
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds, sets)
 pools = {
     protocol: json.loads(Path(path).read_text())["harmful_candidates"]
     for protocol, path in zip(p.pool_protocols, snakemake.input.prompts, strict=True)
 }
 chosen_keys = [(protocol, CHOSEN, s) for _, protocol, s in p.chosen_keys]
-chosen = read_score_files(snakemake.input.chosen, chosen_keys, p.seeds) if chosen_keys else None
+chosen = (
+    read_score_files(snakemake.input.chosen, chosen_keys, p.seeds, sets) if chosen_keys else None
+)
 claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chosen)
 out = dict(snakemake.output.items())
 audited = audit_table(scores, p.response_audit)

@@ -144,7 +144,13 @@ def log_uncaught_exceptions(logger: logging.Logger, writing: list[str] = ()) -> 
     sys.excepthook = hook
 
 
-class ScoreFileError(ValueError):
+class StageFileError(ValueError):
+    """A file one stage wrote and another reads that is not what its writer writes (rows,
+    ids, columns, scores); the message names the file, its rows and ids, the rule that
+    wrote it and the fix (``hhalign.readers``)."""
+
+
+class ScoreFileError(StageFileError):
     """A score file with a missing or non-numeric score; the message names file, rows, fix."""
 
 
@@ -172,17 +178,37 @@ def score_frame(rows: list[dict], scores: list[float], truncated: list) -> pd.Da
     )
 
 
-def read_scores(path: str | Path) -> pd.DataFrame:
+def read_csv_text(path: str | Path, name: str, fix: str) -> pd.DataFrame:
+    """A CSV file as text columns; one that is empty or does not parse (cut in the middle
+    of a quoted field) stops naming the file (as ``name``), what pandas says and ``fix``."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as err:
+        raise ScoreFileError(f"{name}: the file is empty (not even a header). {fix}") from err
+    except pd.errors.ParserError as err:
+        raise ScoreFileError(
+            f"{name}: not a whole CSV file ({str(err).strip()}): it was probably cut short "
+            f"(a full disk, a killed copy). {fix}"
+        ) from err
+
+
+def read_scores(path: str | Path, name: str | None = None, fix: str | None = None) -> pd.DataFrame:
     """One score file of rule score_responses (or the audit import).
 
     Text columns stay text (a response reading "NaN" or "null" is a response); the
-    ``score`` column is parsed as numbers. A score that is empty, not a number, NaN
-    or infinite stops the run naming the file, the rows (1-based, after the header)
-    with their ids, and the fix.
+    ``score`` column is parsed as numbers. A file that does not parse, or a score that is
+    empty, not a number, NaN or infinite, stops the run naming the file, the rows (1-based,
+    after the header) with their ids, and the fix (``name`` and ``fix``: as
+    ``hhalign.readers`` names the file and the rule that wrote it).
     """
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    name = name or str(path)
+    fix = fix or (
+        f"Fix: rescore this file (delete it, or `snakemake {path} --forcerun "
+        "score_responses`), or correct the rows by hand"
+    )
+    df = read_csv_text(path, name, fix)
     if "score" not in df.columns:
-        raise ScoreFileError(f"{path}: no 'score' column (columns: {list(df.columns)})")
+        raise ScoreFileError(f"{name}: no 'score' column (columns: {list(df.columns)}). {fix}")
     scores = pd.to_numeric(df["score"].str.strip(), errors="coerce")
     bad = np.flatnonzero(~np.isfinite(scores.to_numpy(dtype=float)))
     if len(bad):
@@ -192,18 +218,22 @@ def read_scores(path: str | Path) -> pd.DataFrame:
         )
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
         raise ScoreFileError(
-            f"{path}: {len(bad)} score(s) missing or not a finite number: {shown}{more}. "
-            f"Fix: rescore this file (delete it, or `snakemake <this file> --forcerun "
-            f"score_responses`), or correct the rows by hand"
+            f"{name}: {len(bad)} score(s) missing or not a finite number: {shown}{more}. {fix}"
         )
     df["score"] = scores.astype(float)
     if "sample" in df.columns:
-        df["sample"] = pd.to_numeric(df["sample"], errors="raise").astype(int)
+        samples = pd.to_numeric(df["sample"], errors="coerce")
+        if samples.isna().any():
+            rows = [int(i) + 1 for i in np.flatnonzero(samples.isna())][:10]
+            raise ScoreFileError(f"{name}: rows {rows} have no whole sample index. {fix}")
+        df["sample"] = samples.astype(int)
     for col in ("empty_response", "truncated_input"):
         if col in df.columns:
             unknown = set(df[col]) - set(BOOL_TEXT)
             if unknown:
-                raise ScoreFileError(f"{path}: column {col} has non-boolean values {unknown}")
+                raise ScoreFileError(
+                    f"{name}: column {col} has non-boolean values {unknown}. {fix}"
+                )
             df[col] = df[col].map(BOOL_TEXT)
     return df
 
@@ -213,36 +243,3 @@ def write_scores(df: pd.DataFrame, path: str | Path) -> None:
     returns, which pandas writes unquoted, so the file read back as shifted rows."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
-
-
-def read_score_files(
-    paths: list[str], keys: list[tuple[str, str, str]], seeds: list[int] | None = None
-) -> pd.DataFrame:
-    """Score files as one long table with protocol, variant, seed and prompt_set columns;
-    ``keys`` name each file's (protocol, run, prompt set), where a run is a variant with
-    ``_seed<N>`` for seeds after the first of ``seeds`` (see ``config.run_name``)."""
-    from hhalign.config import split_run
-
-    seeds = seeds or [0]
-    parts = []
-    for path, (protocol, run, prompt_set) in zip(paths, keys, strict=True):
-        variant, seed = split_run(run, seeds)
-        parts.append(
-            read_scores(path).assign(
-                protocol=protocol, variant=variant, seed=seed, prompt_set=prompt_set
-            )
-        )
-    table = pd.concat(parts, ignore_index=True)
-    if "sample" in table:  # greedy files (one response a prompt) beside sampled ones
-        table["sample"] = table["sample"].fillna(0).astype(int)
-    return table
-
-
-def read_judged_files(paths: list[str], keys: list[tuple], seeds: list[int]) -> pd.DataFrame:
-    """Score files of several judges, keyed (judge, protocol, run, prompt set), as one long
-    table with a ``judge`` column (``read_score_files`` for each)."""
-    parts = [
-        read_score_files([path], [key[1:]], seeds).assign(judge=key[0])
-        for path, key in zip(paths, keys, strict=True)
-    ]
-    return pd.concat(parts, ignore_index=True)
