@@ -84,13 +84,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def stage_logger(
-    name: str, log_file: str | Path | None = None, writing: Iterable[str] = ()
+    name: str,
+    log_file: str | Path | None = None,
+    writing: Iterable[str] = (),
+    stale: Iterable[str] = (),
 ) -> logging.Logger:
     """A logger that writes to stderr and, when given, to the rule's log file.
 
     The handlers sit on the package logger ``hhalign``, so what library modules log
     (``hhalign.models``: which commit a revision resolved to) lands in the same log.
-    ``writing`` names the job's outputs, for the failure line of a full disk.
+    ``writing`` names the job's outputs, for the failure line of a full disk; ``stale``,
+    files made from what this job writes that a failure leaves stale (Snakemake removes a
+    failed job's own outputs, not those of the jobs after it): a failure removes them.
     """
     package = logging.getLogger("hhalign")
     package.setLevel(logging.INFO)
@@ -109,7 +114,7 @@ def stage_logger(
     logger.setLevel(logging.INFO)
     logger.propagate = True
     if log_file:
-        log_uncaught_exceptions(logger, [str(w) for w in writing])
+        log_uncaught_exceptions(logger, [str(w) for w in writing], [str(f) for f in stale])
     return logger
 
 
@@ -130,12 +135,23 @@ def log_failure(
     logger.error("%s", failure_line(err, writing, needed))
 
 
-def log_uncaught_exceptions(logger: logging.Logger, writing: list[str] = ()) -> None:
+def remove_stale(logger: logging.Logger, stale: Iterable[str]) -> None:
+    """Remove the files in ``stale`` that exist, saying so."""
+    for path in map(Path, stale):
+        if path.is_file():
+            path.unlink()
+            logger.warning("removed %s: it was made from what this job failed to write", path)
+
+
+def log_uncaught_exceptions(
+    logger: logging.Logger, writing: list[str] = (), stale: list[str] = ()
+) -> None:
     """Send an uncaught exception's traceback and cause to ``logger`` (the rule's log file
     and stderr), so a failing job's log ends with why it failed; Snakemake points users to
-    that file."""
+    that file. The ``stale`` files a failure leaves are removed first."""
 
     def hook(kind, value, tb):
+        remove_stale(logger, stale)
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, value, tb)
             return
