@@ -17,9 +17,8 @@ from functools import cached_property
 from typing import Any
 
 from hhalign.config import ModelRef, model_source, run_name, split_run
+from hhalign.names import CHOSEN, PROMPT_SETS
 
-PROMPT_SETS = ("harmful", "helpful")
-CHOSEN = "chosen"  # the dataset's chosen answers, scored like a model's responses
 FIGURES = ("fig1_rates", "fig2_scores", "fig3_means")
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a

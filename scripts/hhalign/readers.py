@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from hhalign.io import SCORE_COLUMNS, StageFileError, read_jsonl_lines, read_scores
-from hhalign.plan import CHOSEN
+from hhalign.names import CHOSEN
 
 SHOWN = 5  # ids and rows named in a message
 MARKERS = ("prompts", "generations", "scores")
