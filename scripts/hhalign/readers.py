@@ -101,9 +101,9 @@ def damaged(path: str | Path, problem: str, stage: str) -> StageFileError:
     return StageFileError(f"{relative(path)}: {problem}. {fix_line(path, stage)}")
 
 
-def listed(items: Sequence[str]) -> str:
-    """The first ``SHOWN`` items, and how many more."""
-    more = len(items) - SHOWN
+def listed(items: Sequence[str], total: int | None = None) -> str:
+    """The first ``SHOWN`` items, and how many more (of ``total``, when more than given)."""
+    more = (len(items) if total is None else total) - SHOWN
     return ", ".join(items[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
@@ -139,12 +139,14 @@ def row_problems(ids: Sequence[str], samples: Sequence[int] | None, want: Prompt
         problems.append(f"{len(extra)} not among them: {listed(extra)}")
     twice = [k for k in dict.fromkeys(keys) if have[k] > 1 and k in known]
     if twice:
-        rows = [
-            f"{response_name(k, want.samples)} on rows "
-            + " and ".join(str(n + 1) for n, x in enumerate(keys) if x == k)
-            for k in twice
+        rows: dict[tuple[str, int], list[str]] = {k: [] for k in twice[:SHOWN]}
+        for n, k in enumerate(keys):
+            if k in rows:
+                rows[k].append(str(n + 1))
+        named = [
+            f"{response_name(k, want.samples)} on rows {' and '.join(r)}" for k, r in rows.items()
         ]
-        problems.append(f"{len(twice)} on more than one row: {listed(rows)}")
+        problems.append(f"{len(twice)} on more than one row: {listed(named, len(twice))}")
     return problems if len(problems) > 1 else []
 
 
