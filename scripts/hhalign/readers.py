@@ -150,16 +150,21 @@ def row_problems(ids: Sequence[str], samples: Sequence[int] | None, want: Prompt
     return problems if len(problems) > 1 else []
 
 
-def check_table(
-    path: str, table: pd.DataFrame, columns: Sequence[str], want: PromptSet, stage: str
-):
-    """Stop naming ``path`` unless ``table`` has rows, ``columns`` in every row and exactly
-    ``want``'s responses (``row_problems``)."""
+def check_columns(path: str | Path, table: pd.DataFrame, columns: Sequence[str], stage: str):
+    """Stop naming ``path`` unless ``table`` has rows and ``columns``."""
     if table.empty:
         raise damaged(path, "no rows (an empty file)", stage)
     lacking = [c for c in columns if c not in table.columns]
     if lacking:
         raise damaged(path, f"no column {', '.join(lacking)} (it has {list(table.columns)})", stage)
+
+
+def check_table(
+    path: str, table: pd.DataFrame, columns: Sequence[str], want: PromptSet, stage: str
+):
+    """Stop naming ``path`` unless ``table`` has rows, ``columns`` in every row and exactly
+    ``want``'s responses (``row_problems``)."""
+    check_columns(path, table, columns, stage)
     filled = [c for c in columns if c != "truncated_input"]  # None: not recorded
     holes = table[filled].isna().any(axis=1).to_numpy().nonzero()[0]
     if len(holes):
@@ -206,7 +211,6 @@ def prompt_sets(paths: Sequence[str], keys: Sequence[Sequence]) -> dict[tuple[st
     for path, (protocol, prompt_set, samples) in zip(paths, keys, strict=True):
         if path not in read:
             read[path] = read_prompt_set(path)
-
         out[(protocol, prompt_set)] = PromptSet(read[path].ids, int(samples), path)
     return out
 
@@ -223,18 +227,11 @@ def read_generations(path: str | Path, want: PromptSet) -> list[dict]:
     return rows
 
 
-def read_score_file(
-    path: str | Path, want: PromptSet | None, stage: str | None = None
-) -> pd.DataFrame:
+def read_score_file(path: str | Path, stage: str) -> pd.DataFrame:
     """A score file: whole CSV, finite scores (``io.read_scores``), the columns every score
-    file has and, unless ``want`` is None, exactly ``want``'s responses."""
-    stage = stage or writer(path)
+    file has (its rows are checked against its prompt set by ``read_checked``)."""
     table = read_scores(path, relative(path), fix_line(path, stage))
-    columns = SCORE_COLUMNS
-    if want is not None:
-        check_table(str(path), table, columns, want, stage)
-    elif [c for c in columns if c not in table.columns]:
-        check_table(str(path), table, columns, PromptSet(tuple(table["id"])), stage)
+    check_columns(path, table, SCORE_COLUMNS, stage)
     return table
 
 
@@ -259,7 +256,7 @@ def read_checked(
     """Each score file (keys: judge, protocol, run, prompt set) read and checked against its
     prompt set: ``prompts[(protocol, prompt set)]``, or where None, ``consensus``."""
     stages = [writer(path, key[0] in guards) for path, key in zip(paths, keys, strict=True)]
-    tables = [read_score_file(path, None, stage) for path, stage in zip(paths, stages, strict=True)]
+    tables = [read_score_file(path, stage) for path, stage in zip(paths, stages, strict=True)]
     groups: dict[tuple[str, str], list[int]] = {}
     for n, key in enumerate(keys):
         groups.setdefault((key[1], key[3]), []).append(n)
