@@ -34,12 +34,19 @@ os.environ.update(
     HHALIGN_REPORT_TO=config["training"]["report_to"],
     HHALIGN_TRACKING_DIR=f"{RESULTS}/tracking",
 )
+# A failed job's fix line is a command to paste: the run's config files, through the same
+# channel (hhalign.readers.fix_line).
+os.environ["HHALIGN_CONFIGFILES"] = " ".join(
+    os.path.relpath(f) if Path(f).resolve().is_relative_to(Path.cwd()) else str(f)
+    for f in workflow.overwrite_configfiles or ()
+)
 
 
 envvars:
     # Passed on to every job, on a cluster too.
     "HHALIGN_REPORT_TO",
     "HHALIGN_TRACKING_DIR",
+    "HHALIGN_CONFIGFILES",
     "HF_HUB_DISABLE_TELEMETRY",
 
 
@@ -71,6 +78,7 @@ def report_params():
     read, the seeds, the models, the run's label)."""
     return dict(
         score_keys=lambda w: PLAN.report_keys(w.report_dir),
+        prompt_keys=report_prompt_keys,
         seeds=SEEDS,
         variants=config["variants"],
         label=lambda w: PLAN.run_label(w.report_dir),
@@ -147,6 +155,28 @@ def paper_base_ref():
 def prompt_summaries():
     """Each protocol's prompts summary (aligned with PROTOCOLS; shared ones repeat)."""
     return [f"{PLAN.prompts_dir(p)}/summary.json" for p in PROTOCOLS]
+
+
+def responses_per_prompt(protocol):
+    """How many responses a protocol's models give each prompt (generation.samples)."""
+    return PLAN.view(protocol, "generation")["samples"]
+
+
+# What every score file answers: each protocol's prompt files, keyed (protocol, prompt set,
+# responses per prompt), and the judges rule score_with_guard scores (hhalign.readers).
+PROMPT_KEYS = [(p, s, responses_per_prompt(p)) for p in PROTOCOLS for s in PROMPT_SETS]
+PROMPT_FILES = [f"{PLAN.prompts_dir(p)}/{s}.jsonl" for p, s, _ in PROMPT_KEYS]
+GUARDS = [n for n in JUDGES if PLAN.judge_sets(n) == ["harmful"]]
+
+
+def report_prompt_files(wildcards):
+    """The prompt files the score files of ``{report_dir}`` answer (the audit's: none)."""
+    return [] if wildcards.report_dir == AUDIT else PROMPT_FILES
+
+
+def report_prompt_keys(wildcards):
+    """``PROMPT_KEYS`` for ``{report_dir}`` (the audit's files agree among themselves)."""
+    return [] if wildcards.report_dir == AUDIT else PROMPT_KEYS
 
 
 def report_score_files(wildcards):

@@ -54,6 +54,8 @@ rule score_responses:
         code=code("score_responses.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
+        harmful_prompts=lambda w: f"{PLAN.prompts_dir(w.protocol)}/harmful.jsonl",
+        helpful_prompts=lambda w: f"{PLAN.prompts_dir(w.protocol)}/helpful.jsonl",
         judge=PLAN.judge_ref().input,
     output:
         harmful=PLAN.score_file(RESULTS, "{protocol}", "{variant}", "harmful"),
@@ -72,6 +74,7 @@ rule score_responses:
     params:
         scoring=config["scoring"],
         judge=PLAN.judge_ref()._asdict(),
+        samples=lambda w: responses_per_prompt(w.protocol),
     script:
         "../scripts/score_responses.py"
 
@@ -81,6 +84,8 @@ rule score_with_judge:
         code=code("score_with_judge.py"),
         harmful=rules.generate_responses.output.harmful,
         helpful=rules.generate_responses.output.helpful,
+        harmful_prompts=lambda w: f"{PLAN.prompts_dir(w.protocol)}/harmful.jsonl",
+        helpful_prompts=lambda w: f"{PLAN.prompts_dir(w.protocol)}/helpful.jsonl",
         judge=lambda w: PLAN.extra_judge_ref(w.judge).input,
     output:
         harmful=PLAN.judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),
@@ -101,6 +106,7 @@ rule score_with_judge:
         scoring=config["scoring"],
         judge=lambda w: reading(w.judge),
         model=lambda w: PLAN.extra_judge_ref(w.judge)._asdict(),
+        samples=lambda w: responses_per_prompt(w.protocol),
     script:
         "../scripts/score_with_judge.py"
 
@@ -109,6 +115,7 @@ use rule score_with_judge as score_with_guard with:
     input:
         code=code("score_with_judge.py"),
         harmful=rules.generate_responses.output.harmful,
+        harmful_prompts=lambda w: f"{PLAN.prompts_dir(w.protocol)}/harmful.jsonl",
         judge=lambda w: PLAN.extra_judge_ref(w.judge).input,
     output:
         harmful=PLAN.judge_score_file("{judge}", "{protocol}", "{variant}", "harmful"),

@@ -2,6 +2,9 @@
 # the authors' released prompts, ratings and responses (a reviewer's first hour, no training).
 RELEASE = f"{RESULTS}/release_check"
 PAPER_PROMPTS = any_view("paper", "prompts")
+# What a failed check leaves stale (Snakemake removes the failed job's own outputs): the
+# summary of an earlier run, which it removes (hhalign.io.stage_logger).
+SUMMARY = [f"{RELEASE}/summary.{ext}" for ext in ("md", "tex", "html")]
 
 
 rule check_release_prompts:
@@ -25,6 +28,7 @@ rule check_release_prompts:
     params:
         prompts=PAPER_PROMPTS,
         release=config["release"],
+        stale=SUMMARY,
     script:
         "../scripts/check_release_prompts.py"
 
@@ -51,6 +55,7 @@ rule check_release_judge:
         scoring=config["scoring"],
         metrics=config["metrics"],
         judge=PLAN.judge_ref()._asdict(),
+        stale=SUMMARY,
     script:
         "../scripts/check_release_judge.py"
 
@@ -76,6 +81,7 @@ rule check_release_generation:
         # The authors decoded greedily: the check does too, whatever generation.samples says.
         generation={**any_view("paper", "generation"), "samples": 1},
         model=paper_base_ref()._asdict(),
+        stale=SUMMARY,
     script:
         "../scripts/check_release_generation.py"
 
@@ -86,10 +92,10 @@ rule summarize_release_check:
         rules.check_release_judge.output.summary,
         rules.check_release_generation.output.summary,
     output:
-        markdown=f"{RELEASE}/summary.md",
-        tex=f"{RELEASE}/summary.tex",
+        markdown=SUMMARY[0],
+        tex=SUMMARY[1],
         html=report(
-            f"{RELEASE}/summary.html",
+            SUMMARY[2],
             caption="../report/release_check.rst",
             category="Release check",
             labels={"table": "release check"},

@@ -8,6 +8,7 @@ rule make_tables:
     input:
         code=code("make_tables.py"),
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         **reported(PLAN.report_files("{report_dir}")),
     log:
@@ -29,6 +30,7 @@ rule plot_figures:
         code=code("plot_figures.py"),
         table1="{report_dir}/table1.csv",
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         expand("{{report_dir}}/figures/{fig}.pdf", fig=FIGURES),
         [
@@ -59,6 +61,7 @@ rule audit_responses:
     input:
         code=code("audit_responses.py"),
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         **reported(PLAN.response_files("{report_dir}")),
     log:
@@ -88,6 +91,7 @@ rule make_claims:
         code=code("make_claims.py"),
         scores=report_score_files,
         responses="{report_dir}/responses.csv",
+        prompt_sets=report_prompt_files,
         prompts=lambda w: [] if w.report_dir == AUDIT else prompt_summaries(),
         chosen=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
@@ -122,6 +126,7 @@ rule decompose_variance:
     input:
         code=code("decompose_variance.py"),
         scores=report_score_files,
+        prompt_sets=report_prompt_files,
     output:
         **reported(PLAN.variance_files("{report_dir}")),
     log:
@@ -260,6 +265,7 @@ rule compare_judges:
     input:
         code=code("compare_judges.py"),
         scores=PLAN.judged_files()[1],
+        prompt_sets=PROMPT_FILES,
         claims=PLAN.claims_files(RESULTS)["claims"],
     output:
         **reported(PLAN.judge_outputs(), subcategory=RESULTS),
@@ -271,6 +277,8 @@ rule compare_judges:
         "../envs/report.yaml"
     params:
         score_keys=PLAN.judged_files()[0],
+        prompt_keys=PROMPT_KEYS,
+        guards=GUARDS,
         seeds=SEEDS,
         judges=config["judges"],
         metrics=config["metrics"],
@@ -285,6 +293,7 @@ rule compute_win_rates:
         code=code("compute_win_rates.py"),
         scores=PLAN.judged_files()[1],
         chosen=PLAN.chosen_files()[1],
+        prompt_sets=PROMPT_FILES,
     output:
         **reported(PLAN.win_rate_files(), subcategory=RESULTS),
     log:
@@ -296,6 +305,8 @@ rule compute_win_rates:
     params:
         score_keys=PLAN.judged_files()[0],
         chosen_keys=PLAN.chosen_files()[0],
+        prompt_keys=PROMPT_KEYS,
+        guards=GUARDS,
         seeds=SEEDS,
         claims=config["claims"],
         variants=config["variants"],

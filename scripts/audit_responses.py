@@ -3,15 +3,17 @@ types per model and prompt set (response_audit.csv, its HTML page, Figure 9), an
 taste for length (length_bias.csv)."""
 
 from hhalign.figures import figure9_responses
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.metrics import thresholds
+from hhalign.readers import prompt_sets, read_score_files
 from hhalign.responses import audit_table, failing_types, length_bias, summary_table
 from hhalign.tables import write_responses
 
 log = stage_logger("audit_responses", snakemake.log[0], snakemake.output)
 p = snakemake.params
 out = dict(snakemake.output.items())
-scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+sets = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys) if p.prompt_keys else None
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds, sets)
 audited = audit_table(scores, p.response_audit)
 strict = thresholds(p.metrics) if p.strict else None
 failing = {  # protocol -> the types that count as failing there

@@ -11,7 +11,9 @@ from hhalign.io import stage_logger, write_json
 from hhalign.models import load_for_inference
 from hhalign.release import compare_generations, read_prompts, read_responses, sources
 
-log = stage_logger("check_release_generation", snakemake.log[0], snakemake.output)
+log = stage_logger(
+    "check_release_generation", snakemake.log[0], snakemake.output, snakemake.params.stale
+)
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 files, cfg, ref = sources(p.release), p.generation, p.model
@@ -22,10 +24,8 @@ log.info("Base model %s (revision %s) on %s", ref["path"], ref["revision"], devi
 tables = []
 for prompt_set in ("harmful", "helpful"):
     t0 = time.perf_counter()
-    prompts = read_prompts(files[f"prompts_{prompt_set}"], f"prompts_{prompt_set}")
-    theirs = [
-        r["response"] for r in read_responses(files[f"base_{prompt_set}"], f"base_{prompt_set}")
-    ]
+    prompts = read_prompts(files[f"prompts_{prompt_set}"])
+    theirs = [r["response"] for r in read_responses(files[f"base_{prompt_set}"])]
     rows = [{"id": f"{prompt_set}-{i:03d}", "prompt": t} for i, t in enumerate(prompts)]
     ours = [r["response"] for r in respond(model, tokenizer, rows, cfg)]
     tokenize = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731

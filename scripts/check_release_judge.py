@@ -12,7 +12,9 @@ from hhalign.models import load_for_inference
 from hhalign.release import MODELS, compare_ratings, rates_both_ways, read_responses, sources
 from hhalign.scoring import score_table
 
-log = stage_logger("check_release_judge", snakemake.log[0], snakemake.output)
+log = stage_logger(
+    "check_release_judge", snakemake.log[0], snakemake.output, snakemake.params.stale
+)
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 files, cfg, judge = sources(p.release), p.scoring, p.judge
@@ -25,7 +27,7 @@ for variant in MODELS:
     for prompt_set in ("harmful", "helpful"):
         t0 = time.perf_counter()
         key = f"{variant}_{prompt_set}"
-        rows = read_responses(files[key], key)
+        rows = read_responses(files[key])
         pairs = [
             {"id": f"{prompt_set}-{i:03d}", "prompt": r["prompt"], "response": r["response"]}
             for i, r in enumerate(rows)

@@ -5,7 +5,9 @@ from hhalign.io import read_jsonl, stage_logger, write_json
 from hhalign.prompts import PromptRules, select_prompts
 from hhalign.release import compare_prompts, prefix_relation, read_prompts, sources
 
-log = stage_logger("check_release_prompts", snakemake.log[0], snakemake.output)
+log = stage_logger(
+    "check_release_prompts", snakemake.log[0], snakemake.output, snakemake.params.stale
+)
 cfg, files = snakemake.params.prompts, sources(snakemake.params.release)
 ours = select_prompts(
     read_jsonl(snakemake.input.harmful),
@@ -17,7 +19,7 @@ ours = select_prompts(
 tables, summary = [], {}
 for prompt_set, rows in zip(("harmful", "helpful"), ours, strict=True):
     mine = [r["prompt"] for r in rows]
-    theirs = read_prompts(files[f"prompts_{prompt_set}"], f"prompts_{prompt_set}")
+    theirs = read_prompts(files[f"prompts_{prompt_set}"])
     table = compare_prompts(mine, theirs, prompt_set)
     tables.append(table)
     differing = table[~table["identical"]]

@@ -6,12 +6,14 @@ import pandas as pd
 from hhalign.agreement import agreement_table, claims_by_judge, judge_table1, thresholds_table
 from hhalign.claims import CLAIMS
 from hhalign.figures import figure7_judges
-from hhalign.io import read_judged_files, stage_logger
+from hhalign.io import stage_logger
+from hhalign.readers import prompt_sets, read_judged_files
 from hhalign.tables import write_html_tables
 
 log = stage_logger("compare_judges", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
-scores = read_judged_files(snakemake.input.scores, p.score_keys, p.seeds)
+prompts = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys)
+scores = read_judged_files(snakemake.input.scores, p.score_keys, p.seeds, prompts, p.guards)
 limits = thresholds_table(scores, p.judges, p.metrics)
 table = judge_table1(scores, limits)
 agree = agreement_table(scores, limits)

@@ -8,13 +8,15 @@ import time
 import torch
 
 from hhalign.generation import respond, summarize
-from hhalign.io import read_jsonl, stage_logger, write_jsonl
+from hhalign.io import stage_logger, write_jsonl
 from hhalign.models import load_for_inference
+from hhalign.readers import read_prompts
 
 log = stage_logger("generate_responses", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 cfg, w, ref = snakemake.params.generation, snakemake.wildcards, snakemake.params.model
 start = time.perf_counter()
+prompt_rows = {s: read_prompts(snakemake.input[s]) for s in ("harmful", "helpful")}
 model, tokenizer, device = load_for_inference(
     ref["path"], ref["revision"], "causal", ref["safetensors_only"], cfg["dtype"]
 )
@@ -28,7 +30,7 @@ log.info(
 )
 for prompt_set in ("harmful", "helpful"):
     t0 = time.perf_counter()
-    prompts = read_jsonl(snakemake.input[prompt_set])
+    prompts = prompt_rows[prompt_set]
     rows = respond(model, tokenizer, prompts, cfg, progress=True)
     write_jsonl(snakemake.output[prompt_set], rows)
     log.info(

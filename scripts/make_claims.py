@@ -8,8 +8,9 @@ from pathlib import Path
 from hhalign.claims import claims_table
 from hhalign.comparisons import shift_grid
 from hhalign.figures import figure4_thresholds
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.metrics import threshold_curves
+from hhalign.readers import prompt_sets, read_score_files
 from hhalign.runs import CHOSEN
 from hhalign.strict import failing_rows, strict_columns, strict_tables
 from hhalign.tables import write_claims
@@ -17,13 +18,16 @@ from hhalign.tables import write_claims
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
 cfg = {**p.claims, "metrics": p.metrics}
-scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+sets = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys) if p.prompt_keys else None
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds, sets)
 pools = {
     protocol: json.loads(Path(path).read_text())["harmful_candidates"]
     for protocol, path in zip(p.pool_protocols, snakemake.input.prompts, strict=True)
 }
 chosen_keys = [(protocol, CHOSEN, s) for _, protocol, s in p.chosen_keys]
-chosen = read_score_files(snakemake.input.chosen, chosen_keys, p.seeds) if chosen_keys else None
+chosen = (
+    read_score_files(snakemake.input.chosen, chosen_keys, p.seeds, sets) if chosen_keys else None
+)
 claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chosen)
 failing = failing_rows(scores, snakemake.input.responses, p.failing_continues)
 strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)

@@ -1,13 +1,15 @@
 """Rule make_tables: Tables 1-2 (CSV and LaTeX) and the LaTeX macros, from score files."""
 
 from hhalign.across_seeds import with_seed_summary
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.metrics import RATES, table1, table2
+from hhalign.readers import prompt_sets, read_score_files
 from hhalign.tables import write_tables
 
 log = stage_logger("make_tables", snakemake.log[0], snakemake.output)
 p = snakemake.params
-scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
+prompts = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys) if p.prompt_keys else None
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds, prompts)
 t1 = table1(scores, p.metrics, p.variants)
 t1 = with_seed_summary(scores, t1, p.variants, {**p.claims, "metrics": p.metrics})
 t2 = table2(t1)

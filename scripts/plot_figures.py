@@ -3,13 +3,14 @@
 import pandas as pd
 
 from hhalign.figures import figure1_rates, figure2_scores, figure3_means
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
+from hhalign.readers import prompt_sets, read_score_files
 
 log = stage_logger("plot_figures", snakemake.log[0], snakemake.output)
 t1 = pd.read_csv(snakemake.input.table1)
-scores = read_score_files(
-    snakemake.input.scores, snakemake.params.score_keys, snakemake.params.seeds
-)
+p = snakemake.params
+prompts = prompt_sets(snakemake.input.prompt_sets, p.prompt_keys) if p.prompt_keys else None
+scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds, prompts)
 label, stems = snakemake.params.label, snakemake.params.stems
 written = [
     *figure1_rates(t1, stems[0], label),

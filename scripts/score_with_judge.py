@@ -6,20 +6,29 @@ import time
 
 import torch
 
-from hhalign.io import read_jsonl, stage_logger, write_scores
+from hhalign.io import stage_logger, write_scores
 from hhalign.judges import judge_rows, load_judge
+from hhalign.readers import read_generations, read_prompt_set
 
 log = stage_logger("score_with_judge", snakemake.log[0], snakemake.output)
 torch.set_num_threads(snakemake.threads)
 cfg, w, judge = snakemake.params.scoring, snakemake.wildcards, snakemake.params.judge
 start = time.perf_counter()
+# Every response file is checked against its prompt set before the judge is loaded.
+responses = {
+    s: read_generations(
+        snakemake.input[s],
+        read_prompt_set(snakemake.input[f"{s}_prompts"], snakemake.params.samples),
+    )
+    for s in dict(snakemake.output.items())
+}
 model, tokenizer, device = load_judge(judge, snakemake.params.model, cfg["dtype"])
 log.info(
     "judge %s (%s, %s) on %s", judge["name"], judge["kind"], snakemake.params.model["path"], device
 )
 for prompt_set in dict(snakemake.output.items()):
     t0 = time.perf_counter()
-    table = judge_rows(judge, model, tokenizer, read_jsonl(snakemake.input[prompt_set]), cfg)
+    table = judge_rows(judge, model, tokenizer, responses[prompt_set], cfg)
     write_scores(table, snakemake.output[prompt_set])
     log.info(
         "%s/%s/%s: %d responses scored, mean %.3f, empty %d, truncated %d; %.1f s",

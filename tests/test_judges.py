@@ -354,3 +354,90 @@ def test_a_local_judge_that_cannot_read_its_kind_stops_the_run_at_start_up(
     assert __import__("re").search(message, out.stdout + out.stderr), out.stderr[-2000:]
     assert not target.exists() and not (results / ".run.lock").exists()
     assert snakemake("-n", "--cores", "1", str(target), *config).returncode == 0
+
+
+def test_a_chat_judge_on_sampled_rows_writes_their_sample_index(bpe):
+    """The one score builder (``io.score_frame``): a chat judge's table of sampled responses
+    has the ``sample`` column the paper judge's has (before, only the paper judge's had)."""
+    model, tok = tiny_judge(bpe, "chat", SIZES, 256, 1)
+    rows = [
+        {"id": f"h-{i}", "sample": k, "prompt": PROMPT, "response": f"word {k}"}
+        for i in range(2)
+        for k in range(3)
+    ]
+    cfg = {"batch_size": 8, "max_batch_tokens": None, "max_length": 256}
+    table = score_rows(model.eval(), tok, "chat", rows, cfg)
+    assert list(table.columns[:2]) == ["id", "sample"] and table["sample"].tolist() == [0, 1, 2] * 2
+
+
+def test_sampled_responses_of_every_judge_kind_count_prompts_and_calibrate_on_all(bpe, tmp_path):
+    """The corrected protocol with generation.samples: 3 and a pair, a chat and a guard
+    judge, through what compute_win_rates and compare_judges compute: every n is the 50
+    prompts, and the thresholds are calibrated on every response (2 models x 50 x 3).
+    Before, the chat and guard files had no sample column: win rates crashed ("Index
+    contains duplicate entries") and calibration used 200 responses of 400."""
+    from hhalign.io import score_frame, write_jsonl, write_scores
+    from hhalign.readers import prompt_sets, read_judged_files
+    from hhalign.win_rates import win_rate_table
+
+    root, n, variants = tmp_path / "results", 50, ["base", "sft"]
+    chat, tok = tiny_judge(bpe, "chat", SIZES, 256, 1)
+    guard, guard_tok = tiny_judge(bpe, "guard", SIZES, 256, 3)
+    cfg = {"batch_size": 256, "max_batch_tokens": None, "max_length": 256}
+    rng = np.random.default_rng(3)
+    keys, paths, chosen_keys, chosen_paths = [], [], [], []
+    for s in ("harmful", "helpful"):
+        prompts = [{"id": f"{s}-{i:03d}", "prompt": PROMPT, "chosen": "ok"} for i in range(n)]
+        write_jsonl(root / f"prompts/corrected/{s}.jsonl", prompts)
+        for run in [*variants, "chosen"]:
+            k = 1 if run == "chosen" else 3
+            rows = [
+                {"id": p["id"], **({"sample": j} if k > 1 else {}), "prompt": p["prompt"]}
+                | {"response": "word " * int(rng.integers(1, 6))}
+                for p in prompts
+                for j in range(k)
+            ]
+            tables = {
+                "oa": score_frame(rows, rng.normal(size=len(rows)).tolist(), [False] * len(rows)),
+                "chat": score_rows(chat.eval(), tok, "chat", rows, cfg),
+            }
+            if s == "harmful":
+                tables["guard"] = score_rows(guard.eval(), guard_tok, "guard", rows, cfg, GUARD)
+            for judge, table in tables.items():
+                where = "" if judge == "oa" else f"judges/{judge}/"
+                path = root / f"scores/{where}corrected/{run}/{s}.csv"
+                write_scores(table, path)
+                if run == "chosen":
+                    chosen_keys.append((judge, "corrected", run, s))
+                    chosen_paths.append(str(path))
+                else:
+                    keys.append((judge, "corrected", run, s))
+                    paths.append(str(path))
+    sets = prompt_sets(
+        [str(root / f"prompts/corrected/{s}.jsonl") for s in ("harmful", "helpful")],
+        [("corrected", "harmful", 3), ("corrected", "helpful", 3)],
+    )
+    scores = read_judged_files(paths, keys, [0], sets, ["guard"])
+    chosen = read_judged_files(chosen_paths, chosen_keys, [0], sets, ["guard"])
+    wins = win_rate_table(scores, chosen, variants, {"seed": 0, "bootstrap_draws": 200})
+    assert len(wins) == 2 * 2 + 2 * 2 + 2 and (wins["prompts"] == n).all()
+    judges = [{"name": "oa"}, {"name": "chat", "thresholds": None}, {"name": "guard"}]
+    metrics = {
+        "harmless_threshold": 0.0,
+        "harmless_op": ">",
+        "helpful_threshold": 0.0,
+        "helpful_op": ">",
+    }
+    limits = thresholds_table(scores, judges, metrics)
+    calibrated = limits[limits["judge"] != "oa"]
+    assert len(calibrated) == 3
+    assert (calibrated["source"] == "calibrated to oa on 300 responses").all()
+    oa = scores[scores["judge"] == "oa"]
+    for _, row in calibrated.iterrows():
+        ref = oa.loc[oa["prompt_set"] == row["prompt_set"], "score"]
+        assert row["target_pass_rate"] == pytest.approx(float((ref > 0).mean()))
+    table = judge_table1(scores, limits)
+    assert (table["n_harmful"] == n).all()
+    assert (table.loc[table["judge"] != "guard", "n_helpful"] == n).all()
+    agree = agreement_table(scores, limits)
+    assert (agree.loc[agree["scope"] == "responses", "n"] == len(variants) * n * 3).all()

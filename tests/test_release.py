@@ -19,6 +19,7 @@ from hhalign.release import (
     rates_both_ways,
     read_prompts,
     read_responses,
+    release_fix,
     sources,
 )
 
@@ -84,18 +85,76 @@ def test_generations_identical_and_one_changed():
 
 
 def test_missing_and_malformed_release_files_name_the_file_and_the_fix(tmp_path):
-    with pytest.raises(AuditSourceError, match=r"nope.json.*Fix: set release.prompts_harmful"):
-        read_prompts(str(tmp_path / "nope.json"), "prompts_harmful")
-    bad = tmp_path / "bad.json"
+    """Each file named as the authors' repository names it, and a fix naming real keys
+    (before: "Fix: set release.prompts_harmful", a key that does not exist)."""
+    files = sources({"local_dir": str(tmp_path), "base_url": "", "commit": "c"})
+    fix = "Fix: set release.local_dir to a complete copy of the authors' repository at release."
+    with pytest.raises(AuditSourceError) as err:
+        read_prompts(files["prompts_harmful"])
+    assert "cannot read the release file data/prompts/harmful_prompts.json (" in str(err.value)
+    assert "No such file or directory" in str(err.value) and fix in str(err.value)
+    bad = tmp_path / "data" / "responses" / "1_base_harmful.json"
+    bad.parent.mkdir(parents=True)
     bad.write_text('{"prompt": 1')
-    with pytest.raises(ReleaseFormatError, match=r"release.base_harmful .*bad.json. is not JSON"):
-        read_responses(str(bad), "base_harmful")
+    with pytest.raises(ReleaseFormatError, match=r"data/responses/1_base_harmful.json .* not JSON"):
+        read_responses(str(bad))
     bad.write_text(json.dumps([{"prompt": "p", "response": "r"}]))
     with pytest.raises(ReleaseFormatError, match=r"not a JSON list of .prompt, response, rating"):
-        read_responses(str(bad), "base_harmful")
+        read_responses(str(bad))
     bad.write_text(json.dumps({"prompts": []}))
     with pytest.raises(ReleaseFormatError, match="not a JSON list of prompt strings"):
-        read_prompts(str(bad), "prompts_helpful")
+        read_prompts(str(bad))
+    url = "https://example.org/x/data/prompts/helpful_prompts.json"
+    assert "release.base_url and release.commit" in release_fix(url)
+
+
+@pytest.mark.parametrize("content", ["", "\n", "  \n\n"])
+def test_an_empty_release_file_is_called_empty(tmp_path, content):
+    """Before: "is not JSON (Expecting value, line 1)"."""
+    path = tmp_path / "data" / "prompts" / "harmful_prompts.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(ReleaseFormatError) as err:
+        read_prompts(str(path))
+    assert str(err.value).startswith(
+        f"the release file data/prompts/harmful_prompts.json ({path}) is empty. Fix: set "
+        "release.local_dir"
+    )
+
+
+def test_a_failed_release_check_removes_the_summary_it_leaves_stale(tmp_path):
+    """A check stage that fails removes the summary an earlier, passing run wrote (Snakemake
+    removes the failed job's own outputs, not those after it): no old "pass" stays on disk."""
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    summary = tmp_path / "release_check" / "summary.md"
+    summary.parent.mkdir()
+    summary.write_text("| prompts (harmful) | ... | pass |\n")
+    code = (
+        "from hhalign.io import stage_logger\n"
+        f"stage_logger('x', {str(tmp_path / 'x.log')!r}, (), [{str(summary)!r}])\n"
+        "raise ValueError('the release file is empty')\n"
+    )
+    env = {"PYTHONPATH": str(ROOT / "scripts")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and not summary.exists()
+    log = (tmp_path / "x.log").read_text().strip().splitlines()
+    assert f"removed {summary}" in "\n".join(log) and log[-1].endswith("the release file is empty")
+
+
+def test_every_release_check_stage_names_the_summary_as_stale():
+    """Each check rule hands its entry script the summary files (params.stale)."""
+    from support import ROOT
+
+    rules = (ROOT / "rules" / "release.smk").read_text()
+    for rule in ("check_release_prompts", "check_release_judge", "check_release_generation"):
+        body = rules.split(f"rule {rule}:")[1].split("\nrule ")[0]
+        assert "stale=SUMMARY" in body, rule
+        script = (ROOT / "scripts" / f"{rule}.py").read_text()
+        assert "snakemake.params.stale" in script, rule
 
 
 def test_sources_follow_the_pinned_commit_or_a_local_copy():
@@ -126,5 +185,5 @@ def test_the_paper_selection_on_the_real_split_is_the_authors_50(real_harmless_t
     rules = PromptRules.from_config(protocol_view(cfg, "paper")["prompts"])
     rows = read_jsonl(real_harmless_test)
     harmful = select_prompts(rows, rows, rules, {}, {})[0]
-    table = compare_prompts([r["prompt"] for r in harmful], read_prompts(str(released), "p"), "h")
+    table = compare_prompts([r["prompt"] for r in harmful], read_prompts(str(released)), "h")
     assert table["identical"].all()

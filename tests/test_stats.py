@@ -228,8 +228,9 @@ def test_run_names_keep_the_first_seeds_paths():
 
 def test_table1_gets_per_seed_rows_and_a_summary_over_seeds(tmp_path):
     from hhalign.across_seeds import with_seed_summary
-    from hhalign.io import read_score_files, write_scores
+    from hhalign.io import write_scores
     from hhalign.metrics import main_rows, table1, table2
+    from hhalign.readers import read_score_files
     from hhalign.tables import write_tables
 
     scores = simulated_scores(np.random.default_rng(10), seeds=3)
@@ -238,7 +239,12 @@ def test_table1_gets_per_seed_rows_and_a_summary_over_seeds(tmp_path):
     for (variant, seed, prompt_set), g in scores.groupby(["variant", "seed", "prompt_set"]):
         run = variant if seed == 0 else f"{variant}_seed{seed}"
         path = tmp_path / f"{run}-{prompt_set}.csv"
-        write_scores(g[["id", "score"]].assign(empty_response=False), path)
+        write_scores(
+            g[["id", "score"]].assign(
+                prompt="q", response="r", empty_response=False, truncated_input=False
+            ),
+            path,
+        )
         paths.append(str(path))
         keys.append(("p", run, prompt_set))
     read = read_score_files(paths, keys, seeds)

@@ -124,8 +124,8 @@ def thresholds_table(scores: pd.DataFrame, judges: list[dict], metrics: dict) ->
 
 def judge_table1(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
     """Table 1 by judge: HmR, HpR and CAS at each judge's thresholds and the mean scores
-    (threshold-free), per protocol and model, responses pooled over seeds. A metric a judge
-    does not read (a guard's HpR) is empty."""
+    (threshold-free), per protocol and model, responses pooled over seeds and samples; ``n``
+    counts prompts. A metric a judge does not read (a guard's HpR) is empty."""
     at = limits.set_index(["judge", "prompt_set"])
     rows = []
     for (judge, protocol, variant), sub in scores.groupby(
@@ -133,7 +133,8 @@ def judge_table1(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
     ):
         row = {"judge": judge, "protocol": protocol, "model": variant}
         for prompt_set, metric in (("harmful", "HmR"), ("helpful", "HpR")):
-            s = sub.loc[sub["prompt_set"] == prompt_set, "score"]
+            part = sub[sub["prompt_set"] == prompt_set]
+            s = part["score"]
             if s.empty:
                 row |= {metric: math.nan, f"mean_{prompt_set}": math.nan, f"n_{prompt_set}": 0}
                 continue
@@ -141,7 +142,7 @@ def judge_table1(scores: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
             row |= {
                 metric: 100.0 * OPS[op](s, t).mean(),
                 f"mean_{prompt_set}": s.mean(),
-                f"n_{prompt_set}": len(s),
+                f"n_{prompt_set}": part["id"].nunique(),
             }
         row["CAS"] = from_rates("CAS", {"harmful": row["HmR"], "helpful": row["HpR"]})
         rows.append(row)

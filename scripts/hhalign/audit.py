@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SCORE_COLUMNS = ["id", "prompt", "response", "score", "empty_response", "truncated_input"]
+from hhalign.io import score_frame
 
 
 class AuditSourceError(OSError):
@@ -85,8 +85,6 @@ def release_scores(
                 "prompt": row["prompt"],
                 "response": row["response"],
                 "score": score,
-                "empty_response": not str(row["response"]).strip(),
-                "truncated_input": None,  # not recorded in the release
             }
         )
     empty = [m for m, g in per_model.items() if not g]
@@ -102,4 +100,7 @@ def release_scores(
             f"where the release has one row per model and prompt. Fix: replace it with the "
             f"authors' file at the pinned commit"
         )
-    return {m: pd.DataFrame(g, columns=SCORE_COLUMNS) for m, g in per_model.items()}
+    # truncated_input: not recorded in the release
+    return {
+        m: score_frame(g, [r["score"] for r in g], [None] * len(g)) for m, g in per_model.items()
+    }

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from hhalign.failures import failure_line
-from hhalign.runs import split_run
 
 
 def open_text(path: str | Path) -> TextIO:
@@ -87,13 +86,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def stage_logger(
-    name: str, log_file: str | Path | None = None, writing: Iterable[str] = ()
+    name: str,
+    log_file: str | Path | None = None,
+    writing: Iterable[str] = (),
+    stale: Iterable[str] = (),
 ) -> logging.Logger:
     """A logger that writes to stderr and, when given, to the rule's log file.
 
     The handlers sit on the package logger ``hhalign``, so what library modules log
     (``hhalign.models``: which commit a revision resolved to) lands in the same log.
-    ``writing`` names the job's outputs, for the failure line of a full disk.
+    ``writing`` names the job's outputs, for the failure line of a full disk; ``stale``,
+    files made from what this job writes that a failure leaves stale (Snakemake removes a
+    failed job's own outputs, not those of the jobs after it): a failure removes them.
     """
     package = logging.getLogger("hhalign")
     package.setLevel(logging.INFO)
@@ -112,7 +116,7 @@ def stage_logger(
     logger.setLevel(logging.INFO)
     logger.propagate = True
     if log_file:
-        log_uncaught_exceptions(logger, [str(w) for w in writing])
+        log_uncaught_exceptions(logger, [str(w) for w in writing], [str(f) for f in stale])
     return logger
 
 
@@ -131,12 +135,23 @@ def log_failure(
     logger.error("%s", failure_line(err, writing, needed))
 
 
-def log_uncaught_exceptions(logger: logging.Logger, writing: list[str] = ()) -> None:
+def remove_stale(logger: logging.Logger, stale: Iterable[str]) -> None:
+    """Remove the files in ``stale`` that exist, saying so."""
+    for path in map(Path, stale):
+        if path.is_file():
+            path.unlink()
+            logger.warning("removed %s: it was made from what this job failed to write", path)
+
+
+def log_uncaught_exceptions(
+    logger: logging.Logger, writing: list[str] = (), stale: list[str] = ()
+) -> None:
     """Send an uncaught exception's traceback and cause to ``logger`` (the rule's log file
     and stderr), so a failing job's log ends with why it failed; Snakemake points users to
-    that file."""
+    that file. The ``stale`` files a failure leaves are removed first."""
 
     def hook(kind, value, tb):
+        remove_stale(logger, stale)
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, value, tb)
             return
@@ -145,24 +160,71 @@ def log_uncaught_exceptions(logger: logging.Logger, writing: list[str] = ()) -> 
     sys.excepthook = hook
 
 
-class ScoreFileError(ValueError):
+class StageFileError(ValueError):
+    """A file one stage wrote and another reads that is not what its writer writes (rows,
+    ids, columns, scores); the message names the file, its rows and ids, the rule that
+    wrote it and the fix (``hhalign.readers``)."""
+
+
+class ScoreFileError(StageFileError):
     """A score file with a missing or non-numeric score; the message names file, rows, fix."""
 
 
 BOOL_TEXT = {"True": True, "False": False, "true": True, "false": False, "": None}
+SCORE_COLUMNS = ["id", "prompt", "response", "score", "empty_response", "truncated_input"]
 
 
-def read_scores(path: str | Path) -> pd.DataFrame:
+def score_frame(rows: list[dict], scores: list[float], truncated: list) -> pd.DataFrame:
+    """The one builder of a score file's table (every judge kind, the audit import): a row
+    per response with its prompt id, its ``sample`` index where the responses were sampled
+    (``generation.samples`` > 1), prompt, response, score, whether the response is empty,
+    and whether the judge's input was cut (None: not recorded)."""
+    samples = {"sample": [r["sample"] for r in rows]} if rows and "sample" in rows[0] else {}
+    return pd.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            **samples,
+            "prompt": [r["prompt"] for r in rows],
+            "response": [r["response"] for r in rows],
+            "score": scores,
+            "empty_response": [not str(r["response"]).strip() for r in rows],
+            "truncated_input": truncated,
+        },
+        columns=SCORE_COLUMNS[:1] + list(samples) + SCORE_COLUMNS[1:],
+    )
+
+
+def read_csv_text(path: str | Path, name: str, fix: str) -> pd.DataFrame:
+    """A CSV file as text columns; one that is empty or does not parse (cut in the middle
+    of a quoted field) stops naming the file (as ``name``), what pandas says and ``fix``."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as err:
+        raise ScoreFileError(f"{name}: the file is empty (not even a header). {fix}") from err
+    except pd.errors.ParserError as err:
+        raise ScoreFileError(
+            f"{name}: not a whole CSV file ({str(err).strip()}): it was probably cut short "
+            f"(a full disk, a killed copy). {fix}"
+        ) from err
+
+
+def read_scores(path: str | Path, name: str | None = None, fix: str | None = None) -> pd.DataFrame:
     """One score file of rule score_responses (or the audit import).
 
     Text columns stay text (a response reading "NaN" or "null" is a response); the
-    ``score`` column is parsed as numbers. A score that is empty, not a number, NaN
-    or infinite stops the run naming the file, the rows (1-based, after the header)
-    with their ids, and the fix.
+    ``score`` column is parsed as numbers. A file that does not parse, or a score that is
+    empty, not a number, NaN or infinite, stops the run naming the file, the rows (1-based,
+    after the header) with their ids, and the fix (``name`` and ``fix``: as
+    ``hhalign.readers`` names the file and the rule that wrote it).
     """
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    name = name or str(path)
+    fix = fix or (
+        f"Fix: rescore this file (delete it, or `snakemake {path} --forcerun "
+        "score_responses`), or correct the rows by hand"
+    )
+    df = read_csv_text(path, name, fix)
     if "score" not in df.columns:
-        raise ScoreFileError(f"{path}: no 'score' column (columns: {list(df.columns)})")
+        raise ScoreFileError(f"{name}: no 'score' column (columns: {list(df.columns)}). {fix}")
     scores = pd.to_numeric(df["score"].str.strip(), errors="coerce")
     bad = np.flatnonzero(~np.isfinite(scores.to_numpy(dtype=float)))
     if len(bad):
@@ -172,18 +234,22 @@ def read_scores(path: str | Path) -> pd.DataFrame:
         )
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
         raise ScoreFileError(
-            f"{path}: {len(bad)} score(s) missing or not a finite number: {shown}{more}. "
-            f"Fix: rescore this file (delete it, or `snakemake <this file> --forcerun "
-            f"score_responses`), or correct the rows by hand"
+            f"{name}: {len(bad)} score(s) missing or not a finite number: {shown}{more}. {fix}"
         )
     df["score"] = scores.astype(float)
     if "sample" in df.columns:
-        df["sample"] = pd.to_numeric(df["sample"], errors="raise").astype(int)
+        samples = pd.to_numeric(df["sample"], errors="coerce")
+        if samples.isna().any():
+            rows = [int(i) + 1 for i in np.flatnonzero(samples.isna())][:10]
+            raise ScoreFileError(f"{name}: rows {rows} have no whole sample index. {fix}")
+        df["sample"] = samples.astype(int)
     for col in ("empty_response", "truncated_input"):
         if col in df.columns:
             unknown = set(df[col]) - set(BOOL_TEXT)
             if unknown:
-                raise ScoreFileError(f"{path}: column {col} has non-boolean values {unknown}")
+                raise ScoreFileError(
+                    f"{name}: column {col} has non-boolean values {unknown}. {fix}"
+                )
             df[col] = df[col].map(BOOL_TEXT)
     return df
 
@@ -193,35 +259,3 @@ def write_scores(df: pd.DataFrame, path: str | Path) -> None:
     returns, which pandas writes unquoted, so the file read back as shifted rows."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
-
-
-def read_score_files(
-    paths: list[str], keys: list[tuple[str, str, str]], seeds: list[int] | None = None
-) -> pd.DataFrame:
-    """Score files as one long table with protocol, variant, seed and prompt_set columns;
-    ``keys`` name each file's (protocol, run, prompt set), where a run is a variant with
-    ``_seed<N>`` for seeds after the first of ``seeds`` (see ``config.run_name``)."""
-
-    seeds = seeds or [0]
-    parts = []
-    for path, (protocol, run, prompt_set) in zip(paths, keys, strict=True):
-        variant, seed = split_run(run, seeds)
-        parts.append(
-            read_scores(path).assign(
-                protocol=protocol, variant=variant, seed=seed, prompt_set=prompt_set
-            )
-        )
-    table = pd.concat(parts, ignore_index=True)
-    if "sample" in table:  # greedy files (one response a prompt) beside sampled ones
-        table["sample"] = table["sample"].fillna(0).astype(int)
-    return table
-
-
-def read_judged_files(paths: list[str], keys: list[tuple], seeds: list[int]) -> pd.DataFrame:
-    """Score files of several judges, keyed (judge, protocol, run, prompt set), as one long
-    table with a ``judge`` column (``read_score_files`` for each)."""
-    parts = [
-        read_score_files([path], [key[1:]], seeds).assign(judge=key[0])
-        for path, key in zip(paths, keys, strict=True)
-    ]
-    return pd.concat(parts, ignore_index=True)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from hhalign.batching import length_order, token_batches
 from hhalign.dialogue import to_messages
+from hhalign.io import score_frame
 
 
 class JudgeError(ValueError):
@@ -150,8 +151,8 @@ def score_rows(
     progress: bool = False,
 ):
     """Score response rows with a chat or guard judge under a ``scoring`` config section;
-    one table row per response, as ``scoring.score_table`` writes for the paper's judge."""
-    import pandas as pd
+    one table row per response, built as every judge's is (``io.score_frame``: with the
+    ``sample`` index of sampled responses)."""
     import torch
 
     suffix = guard["prefix"] if kind == "guard" else ""
@@ -175,16 +176,7 @@ def score_rows(
     scores = run_batches(
         model, tokenizer, encoded, read, cfg["batch_size"], cfg["max_batch_tokens"], progress
     )
-    return pd.DataFrame(
-        {
-            "id": [r["id"] for r in rows],
-            "prompt": [r["prompt"] for r in rows],
-            "response": [r["response"] for r in rows],
-            "score": scores,
-            "empty_response": [not r["response"].strip() for r in rows],
-            "truncated_input": [cut for _, cut in clipped],
-        }
-    )
+    return score_frame(rows, scores, [cut for _, cut in clipped])
 
 
 def check_before_start(judge: dict, path: str, revision: str | None) -> bool:

@@ -205,7 +205,7 @@ def table1(scores: pd.DataFrame, cfg: dict, variants: list[str]) -> pd.DataFrame
 
     With several training seeds (a ``seed`` column with more than one value for some
     model) every model gets a row per seed, with a ``seed`` column; ``across_seeds`` in
-    ``hhalign.claims`` adds their summary rows.
+    ``hhalign.across_seeds`` adds their summary rows.
     """
     multi = "seed" in scores and scores.groupby(["protocol", "variant"])["seed"].nunique().max() > 1
     rows = []

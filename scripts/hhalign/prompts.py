@@ -10,7 +10,7 @@ end inside a multi-paragraph reply.
 
 Each prompt row also carries ``chosen``, the dataset's own answer to it: the final Assistant
 turn of the chosen dialogue (the text after its last "\\n\\nAssistant:"), the reference of
-the win rate (``hhalign.claims.win_rate_table``). In the corrected protocol the prompt ends
+the win rate (``hhalign.win_rates.win_rate_table``). In the corrected protocol the prompt ends
 exactly where it starts; in the paper protocol the prompt is the dialogue minus a last
 paragraph starting "Assistant:", so for a one-paragraph final turn (most rows) the reference
 is that dropped text, and for a longer one (nothing dropped: the paper's flaw) the prompt

@@ -21,7 +21,7 @@ import json
 
 import pandas as pd
 
-from hhalign.audit import read_source
+from hhalign.audit import AuditSourceError, read_source
 from hhalign.metrics import OPS, rate, thresholds
 
 MODELS = {"base": "1_base", "sft": "2_sft", "dpo": "3_dpo", "sft_dpo": "4_sftdpo"}
@@ -44,32 +44,62 @@ class ReleaseFormatError(ValueError):
     """A release file that is not what the authors released; names the file and the fix."""
 
 
-def load_json(source: str, key: str) -> object:
-    """A release file's JSON, read from a path or URL (``audit.read_source``)."""
-    text = read_source(source, f"release.{key}")
+def release_file(source: str) -> str:
+    """A release file as the authors' repository names it (``data/prompts/...``), and where
+    it was read."""
+    name = "data/" + source.rsplit("/data/", 1)[-1] if "/data/" in source else source
+    return f"the release file {name} ({source})"
+
+
+def release_fix(source: str) -> str:
+    """The fix for a release file that cannot be read or is not the authors': the config
+    keys that say where the files are."""
+    if source.startswith(("http://", "https://")):
+        return (
+            "Fix: check release.base_url and release.commit, or, without internet, set "
+            "release.local_dir to a copy of the authors' repository at release.commit"
+        )
+    return (
+        "Fix: set release.local_dir to a complete copy of the authors' repository at "
+        "release.commit (data/prompts and data/responses as they released them), or to null "
+        "to read release.base_url"
+    )
+
+
+def load_json(source: str) -> object:
+    """A release file's JSON, read from a path or URL (``audit.read_source``); one that
+    cannot be read, is empty or is not JSON stops naming the file and the fix."""
+    try:
+        text = read_source(source)
+    except AuditSourceError as err:
+        why = getattr(err.__cause__, "strerror", None) or err.__cause__ or err
+        raise AuditSourceError(
+            f"cannot read {release_file(source)}: {why}. {release_fix(source)}"
+        ) from err
+    if not text.strip():
+        raise ReleaseFormatError(f"{release_file(source)} is empty. {release_fix(source)}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise ReleaseFormatError(
-            f"release.{key} ({source}) is not JSON ({err.msg}, line {err.lineno}). Fix: point "
-            f"release.{key} at the authors' file at the pinned commit"
+            f"{release_file(source)} is not JSON ({err.msg}, line {err.lineno}). "
+            f"{release_fix(source)}"
         ) from err
 
 
-def read_prompts(source: str, key: str) -> list[str]:
+def read_prompts(source: str) -> list[str]:
     """A released prompt file: a JSON list of strings."""
-    data = load_json(source, key)
-    if not isinstance(data, list) or not all(isinstance(p, str) for p in data):
+    data = load_json(source)
+    if not isinstance(data, list) or not data or not all(isinstance(p, str) for p in data):
         raise ReleaseFormatError(
-            f"release.{key} ({source}) is not a JSON list of prompt strings. Fix: the authors' "
-            "data/prompts file at the pinned commit"
+            f"{release_file(source)} is not a JSON list of prompt strings. {release_fix(source)}"
         )
     return data
 
 
-def read_responses(source: str, key: str) -> list[dict]:
+def read_responses(source: str) -> list[dict]:
     """A released response file: a JSON list of {prompt, response, rating}."""
-    data = load_json(source, key)
+    data = load_json(source)
     bad = (
         not isinstance(data, list)
         or not data
@@ -77,8 +107,8 @@ def read_responses(source: str, key: str) -> list[dict]:
     )
     if bad:
         raise ReleaseFormatError(
-            f"release.{key} ({source}) is not a JSON list of {{prompt, response, rating}} rows. "
-            "Fix: the authors' data/responses file at the pinned commit"
+            f"{release_file(source)} is not a JSON list of {{prompt, response, rating}} rows. "
+            f"{release_fix(source)}"
         )
     return data
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from hhalign.batching import length_order, token_batches
+from hhalign.io import score_frame
 
 
 @torch.inference_mode()
@@ -66,7 +66,8 @@ def score_pairs(
 
 
 def score_table(model, tokenizer, rows: list[dict], cfg: dict, progress: bool = False):
-    """Score response rows under a ``scoring`` config section: one table row per response."""
+    """Score response rows under a ``scoring`` config section: one table row per response
+    (``io.score_frame``, the builder every judge kind shares)."""
     scores, truncated = score_pairs(
         model,
         tokenizer,
@@ -77,15 +78,4 @@ def score_table(model, tokenizer, rows: list[dict], cfg: dict, progress: bool = 
         progress=progress,
         max_batch_tokens=cfg["max_batch_tokens"],
     )
-    samples = {"sample": [r["sample"] for r in rows]} if rows and "sample" in rows[0] else {}
-    return pd.DataFrame(
-        {
-            "id": [r["id"] for r in rows],
-            **samples,
-            "prompt": [r["prompt"] for r in rows],
-            "response": [r["response"] for r in rows],
-            "score": scores,
-            "empty_response": [not r["response"].strip() for r in rows],
-            "truncated_input": truncated,
-        }
-    )
+    return score_frame(rows, scores, truncated)
