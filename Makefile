@@ -19,8 +19,10 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: tiny test test-fast lint format docs report repro push pull check-config check-release
 
-# Snakemake reads --configfile files before the workflow's code runs, and its message for a
-# YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
+# A config stack checked as the workflow checks it: each file's YAML syntax (Snakemake's own
+# message names neither file nor line), then config.yaml + CONFIG merged against the schema,
+# its cross-key checks and every protocol's view. Prints what it checked; exits 1 naming the
+# key and the reason: `make check-config CONFIG=presets/x.yaml`.
 CONFIG ?= presets/tiny.yaml
 check-config: $(SETUP)
 	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml $(CONFIG)
