@@ -22,7 +22,7 @@ def first(row: dict | None) -> str:
 
 
 lines = [
-    f"# Release check against the authors' repository at {rel['commit'][:12]}",
+    f"# Release check against {snakemake.params.compared[0]}",
     "",
     "| stage | compared | figure | tolerance | result |",
     "| --- | --- | --- | --- | --- |",

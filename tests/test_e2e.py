@@ -477,15 +477,14 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
 
 
 def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project, tmp_path):
-    """The reviewer's first hour on the tiny world: a release fixture in the authors' layout
-    (the run's own prompts, responses and tiny-judge ratings) passes all three stages
-    exactly; a copy with one prompt changed, one rating off by 0.01 and one Base response
-    changed fails each stage, naming the item."""
+    """The reviewer's first hour on the tiny world, offline with no extra step: the tiny
+    preset's fixture (release.fixture: rule build_release_fixture copies the run's prompts,
+    responses and tiny-judge ratings into the authors' layout) passes all three stages
+    exactly, and the summary says it was compared with the fixture, not the authors' release;
+    a copy with one prompt changed, one rating off by 0.01 and one Base response changed
+    fails each stage, naming the item."""
     import json
 
-    from support import release_fixture
-
-    good = release_fixture(project / TINY, tmp_path / "release")
     target = f"{TINY}/release_check/summary.md"
 
     def check(local: Path) -> str:
@@ -504,9 +503,13 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
         )
         return (project / target).read_text()
 
-    summary = check(good)
+    make("check-release", project)  # the README's command: builds the fixture, then checks
+    summary = (project / target).read_text()
     assert summary.count("| pass |") == 4 and "FAIL" not in summary
     assert "largest difference 0" in summary and "100.0% identical" in summary
+    assert "against a fixture built from this run's own paper protocol" in summary
+    assert "identical to the fixture's 50" in summary and "authors' 50" not in summary
+    good = project / TINY / "release_fixture"
     bad = tmp_path / "bad"
     shutil.copytree(good, bad)
     prompts = json.loads((bad / "data/prompts/harmful_prompts.json").read_text())
@@ -520,6 +523,7 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
     (bad / "data/responses/1_base_helpful.json").write_text(json.dumps(base))
     summary = check(bad)
     assert summary.count("FAIL") == 3 and "49 of 50 identical" in summary
+    assert f"against a local copy ({bad}) of the authors' repository" in summary
     checks = project / TINY / "release_check"
     prompts_table = pd.read_csv(checks / "prompts.csv")
     assert prompts_table.loc[~prompts_table["identical"], "index"].tolist() == [7]
