@@ -43,8 +43,10 @@ rule all:
     default_target: True
     input:
         PLAN.default_targets(),
+        TRANSCRIPTS.values(),
 
 
 rule report_inputs:
     input:
         PLAN.report_targets(),
+        TRANSCRIPTS.values(),

@@ -447,8 +447,9 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     page = tmp_path / "report" / "report.html"
     html = page.read_text()
     assert html.count('"mime_type": "image/png"') == 9  # Figures 1-9
-    # Tables 1-2, claims, pairs, the judges' three, the response audit, the win rates.
-    assert html.count('"mime_type": "text/html"') == 9
+    # Tables 1-2, claims, pairs, the judges' three, the response audit, the win rates, and
+    # a transcript per protocol, model and prompt set (2 x 4 x 2).
+    assert html.count('"mime_type": "text/html"') == 9 + 16
     browse = [
         chromium,
         "--headless=new",
@@ -471,7 +472,8 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
         if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)
     ]
     assert not errors, errors
-    for category in ("Claims", "Data", "Figures", "Judges", "Responses", "Tables", "Training"):
+    categories = ("Claims", "Data", "Figures", "Judges", "Responses", "Tables", "Training")
+    for category in (*categories, "Transcripts"):
         assert f">{category}<" in dom.stdout, category
     assert "Tiny offline world" in dom.stdout  # the front page says what the run is
 

@@ -367,13 +367,12 @@ def write_claims(
     text = "\n\n".join(claim_sentence(r) for _, r in claims.iterrows())
     Path(out["claims_text"]).write_text(text + "\n")
     if "claims_html" in out:
+        from hhalign.pages import claims_page  # pages imports this module
+
+        title = "Which of the paper's claims hold"
+        Path(out["claims_html"]).write_text(claims_page(claims, title, label))
         write_html_tables(
-            {
-                "claims_html": (claims, CLAIMS_COLUMNS, "Which of the paper's claims hold"),
-                "pairs_html": (pairs, None, "Every pair of models on every metric"),
-            },
-            out,
-            label,
+            {"pairs_html": (pairs, None, "Every pair of models on every metric")}, out, label
         )
 
 
@@ -412,25 +411,6 @@ TABLE1_COLUMNS = [
     "n_helpful",
     "empty_harmful",
     "empty_helpful",
-]
-CLAIMS_COLUMNS = [
-    "protocol",
-    "statement",
-    "comparison",
-    "paper",
-    "paper_supports",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "p_adj",
-    "adjustment",
-    "mdd",
-    "seeds_agree",
-    "stable_ranges",
-    "verdict",
-    "scope",
-    "strict_verdict",
-    "flags",
 ]
 
 
@@ -477,11 +457,13 @@ if __name__ == "__main__":
 def write_responses(
     audited: pd.DataFrame, summary: pd.DataFrame, out: dict[str, str], label: str = ""
 ) -> None:
-    """responses.csv (every response with its audit), response_audit.csv and its HTML page."""
+    """responses.csv (every prompt and response with its score and audit),
+    response_audit.csv and its HTML page, each with the run's label."""
     for key in ("responses", "response_audit", "response_audit_html"):
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
-    audited.drop(columns=["response"]).to_csv(out["responses"], index=False, float_format="%.6g")
-    summary.to_csv(out["response_audit"], index=False, float_format="%.6g")
+    run = run_title(label)
+    audited.assign(run=run).to_csv(out["responses"], index=False, float_format="%.6g")
+    summary.assign(run=run).to_csv(out["response_audit"], index=False, float_format="%.6g")
     shown = [
         "protocol",
         "model",
