@@ -305,7 +305,7 @@ rule write_transcripts:
     conda:
         "../envs/report.yaml"
     params:
-        keys=list(TRANSCRIPTS),
+        pages=list(TRANSCRIPTS),
         label=config["run_label"],
     script:
         "../scripts/write_transcripts.py"

@@ -11,6 +11,6 @@ log = stage_logger("write_transcripts", snakemake.log[0], snakemake.output)
 responses = pd.read_csv(snakemake.input.responses, keep_default_na=False, na_values=[""])
 responses["prompt"] = responses["prompt"].fillna("")
 responses["response"] = responses["response"].fillna("")
-files = dict(zip(snakemake.params.keys, snakemake.output, strict=True))
+files = {tuple(k): path for k, path in zip(snakemake.params.pages, snakemake.output, strict=True)}
 write_transcripts(responses, files, snakemake.params.label)
 log.info("%d transcript pages from %d responses", len(files), len(responses))
