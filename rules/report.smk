@@ -278,6 +278,7 @@ rule write_model_cards:
         "../envs/report.yaml"
     params:
         cards=PLAN.model_cards(),
+        source=config["data"]["source"],
         label=config["run_label"],
     script:
         "../scripts/write_model_cards.py"

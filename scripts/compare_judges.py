@@ -7,7 +7,7 @@ from hhalign.agreement import agreement_table, claims_by_judge, judge_table1, th
 from hhalign.claims import CLAIMS
 from hhalign.figures import figure7_judges
 from hhalign.io import read_judged_files, stage_logger
-from hhalign.tables import write_html_tables
+from hhalign.tables import run_title, write_html_tables
 
 log = stage_logger("compare_judges", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
@@ -24,7 +24,7 @@ for key, df in (
     ("judges_agreement", agree),
     ("judges_claims", claims),
 ):
-    df.to_csv(out[key], index=False)
+    df.assign(run=run_title(p.label)).to_csv(out[key], index=False)
 note = "Thresholds: results/judges/thresholds.csv. " + (p.label or "")
 write_html_tables(
     {

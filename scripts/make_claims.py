@@ -11,7 +11,7 @@ from hhalign.metrics import threshold_curves, thresholds
 from hhalign.plan import CHOSEN
 from hhalign.responses import FAILING, audit_table, length_bias, summary_table
 from hhalign.strict import strict_columns, strict_tables
-from hhalign.tables import write_claims, write_responses
+from hhalign.tables import run_title, write_claims, write_responses
 
 log = stage_logger("make_claims", snakemake.log[0], snakemake.output)
 p = snakemake.params
@@ -33,11 +33,14 @@ strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, ch
 claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
 write_claims(claims, pairs, out, p.label)
 write_responses(audited, audit, out, p.label)
-length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
+run = {"run": run_title(p.label)}  # every table says what run it is
+length_bias(audited, p.judge).assign(**run).to_csv(
+    out["length_bias"], index=False, float_format="%.6g"
+)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])
 written = figure4_thresholds(curves, p.metrics, p.figure_stem, p.label)
 variance = variance_table(scores, p.variants, cfg)
-variance.to_csv(out["variance"], index=False, float_format="%.6g")
+variance.assign(**run).to_csv(out["variance"], index=False, float_format="%.6g")
 written += figure8_variance(variance, out["variance_png"].removesuffix(".png"), p.label)
 written += figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)
 flagged = claims[claims["flags"] != ""]

@@ -94,6 +94,18 @@ def test_deliverables_exist(project):
 def test_a_tiny_run_says_what_it_is_and_leaves_no_checkpoints(project):
     t1 = pd.read_csv(project / TINY / "table1.csv")
     assert t1["run"].str.startswith("Tiny offline world").all()
+    for name in (  # every table says what run it is (these had no run column)
+        "response_audit.csv",
+        "win_rates.csv",
+        "variance.csv",
+        "length_bias.csv",
+        "responses.csv",
+        "judges/table1.csv",
+    ):
+        table = pd.read_csv(project / TINY / name)
+        assert table["run"].str.startswith("Tiny offline world").all(), name
+    t2 = pd.read_csv(project / TINY / "table2.csv")
+    assert {"HmR_change_pct", "HpR_change_pct", "CAS_change_pct"} <= set(t2.columns)
     assert "Note:" in (project / TINY / "tables" / "table1.tex").read_text()
     assert not (project / TINY / "checkpoints").exists()  # removed once every job finished
 
@@ -553,8 +565,11 @@ def test_every_trained_model_has_a_model_card_whose_metadata_parses(project):
     for path in cards:
         text = path.read_text()
         front = yaml.safe_load(text.split("---\n")[1])
-        assert front["datasets"] == ["Anthropic/hh-rlhf"] and front["license"]
+        # synthetic data: no Hub dataset claimed, and the text says what the data were
+        assert "datasets" not in front and front["license"] and "synthetic-data" in front["tags"]
+        assert "synthetic HH-RLHF look-alike" in text
         assert front["run_label"].startswith("Tiny offline world")
         assert "| `learning_rate` |" in text and "## Evaluation" in text
     sft = (project / TINY / "model_cards/paper/sft/README.md").read_text()
     assert "| paper | sft |" in sft and "SFT improves HmR over Base" in sft
+    assert re.search(r"\| \d+\.\d \[\d+\.\d, \d+\.\d\] \|", sft)  # the promised intervals

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hhalign.metrics import RATES, main_rows
+from hhalign.metrics import RATES, change_column, main_rows
 
 NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO", "sft_dpo": "SFT+DPO"}
 MACRO_EXTRAS = (
@@ -104,7 +104,7 @@ def table1_latex(t1: pd.DataFrame, label: str = "") -> str:
 def table2_latex(t2: pd.DataFrame, label: str = "") -> str:
     """Table 2 (% change over Base) as a booktabs tabular."""
     header = [r"Model & $\Delta$HmR (\%) & $\Delta$HpR (\%) & $\Delta$CAS (\%) \\"]
-    cells = lambda r: [_fmt(r[m], 2, sign=True) for m in RATES]  # noqa: E731
+    cells = lambda r: [_fmt(r[change_column(m)], 2, sign=True) for m in RATES]  # noqa: E731
     return _tabular(t2, "lrrr", header, cells, label)
 
 
@@ -140,7 +140,7 @@ def macros(t1: pd.DataFrame, t2: pd.DataFrame, label: str = "") -> str:
     for _, r in t2.iterrows():
         for m in RATES:
             name = macro_name(r["protocol"], r["model"], m, "change")
-            lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[m], 2, sign=True)}}}")
+            lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[change_column(m)], 2, sign=True)}}}")
     return "\n".join(lines) + "\n"
 
 
