@@ -33,6 +33,7 @@ onstart:
 
 onsuccess:
     end_run()
+    close_run()
 
 
 onerror:

@@ -193,3 +193,15 @@ def end_run():
     """Release the results directory."""
     while RUN_LOCKS:
         RUN_LOCKS.pop().release()
+
+
+def close_run():
+    """Say where the results are: Table 1, the claims that hold, the flags, the paths of
+    the report, the PDF and the HTML pages (hhalign.closing)."""
+    from snakemake.logging import logger
+
+    from hhalign.closing import closing_summary
+
+    text = closing_summary(RESULTS)
+    if text:
+        logger.info(text)
