@@ -233,6 +233,23 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
     return _tabular(claims, spec, header, cells, label, first)
 
 
+def claims_text(claims: pd.DataFrame) -> str:
+    """The prose under the claims table: a sentence for each claim that holds, is refuted
+    or reversed, or is flagged, and one line counting the rest (24 sentences in one
+    template were accurate but hard to read)."""
+    flagged = claims.get("flags", pd.Series("", index=claims.index)).fillna("") != ""
+    decided = claims["verdict"].str.startswith(("holds", "refuted", "reversed"))
+    told = claims[decided | flagged]
+    rest = len(claims) - len(told)
+    text = "\n\n".join(claim_sentence(r) for _, r in told.iterrows())
+    if rest:
+        text += (
+            f"\n\nThe other {rest} of the {len(claims)} claims are not separable on this run: "
+            "the claims table gives each one's difference, interval and what would settle it."
+        )
+    return text.strip() + "\n"
+
+
 def claim_sentence(r: pd.Series) -> str:
     """One sentence per claim, generated from its numbers."""
     what = {
@@ -364,8 +381,7 @@ def write_claims(
     Path(out["claims_tex"]).write_text(claims_latex(claims, label))
     if "claims_macros" in out:
         Path(out["claims_macros"]).write_text(claims_macros(claims))
-    text = "\n\n".join(claim_sentence(r) for _, r in claims.iterrows())
-    Path(out["claims_text"]).write_text(text + "\n")
+    Path(out["claims_text"]).write_text(claims_text(claims))
     if "claims_html" in out:
         from hhalign.pages import claims_page  # pages imports this module
 
