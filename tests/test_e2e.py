@@ -573,3 +573,46 @@ def test_every_trained_model_has_a_model_card_whose_metadata_parses(project):
     sft = (project / TINY / "model_cards/paper/sft/README.md").read_text()
     assert "| paper | sft |" in sft and "SFT improves HmR over Base" in sft
     assert re.search(r"\| \d+\.\d \[\d+\.\d, \d+\.\d\] \|", sft)  # the promised intervals
+
+
+def judges_paragraph(results: Path) -> str:
+    """docs/judges.md's offline paragraph, with the tiny run's numbers (a test checks that
+    the doc quotes it, so the doc's numbers come from a run: it once said 14 of 16 claims
+    agree when a fresh clone gave 19 of 24)."""
+    summary = {
+        name: json.loads((results / path / "summary.json").read_text())["held_out_accuracy"]
+        for name, path in (("chat", "train/judges/tiny_chat"), ("rm", "train/reward"))
+    }
+    cut = pd.read_csv(results / "judges/thresholds.csv").set_index(["judge", "prompt_set"])
+    agree = pd.read_csv(results / "judges/agreement.csv").set_index(["prompt_set", "scope"])
+    claims = pd.read_csv(results / "judges/claims.csv")
+    agreeing = int((claims["judges_agree"] == "yes").sum())
+    each = agree.xs("responses", level="scope")
+    tau = {
+        (p, s): agree.loc[(s, f"models in {p}"), "kendall_tau"]
+        for p in ("paper", "corrected")
+        for s in ("harmful", "helpful")
+    }
+    return (
+        f"In `make tiny` the chat judge ranks {100 * summary['chat']:.1f}% of its held-out "
+        f"pairs right (the tiny reward model {100 * summary['rm']:.1f}%); calibrated to the "
+        f"reward model, its thresholds are {cut.loc[('tiny_chat', 'harmful'), 'threshold']:.2f} "
+        f"(harmful) and {cut.loc[('tiny_chat', 'helpful'), 'threshold']:.2f} (helpful); over "
+        f"the {int(each.loc['harmful', 'n'])} responses of each set the two judges correlate "
+        f"at Spearman {each.loc['harmful', 'spearman']:.2f} (harmful) and "
+        f"{each.loc['helpful', 'spearman']:.2f} (helpful), their labels agree on "
+        f"{100 * each.loc['harmful', 'label_agreement']:.1f}% and "
+        f"{100 * each.loc['helpful', 'label_agreement']:.1f}% (Cohen's kappa "
+        f"{each.loc['harmful', 'kappa']:.2f} and {each.loc['helpful', 'kappa']:.2f}); Kendall "
+        f"tau of their model orderings is {tau[('paper', 'harmful')]:.2f} and "
+        f"{tau[('paper', 'helpful')]:.2f} (paper: harmful, helpful) and "
+        f"{tau[('corrected', 'harmful')]:.2f} and {tau[('corrected', 'helpful')]:.2f} "
+        f"(corrected), and they agree on the direction of {agreeing} of the {len(claims)} "
+        "claims."
+    )
+
+
+def test_the_judges_numbers_in_the_docs_come_from_the_tiny_run(project):
+    expected = judges_paragraph(project / TINY)
+    doc = " ".join((ROOT / "docs" / "judges.md").read_text().split())
+    assert expected in doc, f"docs/judges.md should quote the run:\n{expected}"
