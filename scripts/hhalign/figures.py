@@ -172,7 +172,8 @@ def figure4_thresholds(
                     lw=1.1,
                     ls=DASHES[k % 4],
                     marker=MARKERS[k % 5],
-                    markevery=max(len(g) // 4, 1),
+                    # markers at staggered points: series on top of each other stay visible
+                    markevery=(k % max(len(g) // 4, 1), max(len(g) // 4, 1)),
                     markersize=3,
                     label=display(model),
                 )
