@@ -86,6 +86,7 @@ Path(snakemake.output.html).write_text(
     f"<th>tolerance</th><th>result</th></tr>{rows}</table></body></html>\n"
 )
 tex = [
+    rf"\emph{{{latex_escape(lines[0][2:])}}}\par\smallskip",  # what it was compared with
     r"\begin{tabular}{@{}p{1.7cm}p{4.4cm}l@{}}\toprule",
     r"Stage & Figure & Result \\\midrule",
     *(

@@ -25,8 +25,9 @@ STYLE = (
     "th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
     "td.num{text-align:right;white-space:nowrap}td.verdict{white-space:nowrap;font-weight:bold}"
     ".holds{color:#1a7f37}.refuted,.reversed{color:#b3261e}.flagged{background:#fff4ce}"
-    "details summary{cursor:pointer;color:#0550ae}td.text{white-space:pre-wrap;max-width:520px;"
-    "overflow-wrap:anywhere}.tag{display:inline-block;margin:0 3px 2px 0;padding:0 4px;"
+    "details summary{cursor:pointer;color:#0550ae;white-space:nowrap}"
+    "td.text{white-space:pre-wrap;max-width:520px;overflow-wrap:anywhere}"
+    ".tag{display:inline-block;margin:0 3px 2px 0;padding:0 4px;"
     "border-radius:3px;background:#eee;font-size:11px}.tag.on{background:#ffd7d5}</style>"
 )
 
