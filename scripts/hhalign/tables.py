@@ -229,7 +229,7 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
     ]
     first = lambda r: latex_escape(r["statement"])  # noqa: E731
     ragged = r">{\raggedright\arraybackslash}"
-    spec = rf"{ragged}p{{3.3cm}}{ragged}p{{3.2cm}}rrrrc{ragged}p{{2.4cm}}"  # verdicts wrap
+    spec = rf"{ragged}p{{3.0cm}}{ragged}p{{3.0cm}}rrrrc{ragged}p{{2.3cm}}"  # verdicts wrap
     return _tabular(claims, spec, header, cells, label, first)
 
 
