@@ -252,6 +252,7 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",
+        "write_transcripts",  # the transcripts read responses.csv (make_claims)
         "all",
     }, rebuilt
     assert "train_sft" in touched and "score_responses" in touched  # touched, never run
@@ -348,6 +349,7 @@ def test_editing_library_code_reruns_exactly_what_uses_it(project):
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",  # cards quote Table 1 and the claims
+        "write_transcripts",  # the transcripts read responses.csv
         "all",
     }
     jobs = dry_run_after_editing(project, "metrics.py")
