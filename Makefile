@@ -17,10 +17,12 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test test-fast lint format docs report repro push pull check-config check-release
+.PHONY: tiny pdf test test-fast lint format docs report repro push pull check-config check-release
 
-# Snakemake reads --configfile files before the workflow's code runs, and its message for a
-# YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
+# A config stack checked as the workflow checks it: each file's YAML syntax (Snakemake's own
+# message names neither file nor line), then config.yaml + CONFIG merged against the schema,
+# its cross-key checks and every protocol's view. Prints what it checked; exits 1 naming the
+# key and the reason: `make check-config CONFIG=presets/x.yaml`.
 CONFIG ?= presets/tiny.yaml
 check-config: $(SETUP)
 	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml $(CONFIG)
@@ -30,9 +32,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The PDF report (results/tiny/paper/report.pdf) too where TeX Live is installed; without it
+# the run says how to build it later (make pdf RUN=tiny).
+HAVE_LATEX = $(shell command -v latexmk >/dev/null && command -v pdflatex >/dev/null && echo yes)
+PDF_tiny := $(if $(HAVE_LATEX),$(RESULTS_tiny)/paper/report.pdf)
 tiny: $(SETUP)
 	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml presets/tiny.yaml
-	$(BIN)/snakemake --cores $(CORES) --configfile presets/tiny.yaml
+	$(BIN)/snakemake all $(PDF_tiny) --cores $(CORES) --configfile presets/tiny.yaml
+
+# The PDF reproduction report of a run (RUN=tiny|study; needs latexmk and pdflatex).
+pdf: $(SETUP)
+	$(BIN)/snakemake $(RESULTS_$(RUN))/paper/report.pdf --cores $(CORES) $(CONFIG_$(RUN))
 
 # Two workers, one test file each at a time (module fixtures stay in one process): most of
 # the suite's time is Snakemake jobs importing torch, which a second worker overlaps. The long

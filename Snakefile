@@ -33,6 +33,7 @@ onstart:
 
 onsuccess:
     end_run()
+    close_run()
 
 
 onerror:
@@ -43,8 +44,10 @@ rule all:
     default_target: True
     input:
         PLAN.default_targets(),
+        TRANSCRIPTS.values(),
 
 
 rule report_inputs:
     input:
         PLAN.report_targets(),
+        TRANSCRIPTS.values(),

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from hhalign.config import prepare
 from hhalign.deps import code_inputs
+from hhalign.pages import transcript_files
 from hhalign.plan import (
     CHOSEN,
     FIGURES,
@@ -28,6 +29,8 @@ PLAN = Plan(config, prepare(config, workflow.basedir))
 RESULTS, AUDIT = PLAN.results, PLAN.audit
 PROTOCOLS, SEEDS, JUDGES = PLAN.protocols, PLAN.seeds, PLAN.judges
 MAIN_JUDGE = config["judges"][0]["name"]
+# One transcript page per protocol, model and prompt set (rule write_transcripts).
+TRANSCRIPTS = transcript_files(RESULTS, PROTOCOLS, PLAN.runs())
 # The tracker reaches training jobs through their environment, not their command line or
 # params: choosing one reruns nothing (scripts/hhalign/cli.py reads these).
 os.environ.update(
@@ -234,3 +237,15 @@ def end_run():
     """Release the results directory."""
     while RUN_LOCKS:
         RUN_LOCKS.pop().release()
+
+
+def close_run():
+    """Say where the results are: Table 1, the claims that hold, the flags, the paths of
+    the report, the PDF and the HTML pages (hhalign.closing)."""
+    from snakemake.logging import logger
+
+    from hhalign.closing import closing_summary
+
+    text = closing_summary(RESULTS)
+    if text:
+        logger.info(text)

@@ -1,10 +1,48 @@
 # Release check: the paper protocol's prompts, the paper's judge and the Base model against
 # the authors' released prompts, ratings and responses (a reviewer's first hour, no training).
+from hhalign import release_fixture
+
 RELEASE = f"{RESULTS}/release_check"
 PAPER_PROMPTS = any_view("paper", "prompts")
 # What a failed check leaves stale (Snakemake removes the failed job's own outputs): the
 # summary of an earlier run, which it removes (hhalign.io.stage_logger).
 SUMMARY = [f"{RELEASE}/summary.{ext}" for ext in ("md", "tex", "html")]
+
+
+# release.fixture (the tiny preset) without release.local_dir: the check reads a copy of the
+# authors' layout built from this run's paper protocol (rule build_release_fixture), offline.
+config["release"] = release_fixture.resolve(config["release"], RESULTS)
+FIXTURE = release_fixture.fixture_files(config["release"])
+if FIXTURE and "paper" not in PROTOCOLS:
+    raise ValueError(
+        "release.fixture builds the release check's copy from the paper protocol, which "
+        "protocols lacks. Fix: add paper to protocols, or set release.fixture: false"
+    )
+
+
+if FIXTURE:
+
+    rule build_release_fixture:
+        input:
+            code=code("build_release_fixture.py"),
+            prompts=expand(f"{PLAN.prompts_dir('paper')}/{{s}}.jsonl", s=PROMPT_SETS),
+            scores=[
+                PLAN.score_path(RESULTS, "paper", v, s)
+                for v in release_fixture.MODELS
+                for s in release_fixture.SETS
+            ],
+        output:
+            FIXTURE,
+        log:
+            f"{RESULTS}/logs/build_release_fixture.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/build_release_fixture.tsv"
+        conda:
+            "../envs/report.yaml"
+        params:
+            out=release_fixture.fixture_dir(RESULTS),
+        script:
+            "../scripts/build_release_fixture.py"
 
 
 rule check_release_prompts:
@@ -16,6 +54,7 @@ rule check_release_prompts:
         helpful=PLAN.raw_path(
             PAPER_PROMPTS["helpful"]["subset"], PAPER_PROMPTS["helpful"]["split"]
         ),
+        fixture=FIXTURE,
     output:
         table=f"{RELEASE}/prompts.csv",
         summary=f"{RELEASE}/prompts.json",
@@ -37,6 +76,7 @@ rule check_release_judge:
     input:
         code=code("check_release_judge.py"),
         judge=PLAN.judge_ref().input,
+        fixture=FIXTURE,
     output:
         table=f"{RELEASE}/judge.csv",
         table1=f"{RELEASE}/judge_table1.csv",
@@ -64,6 +104,7 @@ rule check_release_generation:
     input:
         code=code("check_release_generation.py"),
         model=paper_base_ref().input,
+        fixture=FIXTURE,
     output:
         table=f"{RELEASE}/generation.csv",
         summary=f"{RELEASE}/generation.json",
@@ -108,6 +149,7 @@ rule summarize_release_check:
         "../envs/report.yaml"
     params:
         release=config["release"],
+        compared=release_fixture.describe(config["release"]),
         label=config["run_label"],
     script:
         "../scripts/summarize_release_check.py"

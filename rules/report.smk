@@ -332,6 +332,35 @@ rule write_model_cards:
         "../envs/report.yaml"
     params:
         cards=PLAN.model_cards(),
+        source=config["data"]["source"],
         label=config["run_label"],
     script:
         "../scripts/write_model_cards.py"
+
+
+rule write_transcripts:
+    input:
+        code=code("write_transcripts.py"),
+        responses=PLAN.response_files(RESULTS)["responses"],
+    output:
+        [
+            report(
+                path,
+                caption="../report/transcript.rst",
+                category="Transcripts",
+                subcategory=f"{protocol} protocol",
+                labels={"model": run, "prompts": prompt_set},
+            )
+            for (protocol, run, prompt_set), path in TRANSCRIPTS.items()
+        ],
+    log:
+        f"{RESULTS}/logs/write_transcripts.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/write_transcripts.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        pages=list(TRANSCRIPTS),
+        label=config["run_label"],
+    script:
+        "../scripts/write_transcripts.py"

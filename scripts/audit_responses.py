@@ -7,7 +7,7 @@ from hhalign.io import stage_logger
 from hhalign.metrics import thresholds
 from hhalign.readers import prompt_sets, read_score_files
 from hhalign.responses import audit_table, failing_types, length_bias, summary_table
-from hhalign.tables import write_responses
+from hhalign.tables import run_title, write_responses
 
 log = stage_logger("audit_responses", snakemake.log[0], snakemake.output)
 p = snakemake.params
@@ -22,7 +22,8 @@ failing = {  # protocol -> the types that count as failing there
 }
 audit = summary_table(audited, p.variants, strict, failing)
 write_responses(audited, audit, out, p.label)
-length_bias(audited, p.judge).to_csv(out["length_bias"], index=False, float_format="%.6g")
+bias = length_bias(audited, p.judge).assign(run=run_title(p.label))  # every table says its run
+bias.to_csv(out["length_bias"], index=False, float_format="%.6g")
 written = figure9_responses(audit, out["responses_png"].removesuffix(".png"), p.label)
 log.info(
     "%d scored responses audited -> %d rows of response types; %s",

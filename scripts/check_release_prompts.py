@@ -4,6 +4,7 @@ ones, text for text and in order (and, for other counts, whether ours are their 
 from hhalign.io import read_jsonl, stage_logger, write_json
 from hhalign.prompts import PromptRules, select_prompts
 from hhalign.release import compare_prompts, prefix_relation, read_prompts, sources
+from hhalign.release_fixture import describe
 
 log = stage_logger(
     "check_release_prompts", snakemake.log[0], snakemake.output, snakemake.params.stale
@@ -27,7 +28,7 @@ for prompt_set, rows in zip(("harmful", "helpful"), ours, strict=True):
         "released": len(theirs),
         "ours": len(mine),
         "identical": int(table["identical"].sum()),
-        "relation": prefix_relation(mine, theirs),
+        "relation": prefix_relation(mine, theirs, describe(snakemake.params.release)[1]),
         "first_differing": None if differing.empty else differing.iloc[0].to_dict(),
     }
     log.info("%s: %s", prompt_set, summary[prompt_set])

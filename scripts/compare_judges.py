@@ -8,7 +8,7 @@ from hhalign.claims import CLAIMS
 from hhalign.figures import figure7_judges
 from hhalign.io import stage_logger
 from hhalign.readers import prompt_sets, read_judged_files
-from hhalign.tables import write_html_tables
+from hhalign.tables import run_title, write_html_tables
 
 log = stage_logger("compare_judges", snakemake.log[0], snakemake.output)
 p, out = snakemake.params, snakemake.output
@@ -26,7 +26,7 @@ for key, df in (
     ("judges_agreement", agree),
     ("judges_claims", claims),
 ):
-    df.to_csv(out[key], index=False)
+    df.assign(run=run_title(p.label)).to_csv(out[key], index=False)
 note = "Thresholds: results/judges/thresholds.csv. " + (p.label or "")
 write_html_tables(
     {

@@ -4,9 +4,9 @@ fail against its tolerance) as Markdown and as an HTML page for the report."""
 import json
 from pathlib import Path
 
+from hhalign.formats import latex_escape
 from hhalign.io import stage_logger
 from hhalign.release import stage_line
-from hhalign.tables import latex_escape
 
 log = stage_logger("summarize_release_check", snakemake.log[0], snakemake.output)
 prompts, judge, generation = (json.loads(Path(f).read_text()) for f in snakemake.input)
@@ -22,7 +22,7 @@ def first(row: dict | None) -> str:
 
 
 lines = [
-    f"# Release check against the authors' repository at {rel['commit'][:12]}",
+    f"# Release check against {snakemake.params.compared[0]}",
     "",
     "| stage | compared | figure | tolerance | result |",
     "| --- | --- | --- | --- | --- |",
@@ -86,6 +86,7 @@ Path(snakemake.output.html).write_text(
     f"<th>tolerance</th><th>result</th></tr>{rows}</table></body></html>\n"
 )
 tex = [
+    rf"\emph{{{latex_escape(lines[0][2:])}}}\par\smallskip",  # what it was compared with
     r"\begin{tabular}{@{}p{1.7cm}p{4.4cm}l@{}}\toprule",
     r"Stage & Figure & Result \\\midrule",
     *(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hhalign.cards import card, licence, metadata
+from hhalign.cards import card, dataset, licence, metadata, with_intervals
 from hhalign.io import stage_logger
 
 log = stage_logger("write_model_cards", snakemake.log[0], snakemake.output)
@@ -17,22 +17,22 @@ data = json.loads(Path(snakemake.input.data).read_text())
 for spec in p.cards:
     variant = spec["run"].split("_seed")[0]
     rows = table1[(table1["protocol"] == spec["protocol"]) & (table1["model"] == variant)]
-    shown = [
-        c for c in ("protocol", "model", "seed", "HmR", "HpR", "CAS", "n_harmful") if c in rows
-    ]
     mine = claims[
         (claims["protocol"] == spec["protocol"])
         & claims["comparison"].str.contains(rf"\b{variant}\b", regex=True)
     ]
     text = card(
-        metadata(spec["base"], spec["base_path"], spec["stage"], spec["protocol"], p.label),
+        metadata(
+            spec["base"], spec["base_path"], spec["stage"], spec["protocol"], p.label, p.source
+        ),
         spec["title"],
         spec["section"],
         json.loads(Path(spec["summary"]).read_text()),
         data,
-        rows[shown],
+        with_intervals(rows),
         mine,
         licence(spec["base"])[1],
+        dataset(p.source),
     )
     Path(spec["out"]).parent.mkdir(parents=True, exist_ok=True)
     Path(spec["out"]).write_text(text)

@@ -79,38 +79,6 @@ def pins(lines) -> dict[str, str]:
     return out
 
 
-def release_fixture(results: Path, out: Path) -> Path:
-    """A copy of the authors' repository layout built from a tiny run's paper protocol: its
-    prompts, every model's responses and the tiny judge's ratings (the release check must
-    pass it exactly)."""
-    import json
-
-    import pandas as pd
-
-    from hhalign.io import read_jsonl
-    from hhalign.release import MODELS
-
-    for prompt_set in ("harmful", "helpful"):
-        prompts = [r["prompt"] for r in read_jsonl(results / f"prompts/paper/{prompt_set}.jsonl")]
-        path = out / "data" / "prompts" / f"{prompt_set}_prompts.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(prompts, indent=2))
-        for variant, stem in MODELS.items():
-            scores = pd.read_csv(
-                results / f"scores/paper/{variant}/{prompt_set}.csv", keep_default_na=False
-            )
-            rows = [
-                {"prompt": p, "response": r, "rating": float(s)}
-                for p, r, s in zip(
-                    scores["prompt"], scores["response"], scores["score"], strict=True
-                )
-            ]
-            path = out / "data" / "responses" / f"{stem}_{prompt_set}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(rows, indent=2))
-    return out
-
-
 def plan_of(*presets: str, **overrides) -> Plan:
     """The plan of config.yaml with ``presets`` on top (as `--configfile` stacks them)."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -222,3 +222,27 @@ def test_the_configuration_reference_is_generated_from_the_schema():
     page = (ROOT / "docs" / "configuration.md").read_text()
     assert page == reference(), "docs/configuration.md is stale: run `make docs`"
     assert "| `release.min_identical` |" in page and "| `judges[].kind` |" in page
+
+
+def test_check_config_validates_the_merged_files_and_names_the_key(tmp_path, capsys):
+    """make check-config (``python -m hhalign.config FILE...``): a valid stack says what it
+    checked; a schema error in a preset, or in a protocol's view, exits 1 naming the key and
+    the reason (it once checked YAML syntax only and passed every invalid file)."""
+    from hhalign.config import main
+
+    tiny = str(ROOT / "presets" / "tiny.yaml")
+    assert main([str(ROOT / "config.yaml"), tiny]) == 0
+    out = capsys.readouterr().out
+    assert "tiny.yaml" in out and "protocol views paper, corrected: valid" in out
+    cases = {
+        "prompts:\n  n_harmfull: 5\n": "prompts: Additional properties",
+        "sft:\n  learning_rate: fast\n": "sft.learning_rate: 'fast' is not of type 'number'",
+        "protocol_overrides:\n  corrected:\n    dpo: {beta: -1}\n": "protocol 'corrected'",
+        "claims: {threshold_band: 9}\n": "claims.threshold_band: 9 exceeds",
+    }
+    for i, (text, reason) in enumerate(cases.items()):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(text)
+        assert main([str(ROOT / "config.yaml"), tiny, str(bad)]) == 1, text
+        out = capsys.readouterr().out
+        assert reason in out and f"bad{i}.yaml" in out, out

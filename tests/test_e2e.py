@@ -94,6 +94,18 @@ def test_deliverables_exist(project):
 def test_a_tiny_run_says_what_it_is_and_leaves_no_checkpoints(project):
     t1 = pd.read_csv(project / TINY / "table1.csv")
     assert t1["run"].str.startswith("Tiny offline world").all()
+    for name in (  # every table says what run it is (these had no run column)
+        "response_audit.csv",
+        "win_rates.csv",
+        "variance.csv",
+        "length_bias.csv",
+        "responses.csv",
+        "judges/table1.csv",
+    ):
+        table = pd.read_csv(project / TINY / name)
+        assert table["run"].str.startswith("Tiny offline world").all(), name
+    t2 = pd.read_csv(project / TINY / "table2.csv")
+    assert {"HmR_change_pct", "HpR_change_pct", "CAS_change_pct"} <= set(t2.columns)
     assert "Note:" in (project / TINY / "tables" / "table1.tex").read_text()
     assert not (project / TINY / "checkpoints").exists()  # removed once every job finished
 
@@ -242,6 +254,7 @@ def test_pull_rebuilds_tables_and_figures_without_training(project, pulled):
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",
+        "write_transcripts",  # the transcripts read responses.csv (make_claims)
         "all",
     }, rebuilt
     assert "train_sft" in touched and "score_responses" in touched  # touched, never run
@@ -340,6 +353,7 @@ def test_editing_library_code_reruns_exactly_what_uses_it(project):
         "compare_judges",
         "compute_win_rates",
         "write_model_cards",  # cards quote Table 1 and the claims
+        "write_transcripts",  # the transcripts read responses.csv
         "all",
     }
     jobs = dry_run_after_editing(project, "metrics.py")
@@ -473,8 +487,9 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
     page = tmp_path / "report" / "report.html"
     html = page.read_text()
     assert html.count('"mime_type": "image/png"') == 9  # Figures 1-9
-    # Tables 1-2, claims, pairs, the judges' three, the response audit, the win rates.
-    assert html.count('"mime_type": "text/html"') == 9
+    # Tables 1-2, claims, pairs, the judges' three, the response audit, the win rates, and
+    # a transcript per protocol, model and prompt set (2 x 4 x 2).
+    assert html.count('"mime_type": "text/html"') == 9 + 16
     browse = [
         chromium,
         "--headless=new",
@@ -497,21 +512,21 @@ def test_the_html_report_opens_in_a_browser(project, tmp_path):
         if "CONSOLE" in line and re.search(r"Uncaught|Error|Failed", line)
     ]
     assert not errors, errors
-    for category in ("Claims", "Data", "Figures", "Judges", "Responses", "Tables", "Training"):
+    categories = ("Claims", "Data", "Figures", "Judges", "Responses", "Tables", "Training")
+    for category in (*categories, "Transcripts"):
         assert f">{category}<" in dom.stdout, category
     assert "Tiny offline world" in dom.stdout  # the front page says what the run is
 
 
 def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project, tmp_path):
-    """The reviewer's first hour on the tiny world: a release fixture in the authors' layout
-    (the run's own prompts, responses and tiny-judge ratings) passes all three stages
-    exactly; a copy with one prompt changed, one rating off by 0.01 and one Base response
-    changed fails each stage, naming the item."""
+    """The reviewer's first hour on the tiny world, offline with no extra step: the tiny
+    preset's fixture (release.fixture: rule build_release_fixture copies the run's prompts,
+    responses and tiny-judge ratings into the authors' layout) passes all three stages
+    exactly, and the summary says it was compared with the fixture, not the authors' release;
+    a copy with one prompt changed, one rating off by 0.01 and one Base response changed
+    fails each stage, naming the item."""
     import json
 
-    from support import release_fixture
-
-    good = release_fixture(project / TINY, tmp_path / "release")
     target = f"{TINY}/release_check/summary.md"
 
     def check(local: Path) -> str:
@@ -530,9 +545,13 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
         )
         return (project / target).read_text()
 
-    summary = check(good)
+    make("check-release", project)  # the README's command: builds the fixture, then checks
+    summary = (project / target).read_text()
     assert summary.count("| pass |") == 4 and "FAIL" not in summary
     assert "largest difference 0" in summary and "100.0% identical" in summary
+    assert "against a fixture built from this run's own paper protocol" in summary
+    assert "identical to the fixture's 50" in summary and "authors' 50" not in summary
+    good = project / TINY / "release_fixture"
     bad = tmp_path / "bad"
     shutil.copytree(good, bad)
     prompts = json.loads((bad / "data/prompts/harmful_prompts.json").read_text())
@@ -546,6 +565,7 @@ def test_the_release_check_passes_a_faithful_copy_and_names_what_differs(project
     (bad / "data/responses/1_base_helpful.json").write_text(json.dumps(base))
     summary = check(bad)
     assert summary.count("FAIL") == 3 and "49 of 50 identical" in summary
+    assert f"against a local copy ({bad}) of the authors' repository" in summary
     checks = project / TINY / "release_check"
     prompts_table = pd.read_csv(checks / "prompts.csv")
     assert prompts_table.loc[~prompts_table["identical"], "index"].tolist() == [7]
@@ -573,8 +593,54 @@ def test_every_trained_model_has_a_model_card_whose_metadata_parses(project):
     for path in cards:
         text = path.read_text()
         front = yaml.safe_load(text.split("---\n")[1])
-        assert front["datasets"] == ["Anthropic/hh-rlhf"] and front["license"]
+        # synthetic data: no Hub dataset claimed, and the text says what the data were
+        assert "datasets" not in front and front["license"] and "synthetic-data" in front["tags"]
+        assert "synthetic HH-RLHF look-alike" in text
         assert front["run_label"].startswith("Tiny offline world")
         assert "| `learning_rate` |" in text and "## Evaluation" in text
     sft = (project / TINY / "model_cards/paper/sft/README.md").read_text()
     assert "| paper | sft |" in sft and "SFT improves HmR over Base" in sft
+    assert re.search(r"\| \d+\.\d \[\d+\.\d, \d+\.\d\] \|", sft)  # the promised intervals
+
+
+def judges_paragraph(results: Path) -> str:
+    """docs/judges.md's offline paragraph, with the tiny run's numbers (a test checks that
+    the doc quotes it, so the doc's numbers come from a run: it once said 14 of 16 claims
+    agree when a fresh clone gave 19 of 24)."""
+    summary = {
+        name: json.loads((results / path / "summary.json").read_text())["held_out_accuracy"]
+        for name, path in (("chat", "train/judges/tiny_chat"), ("rm", "train/reward"))
+    }
+    cut = pd.read_csv(results / "judges/thresholds.csv").set_index(["judge", "prompt_set"])
+    agree = pd.read_csv(results / "judges/agreement.csv").set_index(["prompt_set", "scope"])
+    claims = pd.read_csv(results / "judges/claims.csv")
+    agreeing = int((claims["judges_agree"] == "yes").sum())
+    each = agree.xs("responses", level="scope")
+    tau = {
+        (p, s): agree.loc[(s, f"models in {p}"), "kendall_tau"]
+        for p in ("paper", "corrected")
+        for s in ("harmful", "helpful")
+    }
+    return (
+        f"In `make tiny` the chat judge ranks {100 * summary['chat']:.1f}% of its held-out "
+        f"pairs right (the tiny reward model {100 * summary['rm']:.1f}%); calibrated to the "
+        f"reward model, its thresholds are {cut.loc[('tiny_chat', 'harmful'), 'threshold']:.2f} "
+        f"(harmful) and {cut.loc[('tiny_chat', 'helpful'), 'threshold']:.2f} (helpful); over "
+        f"the {int(each.loc['harmful', 'n'])} responses of each set the two judges correlate "
+        f"at Spearman {each.loc['harmful', 'spearman']:.2f} (harmful) and "
+        f"{each.loc['helpful', 'spearman']:.2f} (helpful), their labels agree on "
+        f"{100 * each.loc['harmful', 'label_agreement']:.1f}% and "
+        f"{100 * each.loc['helpful', 'label_agreement']:.1f}% (Cohen's kappa "
+        f"{each.loc['harmful', 'kappa']:.2f} and {each.loc['helpful', 'kappa']:.2f}); Kendall "
+        f"tau of their model orderings is {tau[('paper', 'harmful')]:.2f} and "
+        f"{tau[('paper', 'helpful')]:.2f} (paper: harmful, helpful) and "
+        f"{tau[('corrected', 'harmful')]:.2f} and {tau[('corrected', 'helpful')]:.2f} "
+        f"(corrected), and they agree on the direction of {agreeing} of the {len(claims)} "
+        "claims."
+    )
+
+
+def test_the_judges_numbers_in_the_docs_come_from_the_tiny_run(project):
+    expected = judges_paragraph(project / TINY)
+    doc = " ".join((ROOT / "docs" / "judges.md").read_text().split())
+    assert expected in doc, f"docs/judges.md should quote the run:\n{expected}"

@@ -41,6 +41,9 @@ def test_table2_matches_the_papers_table2_from_its_table1():
         ]
     )
     t2 = table2(t1).set_index("model")
+    # named as changes over Base, not with Table 1's level names
+    assert list(t2.columns) == ["protocol", "HmR_change_pct", "HpR_change_pct", "CAS_change_pct"]
+    t2.columns = ["protocol", "HmR", "HpR", "CAS"]
     assert t2.loc["sft", ["HmR", "HpR", "CAS"]].round(2).tolist() == [14.29, 154.55, 62.5]
     assert t2.loc["dpo", ["HmR", "HpR", "CAS"]].tolist() == pytest.approx(
         [-14.29, 109.09, 28.13], abs=0.005

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.image import imread
 from support import paper_metrics
 
@@ -61,7 +62,7 @@ def test_audit_import_by_hand(tables):
     assert (t1.loc["base", "HmR"], t1.loc["base", "HpR"]) == (25.0, 0.0)
     assert (t1.loc["sft", "HmR"], t1.loc["sft", "HpR"]) == (75.0, 25.0)
     assert t1.loc["base", "empty_responses"] == 2  # one empty response per prompt set
-    assert t2.set_index("model").loc["sft", "HmR"] == 200.0
+    assert t2.set_index("model").loc["sft", "HmR_change_pct"] == 200.0
 
 
 def test_audit_rejects_bad_rows():
@@ -204,7 +205,7 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     }
     claims, pairs = claims_table(scores, VARIANTS, cfg)
     # What a real run prints: a tiny p and a tie whose interval is a hair below 0.
-    claims.loc[0, "p_adj"] = 1e-5
+    claims.loc[0, ["p_adj", "verdict"]] = [1e-5, "holds"]  # a sentence is written for it
     claims.loc[1, ["difference", "ci_low", "ci_high"]] = [-1e-9, -0.01, -1e-12]
     names = (
         "claims.csv",
@@ -218,6 +219,17 @@ def test_the_pdf_report_builds_and_every_table_fits(tables, tmp_path, label):
     write_claims(claims, pairs, {k: str(res / v) for k, v in out.items()}, label)
     curves = threshold_curves(scores, PAPER, shift_grid(cfg))
     figure4_thresholds(curves, PAPER, res / "figures/fig4_thresholds", label)
+    # Figures 8 (variance) and 9 (the response audit), which the report includes.
+    from support import ROOT
+
+    from hhalign.figures import figure8_variance, figure9_responses
+    from hhalign.responses import audit_table, summary_table
+    from hhalign.variance import variance_table
+
+    rules = yaml.safe_load((ROOT / "config.yaml").read_text())["response_audit"]
+    summary = summary_table(audit_table(scores, rules), VARIANTS, None)
+    figure9_responses(summary, res / "figures/fig9_responses", label)
+    figure8_variance(variance_table(scores, VARIANTS, cfg), res / "figures/fig8_variance", label)
     env = {**os.environ, "TEXINPUTS": f"{res}:"}
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", f"-outdir={tmp_path}", str(REPORT)]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)

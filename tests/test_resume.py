@@ -74,3 +74,31 @@ def test_a_save_killed_before_run_loss_falls_back(tmp_path):
     checkpoint(tmp_path, 6, ("trainer_state.json",))
     assert resumable_checkpoint(tmp_path).endswith("checkpoint-4")
     assert json.loads((tmp_path / "checkpoint-4" / "run_loss.json").read_text()) == {}
+
+
+def test_a_fresh_job_does_not_say_it_removes_checkpoints(tmp_path):
+    """A fresh training job's checkpoint directory holds its lock file alone: it logged
+    "come from other inputs: removing them" with nothing to remove."""
+    import argparse
+    import logging
+
+    from hhalign.cli import LOCK_FILE, prepare_checkpoints
+
+    data = tmp_path / "d.parquet"
+    data.write_text("x")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / LOCK_FILE).write_text("")
+    args = argparse.Namespace(
+        checkpoints=str(ckpt), section="{}", data=str(data), start="s", revision=None
+    )
+    said = []
+    log = logging.getLogger("test_fresh_job")
+    log.info = lambda msg, *a: said.append(msg % a)
+    prepare_checkpoints(args, log)
+    assert said == [] and (ckpt / LOCK_FILE).exists()
+    (ckpt / "checkpoint-5").mkdir()
+    args.section = '{"changed": 1}'
+    prepare_checkpoints(args, log)
+    assert len(said) == 1 and "removing them" in said[0]
+    assert not (ckpt / "checkpoint-5").exists() and (ckpt / LOCK_FILE).exists()

@@ -55,15 +55,36 @@ def licence(spec: dict) -> tuple[str, str]:
     return "unknown", "unknown: set it from the base model's own card before publishing"
 
 
-def metadata(spec: dict, path: str, stage: str, protocol: str, label: str) -> dict:
-    """The card's YAML front matter."""
+def dataset(source: str) -> str:
+    """What the training data were, for the card's text (config ``data.source``)."""
+    if source == "synthetic":
+        return (
+            "a synthetic HH-RLHF look-alike generated offline by this pipeline (not "
+            + DATASET
+            + ")"
+        )
+    return f"a local copy of {DATASET}" if source == "local" else DATASET
+
+
+def metadata(
+    spec: dict, path: str, stage: str, protocol: str, label: str, source: str = "hub"
+) -> dict:
+    """The card's YAML front matter (``source``: config ``data.source``; synthetic data
+    name no Hub dataset)."""
     lic, _ = licence(spec)
+    real = source != "synthetic"
     meta = {
         "base_model": base_name(spec, path),
-        "datasets": [DATASET],
+        **({"datasets": [DATASET]} if real else {}),
         "library_name": "peft" if stage == "dpo_adapter" else "transformers",
         "license": lic,
-        "tags": ["trl", stage.split("_")[0], "hh-rlhf", f"protocol:{protocol}", "hhalign"],
+        "tags": [
+            "trl",
+            stage.split("_")[0],
+            "hh-rlhf" if real else "synthetic-data",
+            f"protocol:{protocol}",
+            "hhalign",
+        ],
         "pipeline_tag": "text-classification" if stage == "reward" else "text-generation",
     }
     if spec["source"] == "hub":
@@ -84,10 +105,11 @@ def card(
     table1: pd.DataFrame,
     claims: pd.DataFrame,
     licence_text: str,
+    data_name: str = DATASET,
 ) -> str:
     """A model card: ``section`` the model's config section (every hyperparameter),
-    ``summary`` its training summary, ``data`` the data stage's summary, ``table1`` and
-    ``claims`` its rows (may be empty)."""
+    ``summary`` its training summary, ``data`` the data stage's summary (``data_name``: what
+    the data were), ``table1`` and ``claims`` its rows (may be empty)."""
     hyper = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in sorted(section.items()))
     evaluation = markdown_table(table1) if len(table1) else "Not evaluated."
     verdicts = (
@@ -119,7 +141,7 @@ Helpfulness using SFT and DPO: A Study on OPT-350M* (arXiv 2509.09055).
 ## Training
 
 Base model: `{meta["base_model"]}`{at}.
-Data: {DATASET}, {data.get("sft_rows", "?")} SFT rows and {data.get("dpo_rows", "?")}
+Data: {data_name}, {data.get("sft_rows", "?")} SFT rows and {data.get("dpo_rows", "?")}
 preference pairs after the data stage ({data.get("rows_in", "?")} raw rows). This run: {trained}.
 
 | hyperparameter | value |
@@ -128,7 +150,8 @@ preference pairs after the data stage ({data.get("rows_in", "?")} raw rows). Thi
 
 ## Evaluation
 
-Table 1 rows (HmR, HpR, CAS with 95% intervals; the judge and thresholds are the run's):
+Table 1 rows (HmR, HpR, CAS with 95% intervals in brackets; the judge and thresholds are the
+run's):
 
 {evaluation}
 
@@ -150,3 +173,16 @@ Licence: {licence_text}.
 {CITATION}
 ```
 """
+
+
+def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 rows for a card: each rate with its 95% interval in brackets."""
+    out = rows[[c for c in ("protocol", "model", "seed") if c in rows]].copy()
+    for m in ("HmR", "HpR", "CAS"):
+        out[f"{m} [95% CI]"] = [
+            f"{v:.1f} [{lo:.1f}, {hi:.1f}]"
+            for v, lo, hi in zip(rows[m], rows[f"{m}_lo"], rows[f"{m}_hi"], strict=True)
+        ]
+    if "n_harmful" in rows:
+        out["n_harmful"] = rows["n_harmful"]
+    return out

@@ -61,11 +61,13 @@ def prepare_checkpoints(args: argparse.Namespace, log) -> None:
     ckpt = Path(args.checkpoints)
     stamp = ckpt / "inputs.sha256"
     fp = fingerprint(args)
-    if ckpt.is_dir() and (not stamp.is_file() or stamp.read_text() != fp):
-        log.info("checkpoints in %s come from other inputs: removing them", ckpt)
-        for path in ckpt.iterdir():
-            if path.name != LOCK_FILE:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    kept = [p for p in ckpt.iterdir() if p.name != LOCK_FILE] if ckpt.is_dir() else []
+    if kept and (not stamp.is_file() or stamp.read_text() != fp):
+        # Said only when there is something to remove (a fresh job has its lock file alone).
+        if any(p.name != stamp.name for p in kept):
+            log.info("checkpoints in %s come from other inputs: removing them", ckpt)
+        for path in kept:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     ckpt.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fp)
 

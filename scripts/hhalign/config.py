@@ -57,15 +57,44 @@ def check_yaml(path: str | Path) -> None:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
 
 
+def check_files(paths: list[str], base_dir: str | Path = ".") -> str:
+    """Check config files as a run would read them (``snakemake --configfile`` stacks them
+    in order): each file's YAML syntax, then the merged config against the schema, its
+    cross-key checks and every protocol's view. Return what was checked; raise
+    ``ConfigError`` naming the key and the reason."""
+    merged: dict = {}
+    for path in paths:
+        check_yaml(path)
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a config file is a mapping of keys, got {loaded!r}")
+        merged = deep_merge(merged, loaded)
+    views = prepare(merged, base_dir)
+    return (
+        f"{' + '.join(str(p) for p in paths)}: YAML syntax, the schema "
+        f"({len(list(_leaf_keys(merged)))} keys with defaults), cross-key checks and the "
+        f"protocol views {', '.join(views)}: valid"
+    )
+
+
+def _leaf_keys(config: dict, path: str = ""):
+    """Dotted paths of a config's non-mapping values."""
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            yield from _leaf_keys(value, f"{path}{key}.")
+        else:
+            yield f"{path}{key}"
+
+
 def main(argv: list[str]) -> int:
-    """``python -m hhalign.config FILE...``: check config files' YAML syntax (Snakemake
-    parses --configfile files before any of the workflow's code runs)."""
-    for path in argv:
-        try:
-            check_yaml(path)
-        except ConfigError as err:
-            print(err)
-            return 1
+    """``python -m hhalign.config FILE...`` (make check-config): the files' YAML syntax and
+    the merged config validated as the workflow validates it (Snakemake parses --configfile
+    files before any of the workflow's code runs, and names neither file nor line)."""
+    try:
+        print(check_files(argv, SCHEMA.parents[1]))
+    except ConfigError as err:
+        print(f"{' + '.join(argv)}: {err}")
+        return 1
     return 0
 
 

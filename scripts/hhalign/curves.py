@@ -14,8 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hhalign.figures import COLORS, STYLE, WIDTH, _label, _save
-from hhalign.tables import display
+from hhalign.figstyle import legend_above, save
+from hhalign.figures import COLORS, DASHES, STYLE, WIDTH
+from hhalign.formats import display
 
 # Panels of Figure 5: (title, log_history key, which runs log it)
 PANELS = [
@@ -69,27 +70,46 @@ def authors_logs(text: str, name: str) -> pd.DataFrame:
     )
 
 
+def series_name(protocol: str, run: str, variant: str) -> str:
+    """A training run as Figure 5's legend names it: the protocol and model, or the judge
+    (the reward model that serves as the paper's judge, or another trained judge)."""
+    if variant == "reward":
+        return "judge: reward model"
+    if protocol == "judges":
+        return f"judge: {run}"
+    return f"{protocol} {display(run)}"
+
+
+def series_styles(history: pd.DataFrame) -> dict[str, dict]:
+    """One colour and line style per training run, the same in every panel (each panel
+    restarted the colours, so paper SFT, paper DPO and the judge were all blue)."""
+    names = [
+        series_name(p, r, v)
+        for p, r, v in history[["protocol", "run", "variant"]].drop_duplicates().to_numpy()
+    ]
+    return {
+        n: {"color": COLORS[k % len(COLORS)], "ls": DASHES[(k // len(COLORS)) % len(DASHES)]}
+        for k, n in enumerate(dict.fromkeys(names))
+    }
+
+
 def figure5_training(
     history: pd.DataFrame, authors: pd.DataFrame | None, stem: str | Path, label: str = ""
 ) -> list[Path]:
     """Training curves of every run over its share of training (step / last step, so runs
-    of any length compare); the authors' logged loss (grey, dashed) beside the SFT and DPO
-    losses when it is given."""
+    of any length compare), one colour per run in every panel; the authors' logged loss
+    (grey, dashed) beside the SFT and DPO losses when it is given."""
+    styles = series_styles(history) if len(history) else {}
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(PANELS), figsize=(WIDTH, 2.3), squeeze=False)
         for ax, (title, key, kind) in zip(axes[0], PANELS, strict=True):
             runs = history[_kind(history, kind)] if len(history) else history
-            for k, ((protocol, run), g) in enumerate(runs.groupby(["protocol", "run"], sort=False)):
+            for (protocol, run), g in runs.groupby(["protocol", "run"], sort=False):
                 if key not in g:
                     continue
                 g = g.dropna(subset=[key])
-                ax.plot(
-                    g["step"] / g["step"].max(),
-                    g[key],
-                    lw=0.8,
-                    color=COLORS[k % len(COLORS)],
-                    label=f"{protocol} {display(run)}",
-                )
+                name = series_name(protocol, run, g["variant"].iloc[0])
+                ax.plot(g["step"] / g["step"].max(), g[key], lw=0.8, label=name, **styles[name])
             if authors is not None and key == "loss" and kind in ("sft", "dpo"):
                 for run in ["sft"] if kind == "sft" else ["dpo", "sft_dpo"]:
                     a = authors[authors["run"] == run]
@@ -103,20 +123,24 @@ def figure5_training(
                     )
             ax.set_title(title, fontsize=8)
             ax.set_xlabel("share of training")
+            ax.margins(y=0.08)
+            if not ax.get_lines():  # say what is not shown
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not logged\nby these runs",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    style="italic",
+                )
+                ax.set_yticks([])
         legend = {}
         for ax in axes[0]:
             legend |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-        fig.legend(
-            legend.values(),
-            legend.keys(),
-            loc="lower center",
-            ncols=5,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.98),
-            fontsize=6,
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, list(legend.values()), list(legend.keys()), ncols=4, fontsize=6)
+        return save(fig, stem, label)
 
 
 def _kind(history: pd.DataFrame, kind: str) -> pd.Series:
@@ -149,7 +173,9 @@ def figure6_data(
             [i + 0.2 for i in range(len(reasons))], [r.replace("_", " ") for r in reasons]
         )
         left.set_xlabel("rows rejected")
-        left.legend(fontsize=6, frameon=False)
+        most = max([1, *data["sft_rejects"].values(), *data["dpo_rejects"].values()])
+        left.set_xlim(0, most * 1.2)
+        left.set_title("training rows rejected, by reason")
         steps = ["harmful_rows_in", "harmful_candidates", "harmful_out", "helpful_out"]
         for j, (protocol, summary) in enumerate(prompts.items()):
             values = [summary.get(s, 0) for s in steps]
@@ -165,6 +191,9 @@ def figure6_data(
             [i + 0.2 for i in range(len(steps))],
             ["harmful\nrows", "keyword\nmatches", "harmful\nprompts", "helpful\nprompts"],
         )
-        right.legend(fontsize=6, frameon=False)
-        _label(fig, label)
-        return _save(fig, stem)
+        right.set_title("prompt selection")
+        right.margins(y=0.15)
+        handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
+        names = [n for ax in (left, right) for n in ax.get_legend_handles_labels()[1]]
+        legend_above(fig, handles, names, ncols=2, fontsize=6)
+        return save(fig, stem, label)

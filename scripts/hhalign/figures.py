@@ -1,5 +1,6 @@
 """Figures 1-4 and 7-9 as PDF and PNG, sized for a two-column paper, drawn from measured
-tables only (Figures 5-6, training and data, are in ``curves.py``)."""
+tables only (Figures 5-6, training and data, are in ``curves.py``); legends, margins and the
+run's label follow ``figstyle``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from hhalign.figstyle import legend_above, pad_limits, save
+from hhalign.formats import display
 from hhalign.metrics import RATES, SET_RATE, THRESHOLD_KEYS, main_rows
-from hhalign.tables import display
 from hhalign.variance import NOT_SEPARABLE
 
 WIDTH = 7.0  # inches: the full text width of a two-column paper
 STYLE = {"font.size": 8, "axes.titlesize": 9, "legend.fontsize": 7, "figure.dpi": 150}
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]  # Okabe-Ito: colour-blind safe
+# Line styles and markers, so that overlapping series can be told apart without colour.
+DASHES = ["-", "--", ":", "-."]
+MARKERS = ["o", "s", "^", "D", "v"]
 
 
 def model_ticks(sub: pd.DataFrame) -> list[str]:
@@ -30,27 +35,9 @@ def model_ticks(sub: pd.DataFrame) -> list[str]:
     ]
 
 
-def _label(fig, label: str) -> None:
-    """Say on the figure what a run that is not the paper setup is."""
-    if label:
-        fig.text(0.5, -0.02, label, ha="center", va="top", fontsize=7, style="italic", wrap=True)
-
-
 def _panels(n: int, height: float = 2.4):
     fig, axes = plt.subplots(1, n, figsize=(WIDTH, height), squeeze=False, sharey=True)
     return fig, axes[0]
-
-
-def _save(fig, stem: str | Path) -> list[Path]:
-    paths = [Path(f"{stem}.pdf"), Path(f"{stem}.png")]
-    paths[0].parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    for p in paths:
-        fig.savefig(
-            p, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None
-        )
-    plt.close(fig)
-    return paths
 
 
 def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
@@ -78,14 +65,10 @@ def figure1_rates(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
                 ax.bar_label(bars, labels=[f"{v:.0f}" for v in sub[m]], fontsize=6, padding=1)
             ax.set_xticks(range(len(sub)), model_ticks(sub))
             ax.set_title(f"{protocol} protocol")
-            ax.set_ylim(0, 112)
+            ax.set_ylim(0, 118)  # room for a label over a 100% bar and its interval
         axes[0].set_ylabel("% of responses (95% CI)")
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, *axes[0].get_legend_handles_labels(), ncols=3)
+        return save(fig, stem, label)
 
 
 def figure2_scores(
@@ -120,30 +103,20 @@ def figure2_scores(
                 patch.set_facecolor(c)
                 patch.set_alpha(0.6)
             key = "harmless" if prompt_set == "harmful" else "helpful"
-            ax.axhline(
-                thresholds[f"{key}_threshold"],
-                color="k",
-                ls="--",
-                lw=0.8,
-                label=f"threshold ({thresholds[f'{key}_op']} {thresholds[f'{key}_threshold']})",
-            )
+            line = ax.axhline(thresholds[f"{key}_threshold"], color="k", ls="--", lw=0.8)
             ax.set_xticks(range(len(models)), [display(m) for m in models])
             ax.set_title(f"{prompt_set} prompts")
-            ax.legend(loc="lower right", frameon=False)
         axes[0].set_ylabel("reward score")
         handles = [
             plt.Rectangle((0, 0), 1, 1, color=COLORS[k], alpha=0.6) for k in range(len(protocols))
         ]
-        fig.legend(
-            handles,
-            [f"{p} protocol" for p in protocols],
-            loc="upper center",
-            ncols=len(protocols),
-            frameon=False,
-            bbox_to_anchor=(0.5, 1.06),
+        cuts = ", ".join(
+            f"{s} {thresholds[f'{k}_op']} {thresholds[f'{k}_threshold']:g}"
+            for s, k in (("harmful", "harmless"), ("helpful", "helpful"))
         )
-        _label(fig, label)
-        return _save(fig, stem)
+        names = [f"{p} protocol" for p in protocols] + [f"threshold ({cuts})"]
+        legend_above(fig, [*handles, line], names, ncols=len(names))
+        return save(fig, stem, label)
 
 
 def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
@@ -167,17 +140,17 @@ def figure3_means(t1: pd.DataFrame, stem: str | Path, label: str = "") -> list[P
                     yerr=errs,
                     error_kw={"elinewidth": 0.6, "capsize": 1.5},
                 )
-                ax.bar_label(bars, labels=[f"{v:.2f}" for v in sub[col]], fontsize=6, padding=1)
+                ax.bar_label(bars, labels=[f"{v:.2f}" for v in sub[col]], fontsize=6, padding=2)
             ax.axhline(0, color="k", lw=0.5)
             ax.set_xticks(range(len(sub)), model_ticks(sub))
             ax.set_title(f"{protocol} protocol")
+        cols = ["mean_harmful", "mean_helpful"]
+        lows = t1[[f"{c}_lo" for c in cols] + cols].to_numpy(dtype=float)
+        highs = t1[[f"{c}_hi" for c in cols] + cols].to_numpy(dtype=float)
+        pad_limits(axes[0], lows, highs, share=0.22)  # the panels share y
         axes[0].set_ylabel("mean reward score (95% CI)")
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles, names, loc="lower center", ncols=2, frameon=False, bbox_to_anchor=(0.5, 0.98)
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, *axes[0].get_legend_handles_labels(), ncols=2)
+        return save(fig, stem, label)
 
 
 def figure4_thresholds(
@@ -192,26 +165,29 @@ def figure4_thresholds(
         for ax, (protocol, metric) in zip(axes, panels, strict=True):
             sub = curves[(curves["protocol"] == protocol) & (curves["metric"] == metric)]
             for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
-                ax.plot(g["threshold"], g["rate"], color=COLORS[k % 5], lw=1, label=display(model))
+                ax.plot(
+                    g["threshold"],
+                    g["rate"],
+                    color=COLORS[k % 5],
+                    lw=1.1,
+                    ls=DASHES[k % 4],
+                    marker=MARKERS[k % 5],
+                    # markers at staggered points: series on top of each other stay visible
+                    markevery=(k % max(len(g) // 4, 1), max(len(g) // 4, 1)),
+                    markersize=3,
+                    label=display(model),
+                )
                 ax.fill_between(
-                    g["threshold"], g["lo"], g["hi"], color=COLORS[k % 5], alpha=0.15, lw=0
+                    g["threshold"], g["lo"], g["hi"], color=COLORS[k % 5], alpha=0.12, lw=0
                 )
             ax.axvline(marks[metric], color="black", lw=0.7, ls="--")
             ax.set_title(f"{metric}, {protocol}")
             ax.set_xlabel("threshold (judge score)")
-            ax.set_ylim(0, 100)
+            ax.set_ylim(-6, 106)  # a series at 0% or 100% stays off the frame
         axes[0].set_ylabel("% of responses (95% CI)")
         handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles,
-            names,
-            loc="lower center",
-            ncols=len(names),
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.98),
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, handles, names, ncols=len(names))
+        return save(fig, stem, label)
 
 
 def figure7_judges(
@@ -250,9 +226,13 @@ def figure7_judges(
             ax.axvline(at[(first, prompt_set)], color="grey", ls="--", lw=0.8)
             ax.axhline(at[(judge, prompt_set)], color="grey", ls="--", lw=0.8)
             ax.set(xlabel=f"{first} ({prompt_set})", ylabel=judge, title=f"{judge}: {prompt_set}")
-        axes[0][0].legend(loc="best", markerscale=2)
-        _label(fig, label)
-        return _save(fig, stem)
+        handles, names = axes[0][0].get_legend_handles_labels()
+        legend_above(fig, handles, names, ncols=len(names), markerscale=2)
+        return save(fig, stem, label)
+
+
+# A row of Figure 8 with no variance to share out (every prompt and seed gives one value).
+NO_VARIANCE = "no variance: one value on every prompt and seed"
 
 
 def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
@@ -288,22 +268,13 @@ def figure8_variance(variance: pd.DataFrame, stem: str | Path, label: str = "") 
                 share = sub[col].fillna(0.0).to_numpy()
                 ax.barh(names, share, left=left, color=COLORS[k], label=name)
                 left += share
-            for i in np.flatnonzero(left == 0):  # every value the same: nothing to share out
-                ax.text(0.03, i, "no variance", va="center", fontsize=7, color="0.4")
+            for row in np.flatnonzero(left == 0):  # say why a row is blank
+                ax.text(0.02, row, NO_VARIANCE, va="center", fontsize=6, style="italic")
             ax.set_title(display(metric) if metric in RATES else metric.replace("_", " "))
             ax.set_xlim(0, 1)
             ax.set_xlabel("share of variance")
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles,
-            names,
-            loc="lower center",
-            ncols=len(parts),
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.98),
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, *axes[0].get_legend_handles_labels(), ncols=len(parts))
+        return save(fig, stem, label)
 
 
 def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") -> list[Path]:
@@ -326,11 +297,7 @@ def figure9_responses(summary: pd.DataFrame, stem: str | Path, label: str = "") 
                 ax.bar(x + (k - 1) * width, sub[col], width, color=COLORS[k], label=name)
             ax.set_xticks(x, [display(m) for m in sub["model"]], rotation=30)
             ax.set_title(f"{protocol}, {prompt_set}")
-            ax.set_ylim(0, 100)
+            ax.set_ylim(0, 105)
         axes[0].set_ylabel("% of responses")
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles, names, loc="lower center", ncols=3, frameon=False, bbox_to_anchor=(0.5, 0.98)
-        )
-        _label(fig, label)
-        return _save(fig, stem)
+        legend_above(fig, *axes[0].get_legend_handles_labels(), ncols=3)
+        return save(fig, stem, label)

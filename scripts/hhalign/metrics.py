@@ -239,8 +239,14 @@ def pct_change(new: float, base: float) -> float:
     return math.nan if base == 0 else 100.0 * (new - base) / base
 
 
+def change_column(metric: str) -> str:
+    """Table 2's column for ``metric``'s % change over Base (Table 1's names are levels)."""
+    return f"{metric}_change_pct"
+
+
 def table2(t1: pd.DataFrame, base: str = "base") -> pd.DataFrame:
-    """Table 2: % change of HmR, HpR and CAS of every model over the Base model."""
+    """Table 2: % change of HmR, HpR and CAS of every model over the Base model, in columns
+    named as changes (``HmR_change_pct``...)."""
     rows = []
     for protocol, group in main_rows(t1).groupby("protocol", sort=False):
         ref = group[group["model"] == base]
@@ -250,7 +256,7 @@ def table2(t1: pd.DataFrame, base: str = "base") -> pd.DataFrame:
         for _, r in group[group["model"] != base].iterrows():
             rows.append(
                 {"protocol": protocol, "model": r["model"]}
-                | {m: pct_change(r[m], ref[m]) for m in RATES}
+                | {change_column(m): pct_change(r[m], ref[m]) for m in RATES}
             )
     return pd.DataFrame(rows)
 

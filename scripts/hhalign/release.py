@@ -146,19 +146,20 @@ def compare_prompts(ours: list[str], theirs: list[str], prompt_set: str) -> pd.D
     return pd.DataFrame(rows)
 
 
-def prefix_relation(ours: list[str], theirs: list[str]) -> str:
-    """How a run's prompts relate to the authors' (Python's ``random.sample`` draws
-    differently for small counts, so a smaller sample need not be the first N)."""
+def prefix_relation(ours: list[str], theirs: list[str], whose: str = "the authors'") -> str:
+    """How a run's prompts relate to the released ones (Python's ``random.sample`` draws
+    differently for small counts, so a smaller sample need not be the first N); ``whose``:
+    what they were compared with."""
     n = len(ours)
     if ours == theirs:
-        return f"identical to the authors' {len(theirs)}"
+        return f"identical to {whose} {len(theirs)}"
     if n < len(theirs) and ours == theirs[:n]:
-        return f"the authors' first {n} of {len(theirs)}"
+        return f"{whose} first {n} of {len(theirs)}"
     if n > len(theirs) and ours[: len(theirs)] == theirs:
-        return f"the authors' {len(theirs)}, then {n - len(theirs)} more"
+        return f"{whose} {len(theirs)}, then {n - len(theirs)} more"
     known = set(theirs)
     shared = sum(p in known for p in ours)
-    return f"not the authors' first {min(n, len(theirs))}: {shared} of {n} are among theirs"
+    return f"not {whose} first {min(n, len(theirs))}: {shared} of {n} are among theirs"
 
 
 def compare_ratings(

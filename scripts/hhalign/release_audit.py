@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hhalign.formats import display
 from hhalign.metrics import from_rates
-from hhalign.tables import display
 
 MARKERS = ("<!-- release-audit -->", "<!-- /release-audit -->")
 

@@ -80,11 +80,8 @@ def audit_table(scores: pd.DataFrame, rules: dict) -> pd.DataFrame:
         audit_response(p, r, rules)
         for p, r in zip(scores["prompt"], scores["response"], strict=True)
     ]
-    keep = [
-        c
-        for c in ("protocol", "variant", "seed", "prompt_set", "id", "sample", "response", "score")
-        if c in scores
-    ]
+    shown = ("protocol", "variant", "seed", "prompt_set", "id", "sample", "prompt", "response")
+    keep = [c for c in (*shown, "score") if c in scores]
     return pd.concat([scores[keep].reset_index(drop=True), pd.DataFrame(audits)], axis=1)
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
 
-from hhalign.metrics import RATES, main_rows
+from hhalign.formats import _fmt, display, latex_escape, run_title, verdict_cell
+from hhalign.metrics import RATES, change_column, main_rows
+from hhalign.pages import claims_page
 
-NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO", "sft_dpo": "SFT+DPO"}
 MACRO_EXTRAS = (
     "mean_harmful",
     "mean_helpful",
@@ -21,37 +20,6 @@ MACRO_EXTRAS = (
     "empty_helpful",
 )
 PAPER_TITLE = "Reproducing ``Improving LLM Safety and Helpfulness using SFT and DPO''"
-LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "\\": r"\textbackslash{}",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Plain text made safe for LaTeX (the ten special characters escaped)."""
-    return "".join(LATEX_SPECIAL.get(c, c) for c in text)
-
-
-def run_title(label: str) -> str:
-    """What a run is, for tables: its ``run_label``, or the paper setup when there is none."""
-    return label or "paper setup"
-
-
-def display(model: str) -> str:
-    """How a variant is named in tables and figures."""
-    return NAMES.get(model, model)
-
-
-def _fmt(x: float, digits: int = 1, sign: bool = False) -> str:
-    """A number as the paper prints it: rounded half up (28.125 -> 28.13; from the
-    shortest repr, so 2.675 -> 2.68), never a negative zero ("n/a" for a missing one)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    q = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    if q == 0:
-        q = abs(q)
-    return f"{q:+.{digits}f}" if sign else f"{q:.{digits}f}"
 
 
 def n_columns(spec: str) -> int:
@@ -104,7 +72,7 @@ def table1_latex(t1: pd.DataFrame, label: str = "") -> str:
 def table2_latex(t2: pd.DataFrame, label: str = "") -> str:
     """Table 2 (% change over Base) as a booktabs tabular."""
     header = [r"Model & $\Delta$HmR (\%) & $\Delta$HpR (\%) & $\Delta$CAS (\%) \\"]
-    cells = lambda r: [_fmt(r[m], 2, sign=True) for m in RATES]  # noqa: E731
+    cells = lambda r: [_fmt(r[change_column(m)], 2, sign=True) for m in RATES]  # noqa: E731
     return _tabular(t2, "lrrr", header, cells, label)
 
 
@@ -140,7 +108,7 @@ def macros(t1: pd.DataFrame, t2: pd.DataFrame, label: str = "") -> str:
     for _, r in t2.iterrows():
         for m in RATES:
             name = macro_name(r["protocol"], r["model"], m, "change")
-            lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[m], 2, sign=True)}}}")
+            lines.append(f"\\newcommand{{{name}}}{{{_fmt(r[change_column(m)], 2, sign=True)}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -192,17 +160,6 @@ def comparison_latex(comparison: str) -> str:
     return f"{latex_escape(metric)}: {a} $-$ {b}"
 
 
-def verdict_cell(verdict: str, scope: str) -> str:
-    """A verdict with its scope, short: "holds (ckpt.)" (one seed), "holds (3 ckpt.)" (three
-    checkpoint pairs, no seed-level support), "holds (method)"."""
-    if scope in (None, "n/a") or not isinstance(scope, str):
-        return verdict
-    if scope == "the method":
-        return f"{verdict} (method)"
-    k = scope.split()[1] if scope.endswith("checkpoint pairs") else ""
-    return f"{verdict} ({k + ' ' if k else ''}ckpt.)"
-
-
 def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
     """The claims table: per claim the comparison shown (the weakest part of a claim that
     holds, the most adverse part otherwise), the paper's difference, ours with its 95%
@@ -229,8 +186,25 @@ def claims_latex(claims: pd.DataFrame, label: str = "") -> str:
     ]
     first = lambda r: latex_escape(r["statement"])  # noqa: E731
     ragged = r">{\raggedright\arraybackslash}"
-    spec = rf"{ragged}p{{3.3cm}}{ragged}p{{3.2cm}}rrrrcl"
+    spec = rf"{ragged}p{{3.0cm}}{ragged}p{{3.0cm}}rrrrc{ragged}p{{2.3cm}}"  # verdicts wrap
     return _tabular(claims, spec, header, cells, label, first)
+
+
+def claims_text(claims: pd.DataFrame) -> str:
+    """The prose under the claims table: a sentence for each claim that holds, is refuted
+    or reversed, or is flagged, and one line counting the rest (24 sentences in one
+    template were accurate but hard to read)."""
+    flagged = claims.get("flags", pd.Series("", index=claims.index)).fillna("") != ""
+    decided = claims["verdict"].str.startswith(("holds", "refuted", "reversed"))
+    told = claims[decided | flagged]
+    rest = len(claims) - len(told)
+    text = "\n\n".join(claim_sentence(r) for _, r in told.iterrows())
+    if rest:
+        text += (
+            f"\n\nThe other {rest} of the {len(claims)} claims are not separable on this run: "
+            "the claims table gives each one's difference, interval and what would settle it."
+        )
+    return text.strip() + "\n"
 
 
 def claim_sentence(r: pd.Series) -> str:
@@ -364,16 +338,12 @@ def write_claims(
     Path(out["claims_tex"]).write_text(claims_latex(claims, label))
     if "claims_macros" in out:
         Path(out["claims_macros"]).write_text(claims_macros(claims))
-    text = "\n\n".join(claim_sentence(r) for _, r in claims.iterrows())
-    Path(out["claims_text"]).write_text(text + "\n")
+    Path(out["claims_text"]).write_text(claims_text(claims))
     if "claims_html" in out:
+        title = "Which of the paper's claims hold"
+        Path(out["claims_html"]).write_text(claims_page(claims, title, label))
         write_html_tables(
-            {
-                "claims_html": (claims, CLAIMS_COLUMNS, "Which of the paper's claims hold"),
-                "pairs_html": (pairs, None, "Every pair of models on every metric"),
-            },
-            out,
-            label,
+            {"pairs_html": (pairs, None, "Every pair of models on every metric")}, out, label
         )
 
 
@@ -412,25 +382,6 @@ TABLE1_COLUMNS = [
     "n_helpful",
     "empty_harmful",
     "empty_helpful",
-]
-CLAIMS_COLUMNS = [
-    "protocol",
-    "statement",
-    "comparison",
-    "paper",
-    "paper_supports",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "p_adj",
-    "adjustment",
-    "mdd",
-    "seeds_agree",
-    "stable_ranges",
-    "verdict",
-    "scope",
-    "strict_verdict",
-    "flags",
 ]
 
 
@@ -477,11 +428,13 @@ if __name__ == "__main__":
 def write_responses(
     audited: pd.DataFrame, summary: pd.DataFrame, out: dict[str, str], label: str = ""
 ) -> None:
-    """responses.csv (every response with its audit), response_audit.csv and its HTML page."""
+    """responses.csv (every prompt and response with its score and audit),
+    response_audit.csv and its HTML page, each with the run's label."""
     for key in ("responses", "response_audit", "response_audit_html"):
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
-    audited.drop(columns=["response"]).to_csv(out["responses"], index=False, float_format="%.6g")
-    summary.to_csv(out["response_audit"], index=False, float_format="%.6g")
+    run = run_title(label)
+    audited.assign(run=run).to_csv(out["responses"], index=False, float_format="%.6g")
+    summary.assign(run=run).to_csv(out["response_audit"], index=False, float_format="%.6g")
     shown = [
         "protocol",
         "model",

@@ -25,7 +25,8 @@ def win_interval(w: np.ndarray, draws: int, stream) -> tuple[float, float]:
     if w.shape[0] > 1:
         b_lo, b_hi = stats.bootstrap_interval({"s": w}, {"s": 100.0}, draws, stream)
         lo, hi = min(lo, b_lo), max(hi, b_hi)
-    return max(lo, 0.0), min(hi, 100.0)
+    rate = 100.0 * float(w.mean())  # rounding can put a limit a hair past the estimate
+    return min(max(lo, 0.0), rate), max(min(hi, 100.0), rate)
 
 
 def win_rate_table(
