@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny test test-fast lint format docs report repro push pull check-config check-release
+.PHONY: tiny test test-fast lint format docs report repro push pull check-config check-release label
 
 # Snakemake reads --configfile files before the workflow's code runs, and its message for a
 # YAML syntax error names neither file nor line: `make check-config CONFIG=presets/x.yaml`.
@@ -84,3 +84,9 @@ pull: $(SETUP)
 	dvc pull $(RUN)
 	snakemake --cores 1 --touch --omit-from make_tables plot_figures audit_responses make_claims decompose_variance compare_judges $(CONFIG_$(RUN))
 	snakemake --cores $(CORES) $(CONFIG_$(RUN))
+
+# A reviewer's labels (docs/judges.md): the blind sample to label by hand, as one HTML page
+# (open it from disk: no server) and a spreadsheet, under $(RESULTS_$(RUN))/labels/.
+label: $(SETUP)
+	$(BIN)/snakemake --cores $(CORES) $(RESULTS_$(RUN))/labels/sheet.html $(CONFIG_$(RUN))
+	@echo "open $(RESULTS_$(RUN))/labels/sheet.html, label, export labels.csv, then set labels: in the config"

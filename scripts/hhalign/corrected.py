@@ -18,6 +18,7 @@ from scipy import stats
 from hhalign.metrics import METRICS, OPS, SET_RATE
 from hhalign.ppi import combine, estimate, judge_variance, labels_needed
 from hhalign.responses import TYPES
+from hhalign.tables import HTML_STYLE
 
 CELL = ["protocol", "seed", "prompt_set"]
 
@@ -208,3 +209,23 @@ def corrected_pairs(arrays: dict, variants: list[str]) -> pd.DataFrame:
 def _pair(protocol, seed, a, b, metric, r) -> dict:
     """One row of the corrected pairs table (percentage points)."""
     return {"protocol": protocol, "seed": seed, "a": a, "b": b, "metric": metric, **_row(r)}
+
+
+def labels_html(judge: pd.DataFrame, audit: pd.DataFrame, table: pd.DataFrame, label: str = ""):
+    """One HTML page: the judge against people, the audit against people, the corrected
+    rates (for Snakemake's report)."""
+    parts = [
+        ("The judge against people (at the threshold; AUC of the raw score)", judge),
+        ("The response audit against people", audit),
+        ("Judge-corrected rates (%; prediction-powered, 95% intervals)", table),
+    ]
+    body = "".join(
+        f"<h3>{title}</h3>"
+        + df.to_html(index=False, float_format=lambda x: f"{x:.3g}", na_rep="n/a", border=0)
+        for title, df in parts
+    )
+    note = f"<p><i>{label}</i></p>" if label else ""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{HTML_STYLE}</head><body>"
+        f"<h2>A reviewer's labels</h2>{note}{body}</body></html>\n"
+    )
