@@ -89,6 +89,8 @@ rule make_claims:
         chosen=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
         ),
+        labels=lambda w: labels_inputs(w)["labels"],
+        key=lambda w: labels_inputs(w)["key"],
     output:
         **reported(PLAN.claims_files("{report_dir}")),
     log:

@@ -13,9 +13,9 @@ from hhalign.corrected import (
     corrected_rates,
     judge_against_people,
     labels_html,
+    load_labelled,
 )
 from hhalign.io import read_score_files, stage_logger
-from hhalign.labels import join_labels, read_labels
 from hhalign.metrics import thresholds
 
 log = stage_logger("judge_labels", snakemake.log[0], snakemake.output)
@@ -23,12 +23,8 @@ p = snakemake.params
 out = dict(snakemake.output.items())
 limits = thresholds(p.metrics)
 scores = read_score_files(snakemake.input.scores, p.score_keys, p.seeds)
-key = pd.read_csv(snakemake.input.key, dtype={"id": str, "check": str})
-labels = read_labels(snakemake.input.labels)
-joined = join_labels(labels, key, snakemake.input.labels)
-keys = ["protocol", "variant", "seed", "prompt_set", "id", "sample"]
-keys = [k for k in keys if k in scores and k in joined]
-joined = joined.merge(scores[[*keys, "score"]].astype({"id": str}), on=keys, how="left")
+joined = load_labelled(scores, snakemake.input.key, snakemake.input.labels)
+key = pd.read_csv(snakemake.input.key)
 audit = pd.read_csv(snakemake.input.responses, dtype={"id": str}, keep_default_na=False)
 judge = judge_against_people(joined, limits)
 vs_audit = audit_against_people(joined, audit)

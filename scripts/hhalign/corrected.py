@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hhalign.labels import join_labels, read_labels
 from hhalign.metrics import METRICS, OPS, SET_RATE
 from hhalign.ppi import combine, estimate, judge_variance, labels_needed
 from hhalign.responses import TYPES
@@ -229,3 +230,13 @@ def labels_html(judge: pd.DataFrame, audit: pd.DataFrame, table: pd.DataFrame, l
         f"<!DOCTYPE html><html><head><meta charset='utf-8'>{HTML_STYLE}</head><body>"
         f"<h2>A reviewer's labels</h2>{note}{body}</body></html>\n"
     )
+
+
+def load_labelled(scores: pd.DataFrame, key_path: str, labels_path: str) -> pd.DataFrame:
+    """A labels file joined with the sample's key (``labels.join_labels``) and each item's
+    score from ``scores``."""
+    key = pd.read_csv(key_path, dtype={"id": str, "check": str})
+    joined = join_labels(read_labels(labels_path), key, labels_path)
+    keys = [k for k in ("protocol", "variant", "seed", "prompt_set", "id", "sample") if k in scores]
+    scores = scores.assign(id=scores["id"].astype(str))
+    return joined.merge(scores[[*keys, "score"]], on=keys, how="left", validate="m:1")
