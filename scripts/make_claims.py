@@ -30,7 +30,7 @@ claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chos
 failing = failing_rows(scores, snakemake.input.responses, p.failing_continues)
 strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)
 claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
-if snakemake.input.labels:  # config labels: every claim judged a third way, judge-corrected
+if snakemake.input.get("labels"):  # config labels: every claim judged a third way, judge-corrected
     labelled = load_labelled(scores, snakemake.input.key, snakemake.input.labels)
     arrays = cell_arrays(scores, labelled, thresholds(p.metrics), p.variants)
     corrected = corrected_pairs(arrays, p.variants)
