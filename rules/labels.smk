@@ -32,7 +32,7 @@ rule judge_labels:
         key=PLAN.label_files(RESULTS)["key"],
         labels=config["labels"] or [],
     output:
-        **PLAN.labelled_files(RESULTS),
+        **reported(PLAN.labelled_files(RESULTS), subcategory=RESULTS),
     log:
         f"{RESULTS}/logs/judge_labels.log",
     benchmark:

@@ -214,6 +214,7 @@ rule build_report:
         tables=list(PLAN.report_files(RESULTS).values()),
         claims=list(PLAN.analysis_files(RESULTS).values()),
         figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
+        labels=PLAN.label_targets(),
     output:
         pdf=f"{RESULTS}/paper/report.pdf",
     log:

@@ -13,6 +13,7 @@ from hhalign.corrected import (
     corrected_rates,
     judge_against_people,
     labels_html,
+    labels_latex,
     load_labelled,
 )
 from hhalign.io import read_score_files, stage_logger
@@ -45,6 +46,7 @@ for name, df in [
     df.to_csv(out[name], index=False, float_format="%.6g")
 Path(out["labels_html"]).parent.mkdir(parents=True, exist_ok=True)
 Path(out["labels_html"]).write_text(labels_html(judge, vs_audit, table, p.label))
+Path(out["labels_tex"]).write_text(labels_latex(judge, table))
 log.info(
     "%d labels (%d unsure) of %d items -> judge against people:\n%s\ncorrected rates:\n%s",
     int(joined["y"].notna().sum()),

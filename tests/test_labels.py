@@ -13,6 +13,8 @@ from hhalign.corrected import (
     corrected_pairs,
     corrected_rates,
     judge_against_people,
+    labels_html,
+    labels_latex,
 )
 from hhalign.labels import join_labels, read_labels, sample_items, sheet_table
 from hhalign.metrics import thresholds
@@ -149,3 +151,13 @@ def test_corrected_rates_remove_the_judges_error(labelled):
     rates = table["estimate"]
     assert row["estimate"] == pytest.approx(rates[("base", "HmR")] - rates[("dpo", "HmR")])
     assert len(pairs) == 6 * 3
+
+
+def test_the_report_section(labelled):
+    scores, _, joined = labelled
+    judge = judge_against_people(joined, LIMITS, draws=20)
+    table = corrected_rates(cell_arrays(scores, joined, LIMITS, VARIANTS), VARIANTS)
+    tex = labels_latex(judge, table)
+    assert tex.count(r"\begin{tabular}") == 2 and "SFT+DPO" in tex
+    page = labels_html(judge, judge.head(0), table, "tiny")
+    assert "The judge against people" in page and "<table" in page

@@ -240,3 +240,35 @@ def load_labelled(scores: pd.DataFrame, key_path: str, labels_path: str) -> pd.D
     keys = [k for k in ("protocol", "variant", "seed", "prompt_set", "id", "sample") if k in scores]
     scores = scores.assign(id=scores["id"].astype(str))
     return joined.merge(scores[[*keys, "score"]], on=keys, how="left", validate="m:1")
+
+
+def labels_latex(judge: pd.DataFrame, table: pd.DataFrame) -> str:
+    """The PDF report's "judge against people" tables: agreement per protocol and prompt
+    set, then each model's judged and corrected rates (first seed)."""
+    lines = [
+        r"\begin{tabular}{llrrrrrl}",
+        r"\toprule",
+        r"Protocol & Set & Labels & Unsure & Accuracy & $\kappa$ & AUC & Best threshold \\",
+        r"\midrule",
+    ]
+    for r in judge.itertuples():
+        lines.append(
+            f"{r.protocol} & {r.prompt_set} & {r.labelled} & {r.unsure} & {r.accuracy:.2f} & "
+            f"{r.kappa:.2f} & {r.auc:.2f} & {r.best_threshold:.2f} "
+            f"[{r.best_ci_low:.2f}, {r.best_ci_high:.2f}] \\\\"
+        )
+    lines += [r"\bottomrule", r"\end{tabular}", "", r"\medskip", ""]
+    lines += [
+        r"\begin{tabular}{lllrrl}",
+        r"\toprule",
+        r"Protocol & Model & Metric & Judge & Correction & Corrected [95\% CI] \\",
+        r"\midrule",
+    ]
+    first = table[table["seed"] == table["seed"].min()]
+    for r in first.itertuples():
+        lines.append(
+            f"{r.protocol} & {r.model.replace('_', '+').upper()} & {r.metric} & {r.judge:.1f} & "
+            f"{r.correction:+.1f} & {r.estimate:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}] \\\\"
+        )
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines).replace("nan", "n/a") + "\n"

@@ -43,6 +43,7 @@ REPORTED = {
     "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
     "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
     "judges_figure_png": ("fig7.rst", "Judges", {"figure": "judges"}),
+    "labels_html": ("labels.rst", "Judges", {"table": "judge against people"}),
 }
 
 
@@ -533,6 +534,7 @@ class Plan:
             "pairs_corrected": f"{root}/labels/pairs_corrected.csv",
             "labels_needed": f"{root}/labels/labels_needed.csv",
             "labels_html": f"{root}/tables/labels.html",
+            "labels_tex": f"{root}/tables/labels.tex",
         }
 
     def label_targets(self) -> list[str]:
