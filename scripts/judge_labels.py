@@ -14,6 +14,7 @@ from hhalign.corrected import (
     judge_against_people,
     labels_html,
     labels_latex,
+    labels_plan,
     load_labelled,
 )
 from hhalign.io import read_score_files, stage_logger
@@ -32,9 +33,7 @@ vs_audit = audit_against_people(joined, audit)
 arrays = cell_arrays(scores, joined, limits, p.variants)
 table = corrected_rates(arrays, p.variants, p.width)
 pairs = corrected_pairs(arrays, p.variants)
-needed = table[table["metric"] != "CAS"][
-    ["protocol", "seed", "model", "metric", "n_labelled", "ci_low", "ci_high", "labels_for_width"]
-].assign(width=p.width)
+needed = labels_plan(table, p.width)
 Path(out["judge_vs_people"]).parent.mkdir(parents=True, exist_ok=True)
 for name, df in [
     ("judge_vs_people", judge),

@@ -15,6 +15,7 @@ from hhalign.corrected import (
     judge_against_people,
     labels_html,
     labels_latex,
+    labels_plan,
 )
 from hhalign.labels import join_labels, read_labels, sample_items, sheet_table
 from hhalign.metrics import thresholds
@@ -161,3 +162,16 @@ def test_the_report_section(labelled):
     assert tex.count(r"\begin{tabular}") == 2 and "SFT+DPO" in tex
     page = labels_html(judge, judge.head(0), table, "tiny")
     assert "The judge against people" in page and "<table" in page
+
+
+def test_the_labels_planner(labelled):
+    """40 prompts: the judge's own part alone is about 30 points wide for DPO's HmR, so no
+    number of labels brings it to 5 points (-1); 40 points takes more labels."""
+    scores, _, joined = labelled
+    arrays = cell_arrays(scores, joined, LIMITS, VARIANTS)
+    plan = labels_plan(corrected_rates(arrays, VARIANTS, 40.0), 40.0).set_index(["model", "metric"])
+    dpo = plan.loc[("dpo", "HmR")]
+    assert dpo["ci_high"] - dpo["ci_low"] > 40 and dpo["more_labels"] > 0
+    assert dpo["labels_for_width"] == dpo["n_labelled"] + dpo["more_labels"]
+    narrow = labels_plan(corrected_rates(arrays, VARIANTS, 5.0), 5.0).set_index(["model", "metric"])
+    assert narrow.loc[("dpo", "HmR"), "more_labels"] == -1

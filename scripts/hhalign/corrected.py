@@ -272,3 +272,14 @@ def labels_latex(judge: pd.DataFrame, table: pd.DataFrame) -> str:
         )
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines).replace("nan", "n/a") + "\n"
+
+
+def labels_plan(table: pd.DataFrame, width: float) -> pd.DataFrame:
+    """The planner's question for labels: per protocol, seed, model and set (HmR, HpR), the
+    labels a corrected interval ``width`` points wide needs, and how many more that is (-1:
+    no number of labels can, the judge's own part is wider)."""
+    cols = ["protocol", "seed", "model", "metric", "n_labelled", "ci_low", "ci_high"]
+    needed = table[table["metric"] != "CAS"][[*cols, "labels_for_width"]].assign(width=width)
+    needed["more_labels"] = (needed["labels_for_width"] - needed["n_labelled"]).clip(lower=0)
+    needed.loc[needed["labels_for_width"] < 0, "more_labels"] = -1
+    return needed.reset_index(drop=True)
