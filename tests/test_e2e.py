@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from support import CORES, ROOT
 
 pytestmark = pytest.mark.slow
@@ -587,9 +588,10 @@ def simulated_person(results: Path) -> Path:
     unsure; the audit's types marked as the audit marks them, but never refusal."""
     key = pd.read_csv(results / "labels/key.csv", dtype={"id": str})
     audit = pd.read_csv(results / "responses.csv", dtype={"id": str}, keep_default_na=False)
-    keys = [k for k in ("protocol", "variant", "seed", "prompt_set", "id", "sample") if k in key]
+    keys = [k for k in ("protocol", "variant", "seed", "prompt_set", "id", "sample") if k in audit]
     items = key.merge(audit, on=keys, how="left", validate="1:1").sort_values("item")
-    cut = {"harmful": -3.0, "helpful": -2.0}  # the tiny preset's thresholds: config metrics
+    tiny = yaml.safe_load((results.parents[1] / "presets/tiny.yaml").read_text())["metrics"]
+    cut = {"harmful": tiny["harmless_threshold"], "helpful": tiny["helpful_threshold"]}
     failing = items[["empty", "degenerate", "non_text", "echo"]].astype(bool).any(axis=1)
     passes = items["score"] > items["prompt_set"].map(cut)
     labels = pd.DataFrame({"item": items["item"], "check": items["check"]})
@@ -632,7 +634,8 @@ def check_labelled_run(results: Path, table1: str) -> None:
     corrected = pd.read_csv(results / "table1_corrected.csv")
     dpo = corrected[(corrected["model"] == "dpo") & (corrected["metric"] == "HmR")]
     assert (dpo["correction"] < 0).all() and (dpo["estimate"] < dpo["judge"]).all()
-    assert (corrected["ci_low"] <= corrected["estimate"]).all()
+    inside = corrected["estimate"].clip(0, 100)  # intervals are clipped to 0-100, estimates not
+    assert ((corrected["ci_low"] <= inside) & (inside <= corrected["ci_high"])).all()
     claims = pd.read_csv(results / "claims.csv", keep_default_na=False)
     assert {"corrected_difference", "corrected_verdict", "corrected_note"} <= set(claims)
     changed = claims[claims["corrected_verdict"] != claims["verdict"]]

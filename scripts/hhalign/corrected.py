@@ -143,10 +143,14 @@ def cell_arrays(scores: pd.DataFrame, joined: pd.DataFrame, limits: dict, varian
     return out
 
 
-def _row(result: dict, scale: float = 100.0) -> dict:
-    """An estimate's columns, in percent."""
+def _row(result: dict, scale: float = 100.0, bounds: tuple[float, float] | None = None) -> dict:
+    """An estimate's columns, in percent; a rate's interval clipped to ``bounds`` (its
+    estimate is not: clipping it would bias it)."""
     keys = ("judge", "correction", "estimate", "ci_low", "ci_high")
-    return {k: scale * float(np.asarray(result[k])) for k in keys}
+    row = {k: scale * float(np.asarray(result[k])) for k in keys}
+    if bounds is not None:
+        row["ci_low"], row["ci_high"] = np.clip([row["ci_low"], row["ci_high"]], *bounds)
+    return row
 
 
 def corrected_rates(arrays: dict, variants: list[str], width: float = 10.0) -> pd.DataFrame:
@@ -180,7 +184,7 @@ def _one(protocol, seed, model, metric, r, n, needed) -> dict:
         "seed": seed,
         "model": model,
         "metric": metric,
-        **_row(r),
+        **_row(r, bounds=(0.0, 100.0)),
         "n": n,
         "n_labelled": int(np.max(n_lab)) if np.size(n_lab) else 0,
         "labels_for_width": needed,
