@@ -172,7 +172,8 @@ def corrected_rates(arrays: dict, variants: list[str], width: float = 10.0) -> p
         weights = [w / 100 for w in METRICS["CAS"].weights.values()]
         cas = combine(parts, weights)
         n_lab = sum(int(p["n_labelled"][0]) for p in parts)
-        rows.append({**_one(protocol, seed, v, "CAS", cas, 0, -1), "n_labelled": n_lab})
+        n_all = sum(arrays[(protocol, seed, s)][0].shape[1] for s in METRICS["CAS"].weights)
+        rows.append({**_one(protocol, seed, v, "CAS", cas, n_all, -1), "n_labelled": n_lab})
     return pd.DataFrame(rows)
 
 
