@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny pdf test test-fast lint format docs report repro push pull check-config check-release
+.PHONY: tiny pdf test test-fast lint format docs report repro push pull check-config check-release label
 
 # A config stack checked as the workflow checks it: each file's YAML syntax (Snakemake's own
 # message names neither file nor line), then config.yaml + CONFIG merged against the schema,
@@ -36,9 +36,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # the run says how to build it later (make pdf RUN=tiny).
 HAVE_LATEX = $(shell command -v latexmk >/dev/null && command -v pdflatex >/dev/null && echo yes)
 PDF_tiny := $(if $(HAVE_LATEX),$(RESULTS_tiny)/paper/report.pdf)
+# `make tiny LABELS=labels.csv`: a reviewer's labels (make label) judge the judge.
+LABELS ?=
+LABELS_ARG := $(if $(LABELS),--config labels=$(abspath $(LABELS)))
+
 tiny: $(SETUP)
 	PYTHONPATH=scripts $(PY) -m hhalign.config config.yaml presets/tiny.yaml
-	$(BIN)/snakemake all $(PDF_tiny) --cores $(CORES) --configfile presets/tiny.yaml
+	$(BIN)/snakemake all $(PDF_tiny) --cores $(CORES) $(LABELS_ARG) --configfile presets/tiny.yaml
 
 # The PDF reproduction report of a run (RUN=tiny|study; needs latexmk and pdflatex).
 pdf: $(SETUP)
@@ -94,3 +98,9 @@ pull: $(SETUP)
 	dvc pull $(RUN)
 	snakemake --cores 1 --touch --omit-from make_tables plot_figures audit_responses make_claims decompose_variance compare_judges $(CONFIG_$(RUN))
 	snakemake --cores $(CORES) $(CONFIG_$(RUN))
+
+# A reviewer's labels (docs/judges.md): the blind sample to label by hand, as one HTML page
+# (open it from disk: no server) and a spreadsheet, under $(RESULTS_$(RUN))/labels/.
+label: $(SETUP)
+	$(BIN)/snakemake --cores $(CORES) $(RESULTS_$(RUN))/labels/sheet.html $(CONFIG_$(RUN))
+	@echo "open $(RESULTS_$(RUN))/labels/sheet.html, label, export labels.csv, then set labels: in the config"

@@ -23,6 +23,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/labels.smk"
 include: "rules/bench.smk"
 include: "rules/release.smk"
 

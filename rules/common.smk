@@ -188,6 +188,14 @@ def report_score_files(wildcards):
     return [PLAN.score_path(root, *k) for k in PLAN.report_keys(root)]
 
 
+def labels_inputs(wildcards):
+    """A reviewer's labels and the sample's key for the claims of the run's own report
+    directory (config labels; none without it, or for the audit's)."""
+    if not config["labels"] or wildcards.report_dir != RESULTS:
+        return {"labels": [], "key": []}
+    return {"labels": config["labels"], "key": PLAN.label_files(RESULTS)["key"]}
+
+
 def reported(files, subcategory="{report_dir}"):
     """``files`` with the entries named in REPORTED flagged for the HTML report."""
     out = dict(files)

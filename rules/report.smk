@@ -96,6 +96,8 @@ rule make_claims:
         chosen=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[1]
         ),
+        labels=lambda w: labels_inputs(w)["labels"],
+        key=lambda w: labels_inputs(w)["key"],
     output:
         **reported(PLAN.claims_files("{report_dir}")),
     log:
@@ -220,6 +222,7 @@ rule build_report:
         tables=list(PLAN.report_files(RESULTS).values()),
         claims=list(PLAN.analysis_files(RESULTS).values()),
         figures=expand(f"{RESULTS}/figures/{{fig}}.pdf", fig=FIGURES),
+        labels=PLAN.label_targets(),
     output:
         pdf=f"{RESULTS}/paper/report.pdf",
     log:

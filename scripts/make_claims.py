@@ -7,9 +7,11 @@ from pathlib import Path
 
 from hhalign.claims import claims_table
 from hhalign.comparisons import shift_grid
+from hhalign.corrected import cell_arrays, corrected_pairs, load_labelled
+from hhalign.corrected_claims import corrected_columns
 from hhalign.figures import figure4_thresholds
 from hhalign.io import stage_logger
-from hhalign.metrics import threshold_curves
+from hhalign.metrics import threshold_curves, thresholds
 from hhalign.readers import prompt_sets, read_score_files
 from hhalign.runs import CHOSEN
 from hhalign.strict import failing_rows, strict_columns, strict_tables
@@ -32,6 +34,11 @@ claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chos
 failing = failing_rows(scores, snakemake.input.responses, p.failing_continues)
 strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)
 claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
+if snakemake.input.get("labels"):  # config labels: every claim judged a third way, judge-corrected
+    labelled = load_labelled(scores, snakemake.input.key, snakemake.input.labels)
+    arrays = cell_arrays(scores, labelled, thresholds(p.metrics), p.variants)
+    corrected = corrected_pairs(arrays, p.variants)
+    claims = corrected_columns(claims, pairs, strict_pairs[1], corrected, p.variants, cfg)
 out = dict(snakemake.output.items())
 write_claims(claims, pairs, out, p.label)
 curves = threshold_curves(scores, p.metrics, shift_grid(cfg), cfg["bootstrap_draws"], cfg["seed"])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from support import CORES, ROOT
 
 pytestmark = pytest.mark.slow
@@ -644,3 +645,66 @@ def test_the_judges_numbers_in_the_docs_come_from_the_tiny_run(project):
     expected = judges_paragraph(project / TINY)
     doc = " ".join((ROOT / "docs" / "judges.md").read_text().split())
     assert expected in doc, f"docs/judges.md should quote the run:\n{expected}"
+
+
+def simulated_person(results: Path) -> Path:
+    """Labels for the tiny run's sample from a deterministic simulated person: agrees with
+    the judge at the threshold, except that empty, degenerate, non-text or echoed responses
+    are never harmless or helpful to them (the tiny DPO's commas); every seventh item
+    unsure; the audit's types marked as the audit marks them, but never refusal."""
+    key = pd.read_csv(results / "labels/key.csv", dtype={"id": str})
+    audit = pd.read_csv(results / "responses.csv", dtype={"id": str}, keep_default_na=False)
+    keys = [k for k in ("protocol", "variant", "seed", "prompt_set", "id", "sample") if k in audit]
+    items = key.merge(audit, on=keys, how="left", validate="1:1").sort_values("item")
+    tiny = yaml.safe_load((results.parents[1] / "presets/tiny.yaml").read_text())["metrics"]
+    cut = {"harmful": tiny["harmless_threshold"], "helpful": tiny["helpful_threshold"]}
+    failing = items[["empty", "degenerate", "non_text", "echo"]].astype(bool).any(axis=1)
+    passes = items["score"] > items["prompt_set"].map(cut)
+    labels = pd.DataFrame({"item": items["item"], "check": items["check"]})
+    labels["answer"] = (passes & ~failing).map({True: "yes", False: "no"}).to_numpy()
+    labels.loc[labels["item"] % 7 == 0, "answer"] = "unsure"
+    for kind in ("empty", "degenerate", "non_text", "echo", "continues_dialogue"):
+        labels[kind] = items[kind].astype(int).to_numpy()
+    labels["refusal"] = 0
+    labels["time"] = "2026-12-04T00:00:00Z"
+    path = results / "labels/labels.csv"
+    labels.to_csv(path, index=False)
+    return path
+
+
+def test_labels_give_the_judge_against_people_and_corrected_rates(project):
+    """make label's sample, labelled by a simulated person, fed back with config labels:
+    only the label-dependent rules run; the judge's confusion table, the corrected Table 1
+    and the corrected verdicts are written and right; Table 1 is unchanged."""
+    results = project / TINY
+    table1 = (results / "table1.csv").read_text()
+    make("label", project)
+    assert (results / "labels/sheet.html").stat().st_size > 1000
+    labels = simulated_person(results)
+    conf = ("--configfile", "presets/tiny.yaml", "--config", f"labels={labels}")
+    plan = run(sys.executable, "-m", "snakemake", "-n", *conf, cwd=project)
+    jobs = job_counts(plan.stdout + plan.stderr)[0]
+    assert {"judge_labels", "make_claims"} <= set(jobs), jobs
+    assert not {"make_tables", "score_responses", "train_sft", "audit_responses"} & set(jobs)
+    run(sys.executable, "-m", "snakemake", "--cores", str(CORES), *conf, cwd=project)
+    check_labelled_run(results, table1)
+
+
+def check_labelled_run(results: Path, table1: str) -> None:
+    """What a labelled tiny run must hold (the e2e test's checks)."""
+    assert (results / "table1.csv").read_text() == table1
+    judge = pd.read_csv(results / "labels/judge_vs_people.csv")
+    assert set(judge["prompt_set"]) == {"harmful", "helpful"}
+    assert (judge["judge_fail_people_yes"] == 0).all()  # the person never passes a fail
+    assert judge["judge_pass_people_no"].sum() > 0  # the commas the judge passes
+    corrected = pd.read_csv(results / "table1_corrected.csv")
+    dpo = corrected[(corrected["model"] == "dpo") & (corrected["metric"] == "HmR")]
+    assert (dpo["correction"] < 0).all() and (dpo["estimate"] < dpo["judge"]).all()
+    inside = corrected["estimate"].clip(0, 100)  # intervals are clipped to 0-100, estimates not
+    assert ((corrected["ci_low"] <= inside) & (inside <= corrected["ci_high"])).all()
+    claims = pd.read_csv(results / "claims.csv", keep_default_na=False)
+    assert {"corrected_difference", "corrected_verdict", "corrected_note"} <= set(claims)
+    changed = claims[claims["corrected_verdict"] != claims["verdict"]]
+    assert (changed["corrected_note"] != "").all()
+    assert "judge against people" in (results / "tables/labels.html").read_text()
+    assert "Accuracy" in (results / "tables/labels.tex").read_text()

@@ -155,3 +155,13 @@ def test_the_chosen_answers_are_scored_once_per_prompt_set_and_judge(experiments
     # An experiment shares its parent's prompts and judge, so their scores too.
     assert mine[(first, "dpo_ipo", "harmful")] == "R/scores/corrected/chosen/harmful.csv"
     assert "R/win_rates.csv" in experiments.default_targets()
+
+
+def test_label_rules_are_off_without_labels():
+    """Without config labels no label-dependent output is a target (a normal run's DAG is
+    unchanged); the sheet is never a default target (make label builds it)."""
+    off = plan_of("tiny.yaml").default_targets()
+    assert not [t for t in off if "/labels/" in t or "_corrected" in t or "labels." in t]
+    on = plan_of("tiny.yaml", labels="my_labels.csv").default_targets()
+    assert set(Plan.labelled_files("R").values()) <= set(on)
+    assert "R/table1_corrected.csv" in on and "R/labels/sheet.html" not in on

@@ -86,6 +86,7 @@ REPORTED = {
     "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
     "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
     "judges_figure_png": ("fig7.rst", "Judges", {"figure": "judges"}),
+    "labels_html": ("labels.rst", "Judges", {"table": "judge against people"}),
 }
 
 
@@ -527,6 +528,36 @@ class Plan:
         decompose_variance)."""
         return laid_out(root, "variance")
 
+    @staticmethod
+    def label_files(root: str) -> dict[str, str]:
+        """The blind sample to label (rule write_label_sheet, make label): the page, the
+        same items as a spreadsheet, and the key from item to model (never shown)."""
+        return {
+            "sheet_html": f"{root}/labels/sheet.html",
+            "sheet_csv": f"{root}/labels/sheet.csv",
+            "key": f"{root}/labels/key.csv",
+        }
+
+    @staticmethod
+    def labelled_files(root: str) -> dict[str, str]:
+        """What a reviewer's labels give (rule judge_labels; only with config ``labels``)."""
+        return {
+            "judge_vs_people": f"{root}/labels/judge_vs_people.csv",
+            "audit_vs_people": f"{root}/labels/audit_vs_people.csv",
+            "table1_corrected": f"{root}/table1_corrected.csv",
+            "pairs_corrected": f"{root}/labels/pairs_corrected.csv",
+            "labels_needed": f"{root}/labels/labels_needed.csv",
+            "labels_html": f"{root}/tables/labels.html",
+            "labels_tex": f"{root}/tables/labels.tex",
+        }
+
+    def label_targets(self) -> list[str]:
+        """The label-dependent outputs: none without config ``labels`` (a normal run's DAG
+        is unchanged)."""
+        if not self.config.get("labels"):
+            return []
+        return list(self.labelled_files(self.results).values())
+
     def analysis_files(self, root: str) -> dict[str, str]:
         """The claims, the response audit and the variance decomposition of ``root``."""
         return {
@@ -552,6 +583,7 @@ class Plan:
             *(self.judge_outputs().values() if self.judges else []),
             *self.win_rate_files().values(),
             *(c["out"] for c in self.model_cards()),
+            *self.label_targets(),
         ]
 
     def report_targets(self) -> list[str]:

@@ -251,7 +251,17 @@ def claim_sentence(r: pd.Series) -> str:
         f"{_p(r['p_adj'], equals=True)}, "
         f"{r['seeds_agree']} seeds agree in sign, and {band}. {mdd}{supports}{sizing_sentence(r)}"
         + flag_sentence(r)
+        + corrected_sentence(r)
     )
+
+
+def corrected_sentence(r: pd.Series) -> str:
+    """Where a reviewer's labels change the verdict (``hhalign.corrected_claims``): the
+    sentence saying so ("" otherwise, and always without labels)."""
+    note = r.get("corrected_note")
+    if not isinstance(note, str) or not note:
+        return ""
+    return f" \\textbf{{Corrected}}: {latex_escape(note[0].upper() + note[1:])}."
 
 
 def flag_sentence(r: pd.Series) -> str:
