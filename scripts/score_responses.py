@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from hhalign.io import stage_logger, write_scores
+from hhalign.io import scored_line, stage_logger, write_scores
 from hhalign.models import load_for_inference
 from hhalign.readers import read_generations, read_prompt_set
 from hhalign.scoring import score_table
@@ -32,15 +32,6 @@ for prompt_set in ("harmful", "helpful"):
     t0 = time.perf_counter()
     table = score_table(model, tokenizer, responses[prompt_set], cfg, True)
     write_scores(table, snakemake.output[prompt_set])
-    log.info(
-        "%s/%s/%s: %d pairs scored, mean %.3f, empty responses %d, truncated inputs %d; %.1f s",
-        w.protocol,
-        w.variant,
-        prompt_set,
-        len(table),
-        table["score"].mean(),
-        int(table["empty_response"].sum()),
-        int(table["truncated_input"].sum()),
-        time.perf_counter() - t0,
-    )
+    where = f"{w.protocol}/{w.variant}/{prompt_set}"
+    log.info("%s", scored_line(table, where, time.perf_counter() - t0))
 log.info("done in %.1f s", time.perf_counter() - start)

@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from hhalign.io import stage_logger, write_scores
+from hhalign.io import scored_line, stage_logger, write_scores
 from hhalign.judges import judge_rows, load_judge
 from hhalign.readers import read_generations, read_prompt_set
 
@@ -30,15 +30,6 @@ for prompt_set in dict(snakemake.output.items()):
     t0 = time.perf_counter()
     table = judge_rows(judge, model, tokenizer, responses[prompt_set], cfg)
     write_scores(table, snakemake.output[prompt_set])
-    log.info(
-        "%s/%s/%s: %d responses scored, mean %.3f, empty %d, truncated %d; %.1f s",
-        w.protocol,
-        w.variant,
-        prompt_set,
-        len(table),
-        table["score"].mean(),
-        int(table["empty_response"].sum()),
-        int(table["truncated_input"].sum()),
-        time.perf_counter() - t0,
-    )
+    where = f"{w.protocol}/{w.variant}/{prompt_set}"
+    log.info("%s", scored_line(table, where, time.perf_counter() - t0))
 log.info("done in %.1f s", time.perf_counter() - start)

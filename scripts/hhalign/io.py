@@ -254,6 +254,15 @@ def read_scores(path: str | Path, name: str | None = None, fix: str | None = Non
     return df
 
 
+def scored_line(table: pd.DataFrame, what: str, seconds: float) -> str:
+    """A scoring job's log line for one score table: rows, mean, empty and truncated."""
+    return (
+        f"{what}: {len(table)} responses scored, mean {table['score'].mean():.3f}, empty "
+        f"{int(table['empty_response'].sum())}, truncated inputs "
+        f"{int(table['truncated_input'].sum())}; {seconds:.1f} s"
+    )
+
+
 def write_scores(df: pd.DataFrame, path: str | Path) -> None:
     """Write a score table with every text field quoted: generated responses hold carriage
     returns, which pandas writes unquoted, so the file read back as shifted rows."""

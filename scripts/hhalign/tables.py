@@ -386,12 +386,7 @@ TABLE1_COLUMNS = [
     "CAS",
     "CAS_lo",
     "CAS_hi",
-    "mean_harmful",
-    "mean_helpful",
-    "n_harmful",
-    "n_helpful",
-    "empty_harmful",
-    "empty_helpful",
+    *MACRO_EXTRAS,
 ]
 
 
