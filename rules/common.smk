@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from hhalign.config import prepare
+from hhalign.config import launch_command, prepare
 from hhalign.deps import code_inputs
 from hhalign.pages import transcript_files
 from hhalign.plan import (
@@ -16,7 +16,6 @@ from hhalign.plan import (
     PROMPT_SETS,
     REPORTED,
     Plan,
-    launch_command,
     section_json,
 )
 

@@ -11,7 +11,7 @@ from hhalign.corrected import cell_arrays, corrected_pairs
 from hhalign.corrected_claims import corrected_columns, verdict_of
 from hhalign.metrics import thresholds
 from hhalign.strict import strict_tables
-from hhalign.tables import claim_sentence
+from hhalign.sentences import claim_sentence
 
 
 def person(scores: pd.DataFrame, commas: np.ndarray) -> pd.DataFrame:

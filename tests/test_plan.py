@@ -4,7 +4,8 @@ shares, the training histories, the judged files, the targets of each preset."""
 import pytest
 from support import plan_of
 
-from hhalign.plan import Plan, launch_command, section_json
+from hhalign.config import launch_command
+from hhalign.plan import Plan, section_json
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import json
 import pandas as pd
 import yaml
 
+from hhalign.runs import split_run
+
 DATASET = "Anthropic/hh-rlhf"
 # Licences of the policy families the presets use; a trained model inherits its base's.
 LICENCES = {
@@ -96,53 +98,20 @@ def metadata(
     return meta
 
 
-def card(
-    meta: dict,
-    title: str,
-    section: dict,
-    summary: dict,
-    data: dict,
-    table1: pd.DataFrame,
-    claims: pd.DataFrame,
-    licence_text: str,
-    data_name: str = DATASET,
-) -> str:
-    """A model card: ``section`` the model's config section (every hyperparameter),
-    ``summary`` its training summary, ``data`` the data stage's summary (``data_name``: what
-    the data were), ``table1`` and ``claims`` its rows (may be empty)."""
-    hyper = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in sorted(section.items()))
-    evaluation = markdown_table(table1) if len(table1) else "Not evaluated."
-    verdicts = (
-        "\n".join(
-            f"- {r['statement']} ({r['protocol']}): **{r['verdict']}**"
-            + (f" for {r['scope']}" if r.get("scope") not in (None, "n/a") else "")
-            + (f"; flag: {r['flags']}" if isinstance(r.get("flags"), str) and r["flags"] else "")
-            for _, r in claims.iterrows()
-        )
-        or "No claim of the paper concerns this model."
-    )
-    trained = ", ".join(
-        f"{k} {summary[k]}"
-        for k in ("rows_trained", "steps", "epochs", "train_loss")
-        if k in summary
-    )
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    revision = meta.get("base_model_revision")
-    at = f" at `{revision}`" if revision else ""
-    return f"""---
+CARD = """---
 {front}---
 
 # {title}
 
 Trained by the hhalign pipeline, which reproduces and corrects *Improving LLM Safety and
 Helpfulness using SFT and DPO: A Study on OPT-350M* (arXiv 2509.09055).
-{("**" + meta["run_label"] + "**") if meta.get("run_label") else ""}
+{label}
 
 ## Training
 
-Base model: `{meta["base_model"]}`{at}.
-Data: {data_name}, {data.get("sft_rows", "?")} SFT rows and {data.get("dpo_rows", "?")}
-preference pairs after the data stage ({data.get("rows_in", "?")} raw rows). This run: {trained}.
+Base model: `{base}`{at}.
+Data: {data_name}, {sft_rows} SFT rows and {dpo_rows}
+preference pairs after the data stage ({rows_in} raw rows). This run: {trained}.
 
 | hyperparameter | value |
 | --- | --- |
@@ -161,8 +130,8 @@ The paper's claims that involve this model:
 
 ## Limitations
 
-A small model aligned on HH-RLHF; evaluated on 50 + 50 prompts by one reward-model judge,
-whose scores it may game (check the run's response audit before trusting a rate).
+A small model aligned on HH-RLHF; evaluated on {prompts} by the run's judges, whose scores it
+may game (check the run's response audit before trusting a rate).
 HH-RLHF's card warns that its harmlessness data are not meant for supervised training of
 dialogue agents: this is a research artefact for studying alignment, not an assistant.
 Licence: {licence_text}.
@@ -170,9 +139,66 @@ Licence: {licence_text}.
 ## Citation
 
 ```bibtex
-{CITATION}
+{citation}
 ```
 """
+
+
+def verdict_lines(claims: pd.DataFrame) -> str:
+    """The claims that concern a model, one line each, with scope and flag."""
+    return (
+        "\n".join(
+            f"- {r['statement']} ({r['protocol']}): **{r['verdict']}**"
+            + (f" for {r['scope']}" if r.get("scope") not in (None, "n/a") else "")
+            + (f"; flag: {r['flags']}" if isinstance(r.get("flags"), str) and r["flags"] else "")
+            for _, r in claims.iterrows()
+        )
+        or "No claim of the paper concerns this model."
+    )
+
+
+def prompt_counts(table1: pd.DataFrame) -> str:
+    """How many prompts the model was evaluated on, from its Table 1 rows."""
+    if not len(table1) or "n_harmful" not in table1:
+        return "the run's harmful and helpful prompts"
+    return f"{int(table1['n_harmful'].iloc[0])} + {int(table1['n_helpful'].iloc[0])} prompts"
+
+
+def card(
+    meta: dict,
+    title: str,
+    section: dict,
+    summary: dict,
+    data: dict,
+    table1: pd.DataFrame,
+    claims: pd.DataFrame,
+    licence_text: str,
+    data_name: str = DATASET,
+) -> str:
+    """A model card: ``section`` the model's config section (every hyperparameter),
+    ``summary`` its training summary, ``data`` the data stage's summary (``data_name``: what
+    the data were), ``table1`` and ``claims`` its rows (may be empty)."""
+    revision = meta.get("base_model_revision")
+    return CARD.format(
+        front=yaml.safe_dump(meta, sort_keys=False, allow_unicode=True),
+        title=title,
+        label=("**" + meta["run_label"] + "**") if meta.get("run_label") else "",
+        base=meta["base_model"],
+        at=f" at `{revision}`" if revision else "",
+        data_name=data_name,
+        **{k: data.get(k, "?") for k in ("sft_rows", "dpo_rows", "rows_in")},
+        trained=", ".join(
+            f"{k} {summary[k]}"
+            for k in ("rows_trained", "steps", "epochs", "train_loss")
+            if k in summary
+        ),
+        hyper="\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in sorted(section.items())),
+        evaluation=markdown_table(table1) if len(table1) else "Not evaluated.",
+        verdicts=verdict_lines(claims),
+        prompts=prompt_counts(table1),
+        licence_text=licence_text,
+        citation=CITATION,
+    )
 
 
 def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
@@ -186,3 +212,77 @@ def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
     if "n_harmful" in rows:
         out["n_harmful"] = rows["n_harmful"]
     return out
+
+
+POLICY_TITLES = {"sft": "SFT", "dpo": "DPO (from Base)", "sft_dpo": "SFT+DPO (DPO from SFT)"}
+
+
+def policy_cards(plan, protocol: str, run: str) -> list[dict]:
+    """The card of a trained policy (and of its LoRA adapter, for a DPO stage with LoRA)."""
+    variant = split_run(run, plan.seeds)[0]
+    section = "sft" if variant == "sft" else "dpo"
+    common = {
+        "protocol": protocol,
+        "run": run,
+        "base": plan.view(protocol, "models")["policy"],
+        "base_path": plan.policy_ref(protocol).path,
+        "section": plan.view(protocol, section),
+        "summary": f"{plan.results}/train/{protocol}/{run}/summary.json",
+    }
+    title = POLICY_TITLES[variant]
+    cards = [
+        {
+            **common,
+            "stage": variant,
+            "title": f"{title}, {protocol} protocol, {run}",
+            "out": f"{plan.results}/model_cards/{protocol}/{run}/README.md",
+        }
+    ]
+    if variant != "sft" and plan.view(protocol, "dpo")["lora"]["enabled"]:
+        cards.append(
+            {
+                **common,
+                "stage": "dpo_adapter",
+                "title": f"LoRA adapter of {title}, {protocol} protocol, {run}",
+                "out": f"{plan.results}/model_cards/{protocol}/{run}_adapter/README.md",
+            }
+        )
+    return cards
+
+
+def run_cards(plan) -> list[dict]:
+    """One card per model a run (``plan``: an ``hhalign.plan.Plan``) trains: its SFT, DPO
+    (merged and, with LoRA, its adapter) and SFT+DPO models, the reward model when the judge
+    is trained, trained judges; each with what the card says and where it goes."""
+    cards = [card for p, r in plan.trained() for card in policy_cards(plan, p, r)]
+    reward = {
+        "protocol": "all",
+        "stage": "reward",
+        "section": plan.config["reward_model"],
+        "base": plan.config["reward_model"]["base"],
+    }
+    if plan.config["models"]["judge"]["source"] == "trained":
+        cards.append(
+            {
+                **reward,
+                "run": "reward",
+                "title": "Reward model (the run's judge)",
+                "base_path": plan.reward_base_ref().path,
+                "summary": f"{plan.results}/train/reward/summary.json",
+                "out": f"{plan.results}/model_cards/reward/README.md",
+            }
+        )
+    for name, judge in plan.judges.items():
+        if judge["train"]:
+            cards.append(
+                {
+                    **reward,
+                    "run": name,
+                    "title": f"Judge {name} ({judge['kind']})",
+                    "base": judge["model"],
+                    "base_path": plan.judge_start_ref(name).path,
+                    "summary": f"{plan.results}/train/judges/{name}/summary.json",
+                    "out": f"{plan.results}/model_cards/judges/{name}/README.md",
+                }
+            )
+    return cards

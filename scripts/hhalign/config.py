@@ -361,6 +361,18 @@ def model_source(spec: dict[str, Any], tiny_dir: str) -> tuple[str, str | None]:
     raise ConfigError(f"model source {spec['source']!r} is resolved by the pipeline, not here")
 
 
+def launch_command(python: str, training: dict, gpus: int) -> str:
+    """How a training job starts: plain python, or accelerate launch with one process per
+    GPU the job holds unless training.num_processes fixes the count."""
+    if training["launcher"] == "python":
+        return python
+    processes = training["num_processes"] or max(int(gpus), 1)
+    return (
+        f"{python} -m accelerate.commands.launch --num_processes {processes}"
+        f" --num_machines 1 {training['accelerate_args']}"
+    )
+
+
 if __name__ == "__main__":
     import sys
 

@@ -51,3 +51,18 @@ def verdict_cell(verdict: str, scope: str) -> str:
         return f"{verdict} (method)"
     k = scope.split()[1] if scope.endswith("checkpoint pairs") else ""
     return f"{verdict} ({k + ' ' if k else ''}ckpt.)"
+
+
+def _p(p: float, equals: bool = False) -> str:
+    """A p-value for a LaTeX table cell, or after "$p$" in a sentence (``equals``); the
+    "<" in math mode (in text mode the default OT1 encoding prints an inverted "!")."""
+    if p < 0.001:
+        return "$<$ 0.001"
+    return f"= {_fmt(p, 3)}" if equals else _fmt(p, 3)
+
+
+def comparison_latex(comparison: str) -> str:
+    """``"HpR: sft_dpo - sft"`` as LaTeX ``"HpR: SFT+DPO $-$ SFT"``."""
+    metric, pair = comparison.split(": ")
+    a, b = (latex_escape(display(v)) for v in pair.split(" - "))
+    return f"{latex_escape(metric)}: {a} $-$ {b}"

@@ -13,81 +13,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
+from hhalign.cards import run_cards
 from hhalign.config import ModelRef, model_source
 from hhalign.judges import KINDS, check_kinds
+from hhalign.layout import FIGURES, REPORTED, laid_out
 from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
-
-FIGURES = ("fig1_rates", "fig2_scores", "fig3_means")
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a
 # training job's section, so adding them to the config retrains nothing that exists.
 SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False, "clean_pairs": False}
 # Keys of config ``training`` that change how a job reports, not what it trains.
 NOT_TRAINING = ("report_to",)
-
-# What each report rule writes under a report directory: rule output group -> key -> path.
-REPORT_LAYOUT = {
-    "tables": {
-        "table1": "table1.csv",
-        "table2": "table2.csv",
-        "table1_tex": "tables/table1.tex",
-        "table2_tex": "tables/table2.tex",
-        "macros": "tables/macros.tex",
-        "table1_html": "tables/table1.html",
-        "table2_html": "tables/table2.html",
-    },
-    "claims": {
-        "claims": "claims.csv",
-        "pairs": "pairs.csv",
-        "claims_tex": "tables/claims.tex",
-        "claims_text": "tables/claims_text.tex",
-        "claims_macros": "tables/claims_macros.tex",
-        "claims_html": "tables/claims.html",
-        "pairs_html": "tables/pairs.html",
-        "figure_pdf": "figures/fig4_thresholds.pdf",
-        "figure_png": "figures/fig4_thresholds.png",
-    },
-    "responses": {
-        "responses": "responses.csv",
-        "response_audit": "response_audit.csv",
-        "length_bias": "length_bias.csv",
-        "response_audit_html": "tables/response_audit.html",
-        "responses_pdf": "figures/fig9_responses.pdf",
-        "responses_png": "figures/fig9_responses.png",
-    },
-    "variance": {
-        "variance": "variance.csv",
-        "variance_pdf": "figures/fig8_variance.pdf",
-        "variance_png": "figures/fig8_variance.png",
-    },
-}
-
-
-def laid_out(root: str, group: str) -> dict[str, str]:
-    """``REPORT_LAYOUT[group]``'s paths under the report directory ``root``."""
-    return {key: f"{root}/{path}" for key, path in REPORT_LAYOUT[group].items()}
-
-
-# Outputs shown in Snakemake's HTML report: key -> (caption file, category, labels).
-REPORTED = {
-    "table1_html": ("table1.rst", "Tables", {"table": "Table 1"}),
-    "table2_html": ("table2.rst", "Tables", {"table": "Table 2"}),
-    "claims_html": ("claims.rst", "Claims", {"table": "claims"}),
-    "pairs_html": ("pairs.rst", "Claims", {"table": "model pairs"}),
-    "figure_png": ("fig4.rst", "Claims", {"figure": "threshold sensitivity"}),
-    "variance_png": ("fig8.rst", "Claims", {"figure": "sources of uncertainty"}),
-    "response_audit_html": ("response_audit.rst", "Responses", {"table": "response audit"}),
-    "responses_png": ("fig9.rst", "Responses", {"figure": "response types"}),
-    "win_rates_html": ("win_rates.rst", "Tables", {"table": "win rate vs chosen"}),
-    "judges_table1_html": ("judges_table1.rst", "Judges", {"table": "Table 1 by judge"}),
-    "judges_agreement_html": ("judges_agreement.rst", "Judges", {"table": "agreement"}),
-    "judges_claims_html": ("judges_claims.rst", "Judges", {"table": "claims by judge"}),
-    "judges_figure_png": ("fig7.rst", "Judges", {"figure": "judges"}),
-    "labels_html": ("labels.rst", "Judges", {"table": "judge against people"}),
-}
 
 
 def stage_key(*parts: Any) -> str:
@@ -418,70 +357,8 @@ class Plan:
 
     # Model cards.
     def model_cards(self) -> list[dict]:
-        """One card per trained model: the run's SFT, DPO (merged and, with LoRA, its adapter)
-        and SFT+DPO models, the reward model when the judge is trained, trained judges."""
-        cards = []
-        for p, r in self.trained():
-            variant = split_run(r, self.seeds)[0]
-            section = "sft" if variant == "sft" else "dpo"
-            base = self.view(p, "models")["policy"]
-            common = {
-                "protocol": p,
-                "run": r,
-                "base": base,
-                "base_path": self.policy_ref(p).path,
-                "section": self.view(p, section),
-                "summary": f"{self.results}/train/{p}/{r}/summary.json",
-            }
-            title = {"sft": "SFT", "dpo": "DPO (from Base)", "sft_dpo": "SFT+DPO (DPO from SFT)"}
-            cards.append(
-                {
-                    **common,
-                    "stage": variant,
-                    "title": f"{title[variant]}, {p} protocol, {r}",
-                    "out": f"{self.results}/model_cards/{p}/{r}/README.md",
-                }
-            )
-            if variant != "sft" and self.view(p, "dpo")["lora"]["enabled"]:
-                cards.append(
-                    {
-                        **common,
-                        "stage": "dpo_adapter",
-                        "title": f"LoRA adapter of {title[variant]}, {p} protocol, {r}",
-                        "out": f"{self.results}/model_cards/{p}/{r}_adapter/README.md",
-                    }
-                )
-        reward = {
-            "protocol": "all",
-            "stage": "reward",
-            "section": self.config["reward_model"],
-            "base": self.config["reward_model"]["base"],
-        }
-        if self.config["models"]["judge"]["source"] == "trained":
-            cards.append(
-                {
-                    **reward,
-                    "run": "reward",
-                    "title": "Reward model (the run's judge)",
-                    "base_path": self.reward_base_ref().path,
-                    "summary": f"{self.results}/train/reward/summary.json",
-                    "out": f"{self.results}/model_cards/reward/README.md",
-                }
-            )
-        for name, judge in self.judges.items():
-            if judge["train"]:
-                cards.append(
-                    {
-                        **reward,
-                        "run": name,
-                        "title": f"Judge {name} ({judge['kind']})",
-                        "base": judge["model"],
-                        "base_path": self.judge_start_ref(name).path,
-                        "summary": f"{self.results}/train/judges/{name}/summary.json",
-                        "out": f"{self.results}/model_cards/judges/{name}/README.md",
-                    }
-                )
-        return cards
+        """One card per trained model (``cards.run_cards``)."""
+        return run_cards(self)
 
     # Deliverables and targets.
     def judge_outputs(self) -> dict[str, str]:
@@ -507,49 +384,13 @@ class Plan:
             "win_rates_html": f"{self.results}/tables/win_rates.html",
         }
 
-    @staticmethod
-    def report_files(root: str) -> dict[str, str]:
-        """The deliverables of one report directory (rule make_tables)."""
-        return laid_out(root, "tables")
-
-    @staticmethod
-    def claims_files(root: str) -> dict[str, str]:
-        """The claims deliverables of one report directory (rule make_claims)."""
-        return laid_out(root, "claims")
-
-    @staticmethod
-    def response_files(root: str) -> dict[str, str]:
-        """What the models say, in one report directory (rule audit_responses)."""
-        return laid_out(root, "responses")
-
-    @staticmethod
-    def variance_files(root: str) -> dict[str, str]:
-        """Where the uncertainty comes from, in one report directory (rule
-        decompose_variance)."""
-        return laid_out(root, "variance")
-
-    @staticmethod
-    def label_files(root: str) -> dict[str, str]:
-        """The blind sample to label (rule write_label_sheet, make label): the page, the
-        same items as a spreadsheet, and the key from item to model (never shown)."""
-        return {
-            "sheet_html": f"{root}/labels/sheet.html",
-            "sheet_csv": f"{root}/labels/sheet.csv",
-            "key": f"{root}/labels/key.csv",
-        }
-
-    @staticmethod
-    def labelled_files(root: str) -> dict[str, str]:
-        """What a reviewer's labels give (rule judge_labels; only with config ``labels``)."""
-        return {
-            "judge_vs_people": f"{root}/labels/judge_vs_people.csv",
-            "audit_vs_people": f"{root}/labels/audit_vs_people.csv",
-            "table1_corrected": f"{root}/table1_corrected.csv",
-            "pairs_corrected": f"{root}/labels/pairs_corrected.csv",
-            "labels_needed": f"{root}/labels/labels_needed.csv",
-            "labels_html": f"{root}/tables/labels.html",
-            "labels_tex": f"{root}/tables/labels.tex",
-        }
+    # The report directories' files (hhalign.layout: rule output group -> key -> path).
+    report_files = staticmethod(partial(laid_out, group="tables"))  # rule make_tables
+    claims_files = staticmethod(partial(laid_out, group="claims"))  # rule make_claims
+    response_files = staticmethod(partial(laid_out, group="responses"))  # audit_responses
+    variance_files = staticmethod(partial(laid_out, group="variance"))  # decompose_variance
+    label_files = staticmethod(partial(laid_out, group="labels"))  # write_label_sheet
+    labelled_files = staticmethod(partial(laid_out, group="labelled"))  # judge_labels
 
     def label_targets(self) -> list[str]:
         """The label-dependent outputs: none without config ``labels`` (a normal run's DAG
@@ -599,15 +440,3 @@ class Plan:
         if self.config["release"]["in_report"]:
             release = [f"{self.results}/release_check/summary.html"]
         return [*self.default_targets(), *overview, *audit, *release]
-
-
-def launch_command(python: str, training: dict, gpus: int) -> str:
-    """How a training job starts: plain python, or accelerate launch with one process per
-    GPU the job holds unless training.num_processes fixes the count."""
-    if training["launcher"] == "python":
-        return python
-    processes = training["num_processes"] or max(int(gpus), 1)
-    return (
-        f"{python} -m accelerate.commands.launch --num_processes {processes}"
-        f" --num_machines 1 {training['accelerate_args']}"
-    )
