@@ -27,3 +27,19 @@ def test_the_table_shows_the_95_percent_intervals_it_promises():
     )
     shown = with_intervals(rows)
     assert shown.loc[0, "HmR [95% CI]"] == "50.0 [36.6, 63.4]" and "n_harmful" in shown
+
+
+def test_a_card_says_how_many_prompts_it_was_evaluated_on():
+    """Before: every card said '50 + 50 prompts by one reward-model judge', typed."""
+    import pandas as pd
+
+    from hhalign.cards import prompt_counts, with_intervals
+
+    rows = pd.DataFrame(
+        [
+            {"protocol": "paper", "model": "sft", "n_harmful": 12, "n_helpful": 12}
+            | {f"{m}{s}": 50.0 for m in ("HmR", "HpR", "CAS") for s in ("", "_lo", "_hi")}
+        ]
+    )
+    assert prompt_counts(with_intervals(rows)) == "12 + 12 prompts"
+    assert prompt_counts(rows.drop(columns="n_helpful")) == "the run's harmful and helpful prompts"

@@ -10,8 +10,8 @@ from hhalign.claims import claims_table
 from hhalign.corrected import cell_arrays, corrected_pairs
 from hhalign.corrected_claims import corrected_columns, verdict_of
 from hhalign.metrics import thresholds
-from hhalign.strict import strict_tables
 from hhalign.sentences import claim_sentence
+from hhalign.strict import strict_tables
 
 
 def person(scores: pd.DataFrame, commas: np.ndarray) -> pd.DataFrame:

@@ -59,9 +59,15 @@ def test_label_reload_export_import(browser, tmp_path):
             browser.click("#t_refusal")
         browser.key("ArrowRight") if i % 2 else browser.click("#next")
     assert browser.js("document.getElementById('progress').textContent") == "10 of 48 answered"
-    time.sleep(2)  # Chromium commits localStorage to disk asynchronously (a person is slower)
-    browser.call("Page.reload")
-    browser.wait("document.readyState === 'complete' && typeof ITEMS !== 'undefined'")
+    # Chromium hands localStorage writes to its storage service asynchronously (a person is
+    # slower than this test): a reload can come first on a loaded machine, so reload until
+    # the answers are there (the page only writes when answered, so a reload loses nothing).
+    for _ in range(10):
+        time.sleep(1)
+        browser.call("Page.reload")
+        browser.wait("document.readyState === 'complete' && typeof ITEMS !== 'undefined'")
+        if browser.js("document.getElementById('progress').textContent") != "0 of 48 answered":
+            break
     assert browser.js("document.getElementById('progress').textContent") == "10 of 48 answered"
     shot = browser.call("Page.captureScreenshot", format="png")["data"]
     (tmp_path / "page.png").write_bytes(__import__("base64").b64decode(shot))

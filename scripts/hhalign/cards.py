@@ -159,7 +159,7 @@ def verdict_lines(claims: pd.DataFrame) -> str:
 
 def prompt_counts(table1: pd.DataFrame) -> str:
     """How many prompts the model was evaluated on, from its Table 1 rows."""
-    if not len(table1) or "n_harmful" not in table1:
+    if not len(table1) or not {"n_harmful", "n_helpful"} <= set(table1):
         return "the run's harmful and helpful prompts"
     return f"{int(table1['n_harmful'].iloc[0])} + {int(table1['n_helpful'].iloc[0])} prompts"
 
@@ -209,8 +209,9 @@ def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
             f"{v:.1f} [{lo:.1f}, {hi:.1f}]"
             for v, lo, hi in zip(rows[m], rows[f"{m}_lo"], rows[f"{m}_hi"], strict=True)
         ]
-    if "n_harmful" in rows:
-        out["n_harmful"] = rows["n_harmful"]
+    for col in ("n_harmful", "n_helpful"):
+        if col in rows:
+            out[col] = rows[col]
     return out
 
 
