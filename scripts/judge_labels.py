@@ -17,8 +17,9 @@ from hhalign.corrected import (
     labels_plan,
     load_labelled,
 )
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.metrics import thresholds
+from hhalign.readers import read_score_files
 
 log = stage_logger("judge_labels", snakemake.log[0], snakemake.output)
 p = snakemake.params

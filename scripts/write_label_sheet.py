@@ -4,9 +4,10 @@ to model (labels/key.csv, never shown to the labeller)."""
 
 from pathlib import Path
 
-from hhalign.io import read_score_files, stage_logger
+from hhalign.io import stage_logger
 from hhalign.label_page import page
 from hhalign.labels import sample_items, sheet_table
+from hhalign.readers import read_score_files
 
 log = stage_logger("write_label_sheet", snakemake.log[0], snakemake.output)
 p = snakemake.params

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from support import ROOT
 
 from hhalign.deps import code_inputs, imported_modules
@@ -115,3 +116,27 @@ def test_code_inputs_are_relative_to_the_working_directory():
     text = (ROOT / "rules" / "common.smk").read_text()
     assert "os.path.relpath(p) for p in paths" in text
     assert "workflow.basedir}/scripts" not in (ROOT / "rules" / "train.smk").read_text()
+
+
+@pytest.mark.dag
+def test_every_package_import_of_the_entry_scripts_and_tests_resolves():
+    """Entry scripts run only inside Snakemake jobs, so a name moved out of a module breaks a
+    rule, not a unit test (a merge left two rules importing io.read_score_files after it
+    moved to readers): every ``from hhalign... import name`` must resolve."""
+    import ast
+    import importlib
+
+    files = [*(ROOT / "scripts").glob("*.py"), *(ROOT / "scripts" / "hhalign").rglob("*.py")]
+    missing = []
+    for path in [*files, *(ROOT / "tests").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hhalign")):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    try:
+                        importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        missing.append(f"{path.name}: {node.module}.{alias.name}")
+    assert not missing, missing
