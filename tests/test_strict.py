@@ -87,3 +87,31 @@ def test_a_sign_change_or_half_the_points_flag_and_nothing_else_does():
     assert part_flag(part, (row, 0), ({"difference": -1.0}, 0), 3)  # the sign changes
     assert part_flag(part, ({"difference": 0.0}, 0), ({"difference": 4.0}, 0), 3) == ""  # a tie
     assert part_flag(part, (row, 0), ({"difference": 14.0}, 0), 3) == ""  # counts against
+
+
+def test_failing_rows_read_back_responses_with_carriage_returns_and_seeds(tmp_path):
+    """The GPT-2 run's responses hold carriage returns: written unquoted, responses.csv read
+    back as shifted rows (seeds 'False'), and make_claims stopped on mismatched key types."""
+    from hhalign.strict import failing_rows
+    from hhalign.tables import write_responses
+
+    scores = pd.DataFrame(
+        {
+            "protocol": "corrected",
+            "variant": ["base", "sft", "sft"],
+            "seed": [42, 42, 1],
+            "prompt_set": "harmful",
+            "id": ["harmful-000"] * 3,
+            "sample": [0, 0, 0],
+            "prompt": "Human: hi",
+            "response": ["fine\r\nthanks", ",,,,,,", 'ok, "sure"\r'],
+            "score": [1.0, 2.0, 3.0],
+        }
+    )
+    audited = scores.assign(empty=False, degenerate=[False, True, False], non_text=False)
+    audited = audited.assign(echo=False, continues_dialogue=False, refusal=False)
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("responses", "response_audit")}
+    out["response_audit_html"] = str(tmp_path / "audit.html")
+    write_responses(audited, pd.DataFrame({"protocol": ["corrected"], "model": ["sft"]}), out)
+    failing = failing_rows(scores, out["responses"], {"corrected": False})
+    assert failing.tolist() == [False, True, False]

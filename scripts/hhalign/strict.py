@@ -38,6 +38,18 @@ WORDS = {1: "holds", -1: "is reversed", 0: "is not separable"}
 KEYS = ("protocol", "variant", "seed", "prompt_set", "id", "sample")
 
 
+def normal_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """Join keys in one type on both sides: seeds and samples as integers (a CSV round trip
+    can read them as text where a column has gaps), everything else as text."""
+    out = frame.copy()
+    for key in out:
+        if key in ("seed", "sample"):
+            out[key] = pd.to_numeric(out[key], errors="coerce").fillna(-1).astype(int)
+        else:
+            out[key] = out[key].astype(str)
+    return out
+
+
 def failing_rows(
     scores: pd.DataFrame, responses: str, continues: dict[str, bool] | None = None
 ) -> pd.Series:
@@ -53,8 +65,9 @@ def failing_rows(
         kinds = failing_types({"failing_continues": (continues or {}).get(protocol, False)})
         failed[rows] = audited.loc[rows, list(kinds)].astype(bool).any(axis=1)
     audited = audited.assign(_failing=failed)
-    left = scores[keys].astype({"id": str}).reset_index()
-    joined = left.merge(audited[[*keys, "_failing"]], on=keys, how="left", validate="1:1")
+    left = normal_keys(scores[keys]).reset_index()
+    right = normal_keys(audited[keys]).assign(_failing=audited["_failing"])
+    joined = left.merge(right, on=keys, how="left", validate="1:1")
     if joined["_failing"].isna().any() or len(audited) != len(scores):
         raise ValueError(
             f"{responses}: its {len(audited)} audited responses do not match the "

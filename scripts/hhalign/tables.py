@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -305,7 +306,11 @@ def write_responses(
     for key in ("responses", "response_audit", "response_audit_html"):
         Path(out[key]).parent.mkdir(parents=True, exist_ok=True)
     run = run_title(label)
-    audited.assign(run=run).to_csv(out["responses"], index=False, float_format="%.6g")
+    # Every text field quoted (io.write_scores): responses hold carriage returns, which
+    # pandas writes unquoted, and the file read back as shifted rows.
+    audited.assign(run=run).to_csv(
+        out["responses"], index=False, float_format="%.6g", quoting=csv.QUOTE_NONNUMERIC
+    )
     summary.assign(run=run).to_csv(out["response_audit"], index=False, float_format="%.6g")
     shown = [
         "protocol",
