@@ -308,6 +308,8 @@ def sizing_row(
         notes.append(f"only the part shown is planned (1 of {n_parts})")
 
     def can(name: str) -> str:
+        if math.isnan(out[f"prompts_for_{name}"]):
+            return "no plan"
         return "unknown" if pool is None else "yes" if out[f"prompts_for_{name}"] <= pool else "no"
 
     supplies = [f"{name}: {can(name)}" for name in ("observed", "paper")]
