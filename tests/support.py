@@ -61,6 +61,23 @@ def paper_metrics() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())["metrics"]
 
 
+def claims_cfg(**overrides) -> dict:
+    """The claims section the statistics tests use: 2,000 draws (fast), the paper's
+    thresholds and band."""
+    return {
+        "alpha": 0.05,
+        "power": 0.8,
+        "bootstrap_draws": 2000,
+        "permutation_draws": 2000,
+        "seed": 0,
+        "threshold_band": 0.5,
+        "threshold_scan": 2.0,
+        "threshold_step": 0.25,
+        "metrics": paper_metrics(),
+        **overrides,
+    }
+
+
 def tiny_config() -> dict:
     """config.yaml with the tiny preset on top, validated (schema defaults filled in)."""
     base = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -6,24 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from support import paper_metrics
+from support import claims_cfg
 
 from hhalign import stats
 from hhalign.claims import claims_table, judge_claim, scope
 from hhalign.comparisons import own_levels
 
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
-CFG = {
-    "alpha": 0.05,
-    "power": 0.8,
-    "bootstrap_draws": 2000,
-    "permutation_draws": 2000,
-    "seed": 0,
-    "threshold_band": 0.5,
-    "threshold_scan": 2.0,
-    "threshold_step": 0.25,
-    "metrics": paper_metrics(),
-}
+CFG = claims_cfg()
 
 
 def long_scores(per_model: dict[str, dict[str, np.ndarray]], seeds=(0,)) -> pd.DataFrame:

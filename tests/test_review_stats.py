@@ -10,24 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from support import paper_metrics
+from support import claims_cfg
 
 from hhalign import power, stats, variance
 from hhalign.claims import claimed, claims_table, scope
 from hhalign.comparisons import adjust, seed_level_p, with_mdd
 
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
-CFG = {
-    "alpha": 0.05,
-    "power": 0.8,
-    "bootstrap_draws": 2000,
-    "permutation_draws": 2000,
-    "seed": 0,
-    "threshold_band": 0.5,
-    "threshold_scan": 2.0,
-    "threshold_step": 0.25,
-    "metrics": paper_metrics(),
-}
+CFG = claims_cfg()
 
 
 def sampled_scores(passes: dict[str, int], k: int = 3, n: int = 50) -> pd.DataFrame:

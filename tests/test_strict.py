@@ -3,23 +3,13 @@ failing responses carry a verdict (hhalign.strict; issues 37 item 5 and 38)."""
 
 import numpy as np
 import pandas as pd
-from support import paper_metrics
+from support import claims_cfg
 
 from hhalign.claims import claims_table
 from hhalign.strict import strict_columns, strict_tables
 
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
-CFG = {
-    "alpha": 0.05,
-    "power": 0.8,
-    "bootstrap_draws": 2000,
-    "permutation_draws": 2000,
-    "seed": 0,
-    "threshold_band": 0.5,
-    "threshold_scan": 2.0,
-    "threshold_step": 0.25,
-    "metrics": paper_metrics(),
-}
+CFG = claims_cfg()
 
 
 def world(dpo_helpful: np.ndarray, dpo_failing: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
