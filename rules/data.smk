@@ -32,7 +32,8 @@ rule build_datasets:
         rejects=f"{RESULTS}/data/rejects.jsonl",
         summary=f"{RESULTS}/data/summary.json",
     log:
-        f"{RESULTS}/logs/build_datasets.log",
+        log=f"{RESULTS}/logs/build_datasets.log",
+        rejects=f"{RESULTS}/logs/build_datasets_rejects.jsonl",
     benchmark:
         f"{RESULTS}/benchmarks/build_datasets.tsv"
     conda:

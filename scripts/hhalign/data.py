@@ -1,4 +1,5 @@
-"""Build the SFT and DPO training sets from raw HH-RLHF files, accounting for every row."""
+"""Build the SFT and DPO training sets from raw files (HH-RLHF's or another format, read
+through ``hhalign.dataformats``), accounting for every row."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hhalign.dataformats import FILTERED, SHAPE_REASONS, check_shape, label_fields, to_pair
 from hhalign.dialogue import MalformedDialogue, dpo_row, sft_row
 from hhalign.io import read_jsonl_lines
 
@@ -27,6 +29,10 @@ class BuildResult:
     dpo: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     rows_in: int = 0
+    fmt: str = "hh"
+    preference: str = "helpful"
+    converted: int = 0  # rows of another format turned into transcript pairs
+    conversion_rejects: Counter = field(default_factory=Counter)
 
     rows_by_file: Counter = field(default_factory=Counter)
 
@@ -50,6 +56,15 @@ class BuildResult:
                 counts[f"{name}_out"] = len(mine)
                 counts[f"{name}_rejects"] = dict(sorted(rejects.items()))
             out[key] = counts
+        return out
+
+    def conversion(self) -> dict:
+        """How the rows of a format other than hh became transcript pairs: rows in,
+        converted, and rejected by reason (PKU's labels_disagree: filtered on purpose)."""
+        out = {"format": self.fmt, "rows_in": self.rows_in, "converted": self.converted}
+        if self.fmt == "pku_saferlhf":
+            out["preference"] = self.preference
+        out["rejects"] = dict(sorted(self.conversion_rejects.items()))
         return out
 
 
@@ -82,14 +97,39 @@ def add_raw_row(result: BuildResult, source: dict, obj: object, error: str | Non
         result.rejects.append(_reject("dpo", source, err.reason, str(err)))
 
 
-def build_training_sets(raw_files: Iterable[tuple[str, str, Path]]) -> BuildResult:
-    """Read (subset, split, path) raw files in order and build both sets."""
-    result = BuildResult()
+def add_format_row(result: BuildResult, source: dict, obj: object, error: str | None) -> None:
+    """Turn one row of the result's format into a transcript pair, then into an SFT example
+    and a DPO pair (``add_raw_row``); a row whose content cannot become a pair is rejected
+    for both sets with its reason."""
+    if result.fmt == "hh" or error is not None:
+        add_raw_row(result, source, obj, error)
+        return
+    try:
+        pair = to_pair(obj, result.fmt, result.preference)
+    except MalformedDialogue as err:
+        result.conversion_rejects[err.reason] += 1
+        add_raw_row(result, source, None, str(err))
+        return
+    result.converted += 1
+    add_raw_row(result, source, pair, None)
+
+
+def build_training_sets(
+    raw_files: Iterable[tuple[str, str, Path]], fmt: str = "hh", preference: str = "helpful"
+) -> BuildResult:
+    """Read (subset, split, path) raw files of ``fmt`` (``data.format``) in order and build
+    both sets. A row whose fields are not the format's stops the build (``FormatError``)."""
+    result = BuildResult(fmt=fmt, preference=preference)
+    labels = label_fields(preference) if fmt == "pku_saferlhf" else ()
     for subset, split, path in raw_files:
         before = result.rows_in
+        strict = True  # the first row that parses: a file of another format stops here
         for index, obj, error in read_jsonl_lines(path):
+            if error is None:
+                error = check_shape(obj, fmt, labels, str(path), index, "data.format", strict)
+                strict = False
             source = {"subset": subset, "split": split, "row": index}
-            add_raw_row(result, source, obj, error)
+            add_format_row(result, source, obj, error)
         if result.rows_in == before:
             raise EmptyRawFile(
                 f"{path} ({subset}/{split}) has no rows: the study would train without that "
@@ -99,18 +139,54 @@ def build_training_sets(raw_files: Iterable[tuple[str, str, Path]]) -> BuildResu
     return result
 
 
-def check_reject_fraction(result: BuildResult, max_fraction: float) -> dict[str, float]:
-    """Return the reject fraction per set; raise TooManyRejects above ``max_fraction``."""
+def check_reject_fraction(
+    result: BuildResult, max_fraction: float, rejects_path: str | Path = "rejects.jsonl"
+) -> dict[str, float]:
+    """Return the reject fraction per set; raise TooManyRejects above ``max_fraction``.
+
+    Rows a preference rule filters on purpose (``FILTERED``: PKU's labels_disagree) are not
+    malformed and do not count; a set they leave empty stops the build all the same. Every
+    row here has its format's fields (``check_shape`` stopped at any other), so raising the
+    limit is a fix that exists, beside fixing the rows; the message gives the rejects' full
+    reasons and ``rejects_path``, where each rejected row is listed.
+    """
     if result.rows_in == 0:
         raise TooManyRejects("no raw rows were read: check data.train_subsets and the raw files")
     fractions = {}
     for name in ("sft", "dpo"):
-        counts = result.reject_counts(name)
-        fractions[name] = sum(counts.values()) / result.rows_in
+        mine = [r for r in result.rejects if r["dataset"] == name]
+        malformed = [r for r in mine if r["reason"] not in FILTERED]
+        fractions[name] = len(malformed) / result.rows_in
+        details = Counter(r["detail"] or r["reason"] for r in malformed).most_common(5)
+        shown = "; ".join(f"{n} x {d!r}" for d, n in details)
         if fractions[name] > max_fraction:
+            shapes = sum(r["reason"] in SHAPE_REASONS for r in malformed)
+            fix = (
+                f"{shapes} rows do not have data.format={result.fmt}'s fields (the "
+                f"{' and '.join(SHAPE_REASONS)} rejects): fix those rows or data.format"
+                if shapes
+                else f"the rows have data.format={result.fmt}'s fields: fix the rows those "
+                f"reasons name, or, if the rejects are expected, raise "
+                f"data.max_reject_fraction in the config"
+            )
             raise TooManyRejects(
-                f"{name}: {sum(counts.values())} of {result.rows_in} rows rejected "
+                f"{name}: {len(malformed)} of {result.rows_in} rows rejected "
                 f"({fractions[name]:.2%} > data.max_reject_fraction={max_fraction:.2%}); "
-                f"reasons: {dict(counts)}. Check the raw files, or raise the limit in the config."
+                f"reasons: {dict(Counter(r['reason'] for r in malformed))} (most common in "
+                f"full: {shown}); every rejected row with its reason: {rejects_path}. "
+                f"Fix: {fix}."
+            )
+        kept = len(getattr(result, name))
+        if kept == 0:
+            raise TooManyRejects(
+                f"{name}: no rows left of {result.rows_in} "
+                f"(rejects: {dict(Counter(r['reason'] for r in mine))}); every rejected row "
+                f"with its reason: {rejects_path}. Fix: "
+                + (
+                    "choose data.preference helpful or safe (both_agree keeps only the rows "
+                    "whose labels agree)"
+                    if any(r["reason"] in FILTERED for r in mine)
+                    else "check the raw files"
+                )
             )
     return fractions

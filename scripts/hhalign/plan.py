@@ -20,6 +20,7 @@ from hhalign.cards import run_cards
 from hhalign.config import ModelRef, model_source
 from hhalign.judges import KINDS, check_kinds
 from hhalign.layout import FIGURES, REPORTED, laid_out
+from hhalign.raw import local_path
 from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a
@@ -159,15 +160,20 @@ class Plan:
         return [self.raw_path(s, data["train_split"]) for s in data["train_subsets"]]
 
     def prompt_raw_file(self, protocol: str, prompt_set: str) -> str:
+        """A prompt set's file: the one its ``file`` names, else the raw file of its subset
+        and split."""
         ref = self.view(protocol, "prompts")[prompt_set]
+        if ref.get("file"):
+            return ref["file"]
         return self.raw_path(ref["subset"], ref["split"])
 
     def local_raw_file(self, subset: str, split: str) -> list[str]:
-        """The release copy's file that fetch_raw_data copies when data.source is local."""
+        """The local directory's file that fetch_raw_data copies when data.source is local
+        (``{subset}/{split}.jsonl.gz``, or ``.jsonl`` where only that exists)."""
         data = self.config["data"]
         if data["source"] != "local":
             return []
-        return [f"{data['local_dir']}/{subset}/{split}.jsonl.gz"]
+        return [str(local_path(data["local_dir"], subset, split))]
 
     def raw_file_keys(self) -> list[tuple[str, str]]:
         """(subset, split) of every raw file the run reads: training and prompt sets."""
@@ -176,7 +182,8 @@ class Plan:
         for p in self.protocols:
             for prompt_set in PROMPT_SETS:
                 ref = self.view(p, "prompts")[prompt_set]
-                keys.append((ref["subset"], ref["split"]))
+                if not ref.get("file"):
+                    keys.append((ref["subset"], ref["split"]))
         return sorted(set(keys))
 
     def tiny_model_dir(self, role: str) -> str:

@@ -1,18 +1,28 @@
-"""Raw HH-RLHF files from the Hub, a local copy of the release, or the synthetic generator."""
+"""Raw files from the Hub (HH-RLHF), a local directory (HH's release layout, in any
+``data.format``), or the synthetic generator (in any format)."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
 from hhalign.hub import explain
 from hhalign.io import CorruptFileError, read_jsonl_lines, write_jsonl
-from hhalign.synthetic import generate_rows
+from hhalign.synthetic import as_format, generate_rows
 
 
 def release_path(subset: str, split: str) -> str:
     """Path of one file inside the dataset's release layout."""
     return f"{subset}/{split}.jsonl.gz"
+
+
+def local_path(local_dir: str, subset: str, split: str) -> Path:
+    """One file of a local directory: ``{subset}/{split}.jsonl.gz``, as the release, or
+    ``{subset}/{split}.jsonl`` (uncompressed) where only that exists."""
+    gz = Path(local_dir) / release_path(subset, split)
+    plain = gz.with_suffix("")
+    return plain if plain.is_file() and not gz.is_file() else gz
 
 
 def fetch_from_hub(repo_id: str, revision: str, subset: str, split: str, out: Path) -> str:
@@ -63,8 +73,8 @@ def fetch_raw(subset: str, split: str, data: dict, synthetic: dict | None, out: 
 def _origin(subset: str, split: str, data: dict, out: Path) -> tuple[str, str]:
     """Where a raw file came from and how to get a good copy, for error messages."""
     if data["source"] == "local":
-        src = Path(data["local_dir"]) / release_path(subset, split)
-        return str(src), f"replace {src} with a complete copy of the release file"
+        src = local_path(data["local_dir"], subset, split)
+        return str(src), f"replace {src} with a complete copy of the file"
     if data["source"] == "hub":
         return (
             f"{data['hub']['repo_id']}@{data['hub']['revision']} {release_path(subset, split)}",
@@ -81,13 +91,16 @@ def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out:
         commit = fetch_from_hub(data["hub"]["repo_id"], data["hub"]["revision"], subset, split, out)
         return f"downloaded {data['hub']['repo_id']}@{commit} {release_path(subset, split)}"
     if source == "local":
-        src = Path(data["local_dir"]) / release_path(subset, split)
+        src = local_path(data["local_dir"], subset, split)
         if not src.is_file():
             raise FileNotFoundError(
                 f"{src} does not exist: data.local_dir must hold {{subset}}/{{split}}.jsonl.gz "
-                f"files like the dataset's GitHub release"
+                f"(or .jsonl) files like the dataset's GitHub release"
             )
-        shutil.copyfile(src, out)
+        if src.suffix == ".gz":
+            shutil.copyfile(src, out)
+        else:  # the raw copy is gzipped whatever the source; the same bytes every time
+            out.write_bytes(gzip.compress(src.read_bytes(), mtime=0))
         return f"copied {src}"
     if source == "synthetic":
         n = synthetic["train_rows"] if split == data["train_split"] else synthetic["test_rows"]
@@ -95,6 +108,8 @@ def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out:
         rows = generate_rows(
             subset, split, n, synthetic["seed"], synthetic["malformed_fraction"], flipped
         )
-        write_jsonl(out, rows)
-        return f"generated {len(rows)} synthetic rows (seed {synthetic['seed']})"
+        fmt = data["format"]
+        write_jsonl(out, as_format(rows, fmt, f"{synthetic['seed']}/{subset}/{split}"))
+        shown = "" if fmt == "hh" else f" in the {fmt} format"
+        return f"generated {len(rows)} synthetic rows{shown} (seed {synthetic['seed']})"
     raise ValueError(f"unknown data.source {source!r}")

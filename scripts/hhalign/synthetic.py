@@ -10,11 +10,18 @@ reward model trained on it learns what the OpenAssistant judge knows. Some dialo
 or multi-paragraph, some benign ones contain "skill" or "grape" (the paper's
 substring filter matches them), some mention a keyword only in an Assistant
 turn, and a small, configured fraction is deliberately malformed.
+
+``as_format`` writes the same rows in another ``data.format``: TRL's preference format (the
+three styles in turn: conversational with a prompt, strings, conversational with an implicit
+prompt) or PKU-SafeRLHF's (two responses, a helpfulness and a safety label, which disagree
+on about half the harmful requests: raters of helpfulness prefer the compliant answer).
 """
 
 from __future__ import annotations
 
 import random
+
+from hhalign.dialogue import MalformedDialogue, dpo_row, parse_turns
 
 SUBSETS = ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection-sampled")
 
@@ -259,3 +266,78 @@ def generate_rows(
         if flips.random() < flipped_fraction and well_formed and row["chosen"] != row["rejected"]:
             row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
     return rows
+
+
+def _messages(prompt: str) -> list[dict[str, str]]:
+    """An HH prompt (ending with the Assistant cue) as chat messages."""
+    turns = parse_turns(prompt)[:-1]
+    return [
+        {"role": "user" if t.role == "Human" else "assistant", "content": t.text} for t in turns
+    ]
+
+
+def _broken(rng: random.Random, fmt: str) -> dict:
+    """A row with its format's fields whose content the data stage must reject (identical
+    or empty responses)."""
+    ask, answer = "How do I bake bread?", TOPICS["bread"][1]
+    other = answer if rng.random() < 0.5 else ""
+    if fmt == "preference":
+        return (
+            {"prompt": ask, "chosen": answer, "rejected": other}
+            if other
+            else {"prompt": ask, "chosen": "", "rejected": answer}
+        )
+    return {
+        "prompt": ask,
+        "response_0": answer,
+        "response_1": other,
+        "better_response_id": 0,
+        "safer_response_id": 0,
+    }
+
+
+def _harmful(prompt: str) -> bool:
+    """Whether a synthetic prompt's request is a harmful one (it names a violent verb)."""
+    words = set(prompt.replace("?", " ").replace(".", " ").split())
+    return bool(words & set(VERBS))
+
+
+def format_row(rng: random.Random, fmt: str, index: int, row: dict) -> dict:
+    """One HH row in ``fmt`` (see the module's docstring); a malformed one as a row with the
+    format's fields and unusable content."""
+    try:
+        pair = dpo_row(row["chosen"], row["rejected"])
+    except MalformedDialogue:
+        return _broken(rng, fmt)
+    messages = _messages(pair["prompt"])
+    text = messages[0]["content"] if len(messages) == 1 else pair["prompt"]
+    chosen, rejected = pair["chosen"].strip(), pair["rejected"].strip()
+    if fmt == "preference":
+        if index % 3 == 1:
+            return {"prompt": text, "chosen": chosen, "rejected": rejected}
+        reply = (
+            [{"role": "assistant", "content": chosen}],
+            [{"role": "assistant", "content": rejected}],
+        )
+        if index % 3 == 0:
+            return {"prompt": messages, "chosen": reply[0], "rejected": reply[1]}
+        return {"chosen": messages + reply[0], "rejected": messages + reply[1]}
+    first = rng.random() < 0.5  # response_0 is the chosen one
+    safer = 0 if first else 1
+    better = 1 - safer if _harmful(pair["prompt"]) and rng.random() < 0.5 else safer
+    return {
+        "prompt": text,
+        "response_0": chosen if first else rejected,
+        "response_1": rejected if first else chosen,
+        "better_response_id": better,
+        "safer_response_id": safer,
+    }
+
+
+def as_format(rows: list[dict], fmt: str, key: str) -> list[dict]:
+    """Synthetic HH rows in ``fmt`` (hh: as they are), with a random stream of their own
+    (``key``: seed, subset and split)."""
+    if fmt == "hh":
+        return rows
+    rng = random.Random(f"{key}/{fmt}")
+    return [format_row(rng, fmt, i, row) for i, row in enumerate(rows)]
