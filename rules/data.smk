@@ -62,6 +62,7 @@ rule select_prompts:
         "../envs/data.yaml"
     params:
         prompts=lambda w: PLAN.view(w.protocol, "prompts"),
+        data_format=config["data"]["format"],
     script:
         "../scripts/select_prompts.py"
 

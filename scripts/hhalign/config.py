@@ -243,6 +243,10 @@ def check_local_paths(config: dict, base_dir: str | Path = ".") -> None:
         local = config["data"]["local_dir"]
         if not local or not (base / local).is_dir():
             missing.append(f"data.local_dir={local!r} (data.source is 'local')")
+    for name in ("harmful", "helpful"):
+        file = config["prompts"][name].get("file")
+        if file and not (base / file).is_file():
+            missing.append(f"prompts.{name}.file={file!r}")
     for role, spec in config["models"].items():
         is_local = isinstance(spec, dict) and spec.get("source") == "local"
         if is_local and not (base / spec["name"]).exists():

@@ -272,3 +272,34 @@ def prompt_row(row: dict, fmt: str, prompt_set: str) -> dict:
         return {"chosen": string_prompt(prompt)}
     preference = "safe" if prompt_set == "harmful" else "helpful"
     return {"chosen": to_pair(row, fmt, preference)["chosen"]}
+
+
+def _error(reason: str, err: Exception | str) -> dict:
+    """A prompt row that could not be read, as ``hhalign.prompts`` counts it."""
+    text = str(err)
+    detail = text[len(reason) + 2 :] if text.startswith(f"{reason}: ") else text
+    return {"conversion_error": [reason, detail]}
+
+
+def prompt_rows(rows: list, fmt: str, prompt_set: str, path: str, key: str) -> list:
+    """A prompt file's rows (``fmt``) as the HH rows the prompt rules read, row for row; a row
+    that cannot be read becomes a counted reject (``conversion_error``), except a first row
+    whose fields are not the format's: that stops (``check_shape``). hh rows are read as
+    they always were, the first checked."""
+    labels = label_fields("safe" if prompt_set == "harmful" else "helpful")
+    labels = labels if fmt == "pku_saferlhf" else ()
+    if fmt == "hh":
+        if rows:
+            check_shape(rows[0], fmt, labels, path, 0, key, strict=True)
+        return rows
+    out = []
+    for index, row in enumerate(rows):
+        problem = check_shape(row, fmt, labels, path, index, key, strict=index == 0)
+        if problem is not None:
+            out.append(_error(problem.split(":")[0], problem))
+            continue
+        try:
+            out.append(prompt_row(row, fmt, prompt_set))
+        except MalformedDialogue as err:
+            out.append(_error(err.reason, err))
+    return out

@@ -121,6 +121,8 @@ def _usable(rows: list[dict], rules: PromptRules, rejects: list[dict], name: str
     for i, row in enumerate(rows):
         chosen = row.get("chosen") if isinstance(row, dict) else None
         try:
+            if isinstance(row, dict) and "conversion_error" in row:  # from another format
+                raise MalformedDialogue(*row["conversion_error"])
             if not isinstance(chosen, str):
                 raise MalformedDialogue("missing_field", "no 'chosen' string")
             if rules.prompt_format == "assistant_cue" or rules.keyword_scope == "human":
@@ -149,7 +151,7 @@ def _sample(
 def accounting(name: str, rows: list[dict], source: dict, rejects: list[dict]) -> str:
     """Where a prompt set's rows went: read, rejected by reason (``EmptySplit`` when the
     split has no rows at all)."""
-    where = f"{source.get('subset')}/{source.get('split')}"
+    where = source.get("file") or f"{source.get('subset')}/{source.get('split')}"
     if not rows:
         raise EmptySplit(
             f"the {name} prompt split {where} has no rows (an empty raw file: an interrupted "
@@ -197,7 +199,8 @@ def select_prompts(
     candidates = [
         i
         for i in harmful_ok
-        if keyword_hits(searched_text(harmful_rows[i]["chosen"], rules.keyword_scope), rules)
+        if not rules.keywords  # no keyword filter: the set is harmful already
+        or keyword_hits(searched_text(harmful_rows[i]["chosen"], rules.keyword_scope), rules)
     ]
     why_harmful = accounting("harmful", harmful_rows, harmful_source, rejects)
     why_harmful += f", {len(harmful_ok) - len(candidates)} without a keyword"
