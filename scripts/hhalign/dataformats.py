@@ -116,7 +116,7 @@ def shape_problem(row: Any, fmt: str, labels: tuple[str, ...] = ()) -> str | Non
         return f"the row is a JSON {type(row).__name__}, not an object"
     missing = [k for k in required_fields(fmt, labels) if k not in row]
     if missing:
-        return f"no {', '.join(map(repr, missing))} field"
+        return f"it has no {', '.join(map(repr, missing))} field" + "s" * (len(missing) > 1)
     detected = detect_format(row)
     if detected != fmt and not (fmt == "prompt" and detected is not None):
         return f"its fields are the {detected} format's"
@@ -157,15 +157,15 @@ def check_shape(
     if problem is None:
         return None
     if not strict:
-        reason = "missing_field" if problem.startswith("no ") else "wrong_format"
+        reason = "missing_field" if problem.startswith("it has no ") else "wrong_format"
         return f"{reason}: {problem} ({key}={fmt} reads {FIELDS[fmt]})"
     detected = detect_format(row)
+    readable = PROMPT_FORMATS if key.startswith("prompts") else FORMATS
     fix = (
         f"these rows are in the {detected} format: set {key}: {detected}"
-        if detected is not None and detected != fmt
+        if detected in readable and detected != fmt
         else f"give every row {FIELDS[fmt]}, or set {key} to the file's format "
-        f"({', '.join(PROMPT_FORMATS if key.startswith('prompts') else FORMATS)}; "
-        "docs/running.md, 'Your own data')"
+        f"({', '.join(readable)}; docs/running.md, 'Your own data')"
     )
     raise FormatError(
         f"{path}: line {line_of(path, index)}: {key}={fmt} reads {FIELDS[fmt]}, but {problem}; "

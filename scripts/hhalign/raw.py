@@ -108,7 +108,7 @@ def _write_raw(subset: str, split: str, data: dict, synthetic: dict | None, out:
         rows = generate_rows(
             subset, split, n, synthetic["seed"], synthetic["malformed_fraction"], flipped
         )
-        fmt = data["format"]
+        fmt = data.get("format", "hh")  # a config validated has it; direct calls may not
         write_jsonl(out, as_format(rows, fmt, f"{synthetic['seed']}/{subset}/{split}"))
         shown = "" if fmt == "hh" else f" in the {fmt} format"
         return f"generated {len(rows)} synthetic rows{shown} (seed {synthetic['seed']})"
