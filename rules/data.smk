@@ -81,6 +81,7 @@ rule build_tiny_tokenizer:
         "../envs/train.yaml"
     params:
         vocab_size=config["tiny"]["vocab_size"],
+        data_format=config["data"]["format"],
     script:
         "../scripts/build_tiny_tokenizer.py"
 

@@ -59,6 +59,7 @@ def test_the_tokenizer_job_imports_neither_torch_nor_transformers():
     hhalign.io) once pulled in the models' stack, ~4 s of CPU for a sub-second BPE."""
     code = (
         "from hhalign.bpe import save_bpe, train_bpe, world_texts\n"
+        "from hhalign.dataformats import transcript_rows\n"
         "from hhalign.io import read_jsonl, stage_logger\n"
     )
     assert heavy_imports(code) == []

@@ -20,6 +20,7 @@ reject (``MalformedDialogue``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hhalign.dialogue import ASSISTANT, HUMAN, MalformedDialogue, parse_turns
@@ -302,4 +303,21 @@ def prompt_rows(rows: list, fmt: str, prompt_set: str, path: str, key: str) -> l
             out.append(prompt_row(row, fmt, prompt_set))
         except MalformedDialogue as err:
             out.append(_error(err.reason, err))
+    return out
+
+
+def transcript_rows(rows: Iterable[Any], fmt: str) -> Iterable[Any]:
+    """Rows of ``fmt`` as transcript pairs, for what reads only their words (the tiny
+    tokenizer): hh rows as they are; a PKU row's two responses whatever its labels; a row
+    that cannot be read is left out (the data stage counts it)."""
+    if fmt == "hh":
+        return rows
+    labels = label_fields("helpful") if fmt == "pku_saferlhf" else ()
+    out = []
+    for row in rows:
+        if shape_problem(row, fmt, labels) is None:
+            try:
+                out.append(to_pair(row, fmt, "helpful"))
+            except MalformedDialogue:
+                continue
     return out
