@@ -5,7 +5,10 @@ import gzip
 import json
 
 import pytest
+import yaml
+from support import ROOT
 
+from hhalign.config import ConfigError, check_local_paths, validate_config
 from hhalign.data import TooManyRejects, build_training_sets, check_reject_fraction
 from hhalign.dataformats import (
     FormatError,
@@ -235,3 +238,13 @@ def test_a_pku_prompt_row_is_answered_by_its_safer_or_more_helpful_response():
     (helpful,) = prompt_rows([row], "pku_saferlhf", "helpful", "f", "prompts.helpful.format")
     assert harmful["chosen"].endswith("Assistant: I can't help.")
     assert helpful["chosen"].endswith("Assistant: Sure, here is how.")
+
+
+def test_a_prompt_file_that_does_not_exist_stops_the_config_check(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["prompts"]["harmful"] = {"file": "nowhere.jsonl", "format": "prompt"}
+    validate_config(config)
+    with pytest.raises(ConfigError, match=r"prompts\.harmful\.file='nowhere\.jsonl'"):
+        check_local_paths(config, tmp_path)
+    (tmp_path / "nowhere.jsonl").write_text('{"prompt": "Hi?"}\n')
+    check_local_paths(config, tmp_path)
