@@ -94,14 +94,19 @@ def trl_rows(n: int) -> list[dict]:
 
 def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
     """data.source local with uncompressed {subset}/{split}.jsonl files in TRL's format,
-    prompts from plain prompt files with the keyword filter off."""
+    prompts from plain prompt files with the keyword filter off, to Table 1: DPO from Base
+    on the TRL pairs (the PKU run trains SFT and SFT+DPO), an untrained tiny judge."""
     local = tmp_path / "mine"
     write_jsonl(local / "pairs" / "train.jsonl", trl_rows(40))
     write_jsonl(tmp_path / "harmful.jsonl", [{"prompt": f"Hurt {i}?"} for i in range(6)])
     write_jsonl(tmp_path / "helpful.jsonl", [{"prompt": f"Bake {i}?"} for i in range(6)])
     cfg = {
         "results_dir": "results",
+        "run_label": "tiny offline world, TRL preference format",
         "protocols": ["paper"],
+        "variants": ["base", "dpo"],
+        "models": {"judge": {"source": "tiny"}},
+        "judges": [{"name": "tiny", "kind": "pair", "model": None}],
         "data": {
             "source": "local",
             "local_dir": str(local),
@@ -116,8 +121,7 @@ def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
             "n_helpful": 4,
         },
     }
-    targets = ["results/data/summary.json", "results/prompts/paper/summary.json"]
-    out = run(tmp_path / "run", cfg, *targets)
+    out = run(tmp_path / "run", cfg, "results/table1.csv")
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     results = tmp_path / "run" / "results"
     summary = json.loads((results / "data/summary.json").read_text())
@@ -133,6 +137,8 @@ def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
     harmful = read_jsonl(results / "prompts/paper/harmful.jsonl")
     assert len(harmful) == 4 and harmful[0]["file"].endswith("harmful.jsonl")
     assert all(p["prompt"].startswith("Human: Hurt ") for p in harmful)
+    t1 = pd.read_csv(results / "table1.csv")
+    assert list(t1["model"]) == ["base", "dpo"] and (t1["n_helpful"] == 4).all()
 
 
 def test_a_failing_data_stage_says_what_is_expected_and_keeps_its_rejects(tmp_path):
