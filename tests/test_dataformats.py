@@ -248,3 +248,14 @@ def test_a_prompt_file_that_does_not_exist_stops_the_config_check(tmp_path):
         check_local_paths(config, tmp_path)
     (tmp_path / "nowhere.jsonl").write_text('{"prompt": "Hi?"}\n')
     check_local_paths(config, tmp_path)
+
+
+def test_every_candidate_of_none_stops_instead_of_writing_an_empty_set():
+    """n_harmful null with a keyword list that matches nothing (the corrected protocol's own
+    list over a prompt file): the set was written empty and generation failed later."""
+    rows = prompt_rows([{"prompt": "Bake bread?"}] * 3, "prompt", "harmful", "f", "k")
+    rules = PromptRules(
+        ("kill",), "word", False, "human", "assistant_cue", None, "match_harmful", 0
+    )
+    with pytest.raises(ValueError, match="cannot sample 0 harmful prompts from 0 candidates"):
+        select_prompts(rows, rows, rules, {"file": "h"}, {"file": "p"})

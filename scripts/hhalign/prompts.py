@@ -140,7 +140,7 @@ def _sample(
     """``rng.sample`` of ``k`` rows; ``k=None`` takes every row, in the seeded order that
     sampling all of them gives. ``why`` accounts for the rows that are not candidates."""
     k = len(population) if k is None else k
-    if k > len(population):
+    if k > len(population) or not population:
         raise ValueError(
             f"cannot sample {k} {what} prompts from {len(population)} candidates ({why}). "
             f"Fix: check the raw test split and the keyword rules, or lower prompts.n_{what}"
