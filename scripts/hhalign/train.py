@@ -64,7 +64,6 @@ TRAINER_KEYS = (
 )
 
 
-
 def nonempty(df: pd.DataFrame, what: str) -> pd.DataFrame:
     """``df`` with a fresh index, or a clear error if the training set has no rows."""
     if len(df) == 0:

@@ -264,8 +264,18 @@ def bench_step_overhead(
     """The host's cost of an SFT and a DPO step, today's switches (before) against
     ``lean_switches`` (after), in one process: ``cfg["overhead_repeats"]`` runs of each, the
     two ways alternating (before first, then after first), medians of the per-step medians;
-    the weights of the first pair of runs compared; then one profiled run of each way.
-    Returns (one row per stage, one row per stage and part of a step)."""
+    the weights of the first pair of runs compared; then one profiled run of each way. One
+    CPU thread (restored after). Returns (one row per stage, one row per stage and part of a step)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a second thread only adds its start-up to tiny ops
+    try:
+        return _step_overhead(cfg, sections, device, root, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _step_overhead(cfg: dict, sections: dict, device: str, root: str, progress) -> tuple:
+    """``bench_step_overhead`` at one thread."""
     n, repeats = cfg["overhead_rows"], cfg["overhead_repeats"]
     start, data = overhead_world(root, n, cfg["seed"])
     ways = {"before": {}, "after": lean_switches(device)}
