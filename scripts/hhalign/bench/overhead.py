@@ -265,7 +265,7 @@ def bench_step_overhead(
     ``lean_switches`` (after), in one process: ``cfg["overhead_repeats"]`` runs of each, the
     two ways alternating (before first, then after first), medians of the per-step medians;
     the weights of the first pair of runs compared; then one profiled run of each way. One
-    CPU thread (restored after). Returns (one row per stage, one row per stage and part of a step)."""
+    CPU thread (restored after). Returns (a row per stage, a row per stage and part of a step)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a second thread only adds its start-up to tiny ops
     try:
