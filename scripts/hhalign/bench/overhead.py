@@ -229,7 +229,7 @@ def overhead_section(section: dict, rows: int) -> dict:
 
 def train_once(stage: str, section: dict, start: str, data: str, out: str, callbacks=()) -> Any:
     """One training run of ``stage`` (sft or dpo) through the pipeline's ``train_sft`` or
-    ``train_dpo``; the trained model in ``out/m``. Returns the trainer."""
+    ``train_dpo``; the trained model in ``out/m``. Returns (trainer, the run's summary)."""
     from hhalign.dpo import train_dpo  # imports trl: only the training stages need it
     from hhalign.sft import train_sft  # imports trl: only the training stages need it
 
@@ -237,8 +237,7 @@ def train_once(stage: str, section: dict, start: str, data: str, out: str, callb
     run = TrainingRun(
         section, data, start, f"{out}/m", f"{out}/c", adapter_dir=f"{out}/a", callbacks=callbacks
     )
-    trainer, _ = train(run)
-    return trainer
+    return train(run)
 
 
 def weights_diff(a: str, b: str) -> float:
