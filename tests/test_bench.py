@@ -146,6 +146,7 @@ def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
         (over[["before_wall_ms", "after_wall_ms", "before_cpu_ms", "after_cpu_ms"]] > 0).all().all()
     )
     assert (over["weights_max_diff"] == 0.0).all()  # the switches leave every bit alone on CPU
+    assert over.loc["sft", "bare_loop_cpu_ms"] > 0  # the floor: a plain loop, no trainer
     parts = pd.read_csv(tmp_path / "bench" / "step_profile.csv")
     for stage in ("sft", "dpo"):
         mine = parts[parts["stage"] == stage].set_index("part")

@@ -31,6 +31,7 @@ from accelerate import Accelerator
 from hhalign.bench.inputs import training_rows
 from hhalign.bench.models import OPT_350M
 from hhalign.bpe import train_bpe
+from hhalign.models import load_model, load_tokenizer
 from hhalign.synthetic import generate_rows
 from hhalign.tiny import build_model, policy_tokenizer
 from hhalign.train import TrainingRun
@@ -248,6 +249,38 @@ def weights_diff(a: str, b: str) -> float:
     return max(float((wa[k].double() - wb[k].double()).abs().max()) for k in wa)
 
 
+def bare_sft_step(section: dict, start: str, data: str, out: str) -> dict:
+    """Median CPU and wall ms of an SFT step in a plain PyTorch loop, no trainer: the SFT
+    trainer's own batches collated ahead, the model's own loss (no fused LM head, no metrics),
+    backward, clipping and foreach AdamW. The floor under the trainer's host work, for
+    comparison only (the pipeline trains with TRL's trainer)."""
+    from hhalign.sft import sft_trainer  # imports trl: only the training stages need it
+
+    run = TrainingRun(section, data, start, f"{out}/m", f"{out}/c")
+    torch.manual_seed(section["seed"])
+    model = load_model(start, None, "causal")
+    trainer = sft_trainer(run, model, load_tokenizer(start, None))
+    batches = [
+        {k: v for k, v in b.items() if k in ("input_ids", "attention_mask", "labels")}
+        for b in trainer.get_train_dataloader()
+    ]
+    opt = torch.optim.AdamW(model.parameters(), lr=section["learning_rate"], foreach=True)
+    model.train()
+    wall, cpu = [], []
+    for batch in batches:
+        w, c = time.perf_counter(), time.process_time()
+        model(**batch).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), section["max_grad_norm"])
+        opt.step()
+        opt.zero_grad()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return {
+        "wall_ms": 1000 * statistics.median(wall[WARMUP_STEPS:]),
+        "cpu_ms": 1000 * statistics.median(cpu[WARMUP_STEPS:]),
+    }
+
+
 def profile_run(stage: str, section: dict, start: str, data: str, out: str) -> dict[str, float]:
     """Milliseconds a step in each part of the trainer's work (``StepProfile``), one run."""
     profile = StepProfile()
@@ -286,6 +319,7 @@ def _step_overhead(cfg: dict, sections: dict, device: str, root: str, progress) 
                 sec = {**overhead_section(section, n), **ways[way]}
                 train_once(stage, sec, start, data, f"{root}/{stage}-{way}-{r}", (clock,))
                 timed[stage, way].append(clock.per_step(WARMUP_STEPS))
+    bare = bare_sft_step(overhead_section(sections["sft"], n), start, data, f"{root}/bare")
     summary, parts = [], []
     for stage, section in sections.items():
         med = {
@@ -307,6 +341,9 @@ def _step_overhead(cfg: dict, sections: dict, device: str, root: str, progress) 
                 "weights_max_diff": weights_diff(
                     f"{root}/{stage}-before-0/m", f"{root}/{stage}-after-0/m"
                 ),
+                # SFT in a plain PyTorch loop, no trainer (``bare_sft_step``); DPO: not built.
+                "bare_loop_cpu_ms": round(bare["cpu_ms"], 3) if stage == "sft" else None,
+                "bare_loop_wall_ms": round(bare["wall_ms"], 3) if stage == "sft" else None,
                 "steps_timed": timed[stage, "before"][0]["steps_timed"],
                 "repeats": repeats,
                 "after_switches": json.dumps(ways["after"], sort_keys=True),
