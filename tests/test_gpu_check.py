@@ -14,11 +14,12 @@ from hhalign.bench.gpu_report import markdown
 
 
 def test_plan_measures_every_config_alone_first_then_shared():
-    mode = {"levels": (1, 2, 4), "configs": ("baseline", "lean", "compiled")}
+    mode = {"levels": (1, 2, 4), "configs": ("baseline", "lean", "compiled", "graphs")}
     groups = plan(mode)
-    assert len(groups) == len(set(groups)) == 2 * 3 * 3
-    assert all(level == 1 for _, _, level in groups[:6])
-    assert groups[6] == ("sft", "baseline", 2)
+    assert len(groups) == len(set(groups)) == 2 * 4 * 3
+    assert all(level == 1 for _, _, level in groups[:8])
+    assert groups[8] == ("sft", "baseline", 2)
+    assert config_switches("graphs", "cuda")["torch_compile_mode"] == "reduce-overhead"
     compiled = config_switches("compiled", "cuda")
     assert compiled["torch_compile"] and compiled["pad_to_multiple_of"] == 64
     assert compiled["optim"] == "adamw_torch_fused" and not compiled["adamw_foreach"]

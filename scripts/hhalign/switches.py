@@ -20,6 +20,7 @@ HOST_SWITCHES = {
 SWITCHES_OFF = {
     "pad_to_multiple_of": None,
     "torch_compile": False,
+    "torch_compile_mode": None,
     "clean_pairs": False,
     **HOST_SWITCHES,
 }

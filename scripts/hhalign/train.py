@@ -61,6 +61,7 @@ TRAINER_KEYS = (
     "train_sampling_strategy",
     "pad_to_multiple_of",
     "torch_compile",
+    "torch_compile_mode",
 )
 
 

@@ -42,7 +42,7 @@ MODES = {
         "job_rows": 320,
         "warmup": 5,
         "levels": (1, 2, 4),
-        "configs": ("baseline", "lean", "compiled"),
+        "configs": ("baseline", "lean", "compiled", "graphs"),
     },
     "dry": {
         "bench": {
@@ -68,13 +68,16 @@ GROUP_TIMEOUT_S = 150  # a group still running then is killed and reported as ti
 
 def config_switches(name: str, device: str) -> dict:
     """A training config's changes to today's section: none (baseline); Part 1's host switches
-    and fused AdamW (lean; foreach off, as fused replaces it); and those with torch.compile
-    on batches padded to a multiple of 64 (compiled)."""
+    and fused AdamW (lean; foreach off, as fused replaces it); those with torch.compile on
+    batches padded to a multiple of 64 (compiled); and compiled with CUDA graphs (graphs:
+    mode reduce-overhead)."""
     lean = {**lean_switches(device), "adamw_foreach": False, "optim": "adamw_torch_fused"}
+    compiled = {**lean, "torch_compile": True, "pad_to_multiple_of": 64}
     return {
         "baseline": {},
         "lean": lean,
-        "compiled": {**lean, "torch_compile": True, "pad_to_multiple_of": 64},
+        "compiled": compiled,
+        "graphs": {**compiled, "torch_compile_mode": "reduce-overhead"},
     }[name]
 
 
