@@ -17,8 +17,9 @@ def test_plan_measures_every_config_alone_first_then_shared():
     mode = {"levels": (1, 2, 4), "configs": ("baseline", "lean", "compiled", "graphs")}
     groups = plan(mode)
     assert len(groups) == len(set(groups)) == 2 * 4 * 3
-    assert all(level == 1 for _, _, level in groups[:8])
-    assert groups[8] == ("sft", "baseline", 2)
+    alone = [(s, c, 1) for c in ("baseline", "lean") for s in ("sft", "dpo")]
+    assert groups[:4] == alone
+    assert groups[4] == ("sft", "baseline", 2) and groups[12] == ("sft", "compiled", 1)
     assert config_switches("graphs", "cuda")["torch_compile_mode"] == "reduce-overhead"
     compiled = config_switches("compiled", "cuda")
     assert compiled["torch_compile"] and compiled["pad_to_multiple_of"] == 64

@@ -39,7 +39,7 @@ from hhalign.models import best_device
 MODES = {
     "full": {
         "bench": {"size": "full", "prompts": 32, "pairs": 160, "train_rows": 320},
-        "job_rows": 320,
+        "job_rows": 160,
         "warmup": 5,
         "levels": (1, 2, 4),
         "configs": ("baseline", "lean", "compiled", "graphs"),
@@ -82,11 +82,16 @@ def config_switches(name: str, device: str) -> dict:
 
 
 def plan(mode: dict) -> list[tuple[str, str, int]]:
-    """(stage, config, level) in priority order: every config alone, then today's settings
-    shared, then the others shared."""
-    first = [(s, c, 1) for c in mode["configs"] for s in ("sft", "dpo")]
-    rest = [(s, c, k) for c in mode["configs"] for s in ("sft", "dpo") for k in mode["levels"]]
-    return first + [g for g in rest if g not in first]
+    """(stage, config, level) in priority order: the configs without compile alone, then
+    shared; then the compiled ones alone, then shared (compiling takes the longest)."""
+    out = []
+    for configs in (
+        [c for c in mode["configs"] if c in ("baseline", "lean")],
+        [c for c in mode["configs"] if c not in ("baseline", "lean")],
+    ):
+        out += [(s, c, 1) for c in configs for s in ("sft", "dpo")]
+        out += [(s, c, k) for c in configs for s in ("sft", "dpo") for k in mode["levels"] if k > 1]
+    return out
 
 
 def dynamo_counts() -> dict:
@@ -236,12 +241,19 @@ def equality(groups: list[dict]) -> list[dict]:
     return rows
 
 
-def run_check(mode_name: str, out: str, budget_s: float, config_path: str) -> dict:
-    """The whole check; returns what ``gpu_check.json`` holds."""
+def run_check(
+    mode_name: str, out: str, budget_s: float, config_path: str, chosen: dict | None = None
+) -> dict:
+    """The whole check; returns what ``gpu_check.json`` holds. ``chosen``: ``configs`` and
+    ``levels`` to measure instead of the mode's, ``skip_suite`` (a rerun of jobs only)."""
     import hhalign.dpo  # imports trl and peft: once, before the jobs fork
     import hhalign.sft  # noqa: F401  # imports trl: as above
 
-    mode = MODES[mode_name]
+    chosen = chosen or {}
+    mode = {
+        **MODES[mode_name],
+        **{k: tuple(v) for k in ("configs", "levels") if (v := chosen.get(k))},
+    }
     started = time.monotonic()
     config = yaml.safe_load(Path(config_path).read_text())
     paper = prepare(config, str(Path(config_path).resolve().parent))["paper"]
@@ -252,7 +264,11 @@ def run_check(mode_name: str, out: str, budget_s: float, config_path: str) -> di
     left = lambda: budget_s - (time.monotonic() - started)  # noqa: E731
     scoring = {**paper["scoring"], **({"batch_size": 256, "max_batch_tokens": 8192})}
     paper = {**paper, "generation": {**paper["generation"], "batch_size": 128}}
-    [suite] = in_processes([(suite_job, cfg, paper, scoring, f"{out}/bench")], str(work), left())
+    if chosen.get("skip_suite"):
+        suite = {"ok": False, "error": "skipped (--skip-suite)"}
+    else:
+        suite_call = [(suite_job, cfg, paper, scoring, f"{out}/bench")]
+        [suite] = in_processes(suite_call, str(work), left())
     suite["wall_s"] = round(time.monotonic() - started, 1)
     [world] = in_processes(
         [(prepare_world, str(work), cfg["size"], mode["job_rows"], 0, cfg["prompt_tokens"])],
@@ -282,9 +298,8 @@ def run_check(mode_name: str, out: str, budget_s: float, config_path: str) -> di
         "mode": mode_name,
         "budget_s": budget_s,
         "elapsed_s": round(time.monotonic() - started, 1),
-        "environment": environment()
-        if mode_name == "dry"
-        else suite.get("result", {}).get("environment"),
+        # Read after every job has run: naming the device initialises CUDA in this process.
+        "environment": environment(),
         "suite": suite,
         "job_rows": mode["job_rows"],
         "configs": {
@@ -303,12 +318,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry", action="store_true", help="quick size on CPU (the test)")
     parser.add_argument("--budget-s", type=float, default=440.0, help="wall-clock budget")
     parser.add_argument("--config", default="config.yaml")
+    parser.add_argument("--configs", nargs="+", choices=["baseline", "lean", "compiled", "graphs"])
+    parser.add_argument("--levels", nargs="+", type=int, help="jobs at a time (default 1 2 4)")
+    parser.add_argument("--skip-suite", action="store_true", help="training jobs only (a rerun)")
     args = parser.parse_args(argv)
     if args.dry:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before any child touches torch.cuda
     elif not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --dry on a CPU")
-    result = run_check("dry" if args.dry else "full", args.out, args.budget_s, args.config)
+    mode = "dry" if args.dry else "full"
+    chosen = {"configs": args.configs, "levels": args.levels, "skip_suite": args.skip_suite}
+    result = run_check(mode, args.out, args.budget_s, args.config, chosen)
     (Path(args.out) / "gpu_check.json").write_text(json.dumps(result, indent=1, default=str))
     (Path(args.out) / "gpu_check.md").write_text(markdown(result))
     print(f"wrote {args.out}/gpu_check.json and gpu_check.md in {result['elapsed_s']} s")
