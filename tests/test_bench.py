@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from support import CORES, snakemake
+from support import CORES, ROOT, snakemake, tiny_config
 
 from hhalign.bench import (
     authors_section,
@@ -228,3 +228,19 @@ def test_step_profile_times_each_part_exclusive_of_the_parts_it_calls():
     outer()
     assert profile.seconds["inner"] >= 0.02
     assert 0.01 <= profile.seconds["outer"] < 0.02  # the inner call is not counted twice
+
+
+@pytest.mark.slow
+def test_collation_workers_give_the_same_weights(tmp_path):
+    """dataloader_num_workers moves collation to worker processes: the same batches in the
+    same order, so the same weights, bit for bit (SFT and LoRA DPO, CPU)."""
+    from hhalign.bench.overhead import overhead_section, overhead_world, train_once, weights_diff
+    from hhalign.config import prepare
+
+    paper = prepare(tiny_config(), str(ROOT))["paper"]
+    start, data = overhead_world(str(tmp_path), 40, 0)
+    for stage in ("sft", "dpo"):
+        for workers in (0, 2):
+            section = {**overhead_section(paper[stage], 40), "dataloader_num_workers": workers}
+            train_once(stage, section, start, data, f"{tmp_path}/{stage}{workers}")
+        assert weights_diff(f"{tmp_path}/{stage}0/m", f"{tmp_path}/{stage}2/m") == 0.0

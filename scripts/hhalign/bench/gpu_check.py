@@ -64,6 +64,7 @@ MODES = {
 
 
 GROUP_TIMEOUT_S = 150  # a group still running then is killed and reported as timed out
+SUITE_TIMEOUT_S = 270  # so the suite leaves the training jobs time
 
 
 def config_switches(name: str, device: str) -> dict:
@@ -268,7 +269,7 @@ def run_check(
         suite = {"ok": False, "error": "skipped (--skip-suite)"}
     else:
         suite_call = [(suite_job, cfg, paper, scoring, f"{out}/bench")]
-        [suite] = in_processes(suite_call, str(work), left())
+        [suite] = in_processes(suite_call, str(work), min(left(), SUITE_TIMEOUT_S))
     suite["wall_s"] = round(time.monotonic() - started, 1)
     [world] = in_processes(
         [(prepare_world, str(work), cfg["size"], mode["job_rows"], 0, cfg["prompt_tokens"])],
