@@ -323,6 +323,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--levels", nargs="+", type=int, help="jobs at a time (default 1 2 4)")
     parser.add_argument("--skip-suite", action="store_true", help="training jobs only (a rerun)")
     args = parser.parse_args(argv)
+    # Asked through NVML, torch.cuda.is_available() leaves the CUDA driver alone in this
+    # process, so the forked jobs can initialise it (scripts/gpu_check.sh sets these too).
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.dry:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before any child touches torch.cuda
     elif not torch.cuda.is_available():
