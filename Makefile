@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: tiny pdf test test-fast lint format docs report repro push pull check-config check-release label
+.PHONY: tiny pdf test test-fast lint format docs report repro push pull check-config check-release label gpu-check
 
 # A config stack checked as the workflow checks it: each file's YAML syntax (Snakemake's own
 # message names neither file nor line), then config.yaml + CONFIG merged against the schema,
@@ -47,6 +47,12 @@ tiny: $(SETUP)
 # The PDF reproduction report of a run (RUN=tiny|study; needs latexmk and pdflatex).
 pdf: $(SETUP)
 	$(BIN)/snakemake $(RESULTS_$(RUN))/paper/report.pdf --cores $(CORES) $(CONFIG_$(RUN))
+
+# On a lent GPU, under 8 min: the suite at full size and training jobs 1, 2 and 4 at a time,
+# with and without the throughput switches (results/gpu-check/gpu_check.json and .md;
+# docs/performance.md). GPU_CHECK_ARGS=--dry runs it on a CPU at quick size.
+gpu-check: $(SETUP)
+	PYTHON=$(PY) scripts/gpu_check.sh --out results/gpu-check $(GPU_CHECK_ARGS)
 
 # Two workers, one test file each at a time (module fixtures stay in one process): most of
 # the suite's time is Snakemake jobs importing torch, which a second worker overlaps. The long

@@ -11,6 +11,8 @@ rule run_benchmark:
         estimate=f"{RESULTS}/bench/full_run_estimate.csv",
         environment=f"{RESULTS}/bench/environment.json",
         figure=f"{RESULTS}/bench/speedup.png",
+        step_overhead=f"{RESULTS}/bench/step_overhead.csv",
+        step_profile=f"{RESULTS}/bench/step_profile.csv",
     log:
         f"{RESULTS}/logs/run_benchmark.log",
     benchmark:

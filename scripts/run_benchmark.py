@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from hhalign.bench import run_suite, write_outputs
-from hhalign.bench.suite import study_plans
+from hhalign.bench.suite import step_overhead, study_plans
 from hhalign.io import stage_logger
 
 log = stage_logger("run_benchmark", snakemake.log[0], snakemake.output)
@@ -16,6 +16,7 @@ start = time.perf_counter()
 summary, env = run_suite(
     p.bench, p.sft, p.dpo, p.generation, p.scoring, progress=lambda row: log.info("%s", row)
 )
+overhead = step_overhead(p.bench, p.sft, p.dpo, progress=lambda row: log.info("%s", row))
 plans = study_plans({"sft": p.sft, "dpo": p.dpo, "generation": p.generation}, p.corrected)
-write_outputs(summary, env, p.bench, Path(snakemake.output.summary).parent, plans)
+write_outputs(summary, env, p.bench, Path(snakemake.output.summary).parent, plans, overhead)
 log.info("%s; %d pairs timed in %.1f s", env, len(summary), time.perf_counter() - start)

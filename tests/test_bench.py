@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from support import CORES, snakemake
+from support import CORES, ROOT, snakemake, tiny_config
 
 from hhalign.bench import (
     authors_section,
@@ -107,7 +107,7 @@ def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
     # 160 rows a measurement, not the preset's 400: training is most of this test's time,
     # and length grouping acts on any size (megabatches of min(rows // 32, 50) x 8 rows).
     small = tmp_path / "small.yaml"
-    small.write_text(f"results_dir: {tmp_path}\nbench: {{train_rows: 160}}\n")
+    small.write_text(f"results_dir: {tmp_path}\nbench: {{train_rows: 160, overhead_repeats: 1}}\n")
     out = snakemake(
         "--cores",
         CORES,
@@ -139,6 +139,22 @@ def test_quick_suite_times_every_pair_and_the_two_ways_agree(tmp_path):
         )
     }
     assert (est["total_hours"] > 0).all()
+    # step_overhead: the host's cost of a step, today's switches and the lean ones, same weights.
+    over = pd.read_csv(tmp_path / "bench" / "step_overhead.csv").set_index("stage")
+    assert list(over.index) == ["sft", "dpo"]
+    assert (
+        (over[["before_wall_ms", "after_wall_ms", "before_cpu_ms", "after_cpu_ms"]] > 0).all().all()
+    )
+    assert (over["weights_max_diff"] == 0.0).all()  # the switches leave every bit alone on CPU
+    assert over.loc["sft", "bare_loop_cpu_ms"] > 0  # the floor: a plain loop, no trainer
+    parts = pd.read_csv(tmp_path / "bench" / "step_profile.csv")
+    for stage in ("sft", "dpo"):
+        mine = parts[parts["stage"] == stage].set_index("part")
+        assert {"total", "optimizer step", "data: collation", "backward"} <= set(mine.index)
+        named = mine.drop(index=["total", "other (the loop, uncategorised)"])
+        assert (named["before_ms"] >= 0).all() and mine.loc["total", "before_ms"] > 0
+        # the token counter is the one part the lean switches remove outright
+        assert mine.loc["token counter (num_input_tokens_seen)", "after_ms"] < 0.01
     env = json.loads((tmp_path / "bench" / "environment.json").read_text())
     assert {"device", "torch", "transformers", "trl", "size"} <= set(env)
     assert (tmp_path / "bench" / "speedup.png").stat().st_size > 0
@@ -167,3 +183,64 @@ def test_full_run_estimate_per_plan_counts_epochs_seeds_and_evaluations():
     assert five["generation"] == round(400 * 16 / 4 / 10 / 3600, 2)  # Base once, 3 x 5 runs
     four = ours.loc["corrected protocol, 4 samples a prompt"]
     assert four["generation"] == round(4 * ours.loc["corrected protocol", "generation"], 2)
+
+
+def test_host_switches_off_leave_a_job_as_it_was_and_foreach_needs_plain_adamw():
+    from hhalign.plan import section_json
+    from hhalign.switches import HOST_SWITCHES
+    from hhalign.train import trainer_kwargs, use_foreach_adamw
+
+    base = {"seed": 1, "gradient_checkpointing": False}
+    assert section_json({**base, **HOST_SWITCHES}) == section_json(base)
+    assert '"adamw_foreach": true' in section_json({**base, "adamw_foreach": True})
+    kwargs = trainer_kwargs(base, "out")  # absent switches read as off: today's arguments
+    assert kwargs["logging_nan_inf_filter"] and kwargs["dataloader_num_workers"] == 0
+    assert kwargs["include_num_input_tokens_seen"] == "non_padding"
+
+    class Args:
+        optim = "adamw_torch_fused"
+
+    class Fused:
+        args, model = Args(), None
+
+        @staticmethod
+        def get_optimizer_cls_and_kwargs(args, model):
+            import torch
+
+            return torch.optim.AdamW, {"fused": True}
+
+    from hhalign.models import InputError
+
+    with pytest.raises(InputError, match="adamw_foreach needs optim: adamw_torch"):
+        use_foreach_adamw(Fused(), {"adamw_foreach": True, "optim": "adamw_torch_fused"})
+    assert use_foreach_adamw(Fused(), {}) is not None  # off: the trainer as built
+
+
+def test_step_profile_times_each_part_exclusive_of_the_parts_it_calls():
+    import time
+
+    from hhalign.bench.overhead import StepProfile
+
+    profile = StepProfile()
+    profile.active = True
+    inner = profile._wrap(lambda: time.sleep(0.02), "inner")
+    outer = profile._wrap(lambda: (time.sleep(0.01), inner()), "outer")
+    outer()
+    assert profile.seconds["inner"] >= 0.02
+    assert 0.01 <= profile.seconds["outer"] < 0.02  # the inner call is not counted twice
+
+
+@pytest.mark.slow
+def test_collation_workers_give_the_same_weights(tmp_path):
+    """dataloader_num_workers moves collation to worker processes: the same batches in the
+    same order, so the same weights, bit for bit (SFT and LoRA DPO, CPU)."""
+    from hhalign.bench.overhead import overhead_section, overhead_world, train_once, weights_diff
+    from hhalign.config import prepare
+
+    paper = prepare(tiny_config(), str(ROOT))["paper"]
+    start, data = overhead_world(str(tmp_path), 40, 0)
+    for stage in ("sft", "dpo"):
+        for workers in (0, 2):
+            section = {**overhead_section(paper[stage], 40), "dataloader_num_workers": workers}
+            train_once(stage, section, start, data, f"{tmp_path}/{stage}{workers}")
+        assert weights_diff(f"{tmp_path}/{stage}0/m", f"{tmp_path}/{stage}2/m") == 0.0

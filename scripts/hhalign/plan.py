@@ -22,10 +22,8 @@ from hhalign.judges import KINDS, check_kinds
 from hhalign.layout import FIGURES, REPORTED, laid_out
 from hhalign.raw import local_path
 from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
+from hhalign.switches import SWITCHES_OFF
 
-# Options added after runs existed, at the values that leave a run as it was: left out of a
-# training job's section, so adding them to the config retrains nothing that exists.
-SWITCHES_OFF = {"pad_to_multiple_of": None, "torch_compile": False, "clean_pairs": False}
 # Keys of config ``training`` that change how a job reports, not what it trains.
 NOT_TRAINING = ("report_to",)
 

@@ -11,7 +11,7 @@ import yaml
 
 from hhalign.bench.report import write_outputs
 from hhalign.bench.statistics import time_claims
-from hhalign.bench.suite import run_suite, sweep_batches
+from hhalign.bench.suite import run_suite, step_overhead, sweep_batches
 from hhalign.config import prepare
 
 
@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> None:
         "max_batch_tokens": args.scoring_max_tokens or paper["scoring"]["max_batch_tokens"],
     }
     summary, env = run_suite(cfg, paper["sft"], paper["dpo"], generation, scoring)
-    write_outputs(summary, env, cfg, args.out)
+    overhead = step_overhead(cfg, paper["sft"], paper["dpo"])
+    write_outputs(summary, env, cfg, args.out, overhead=overhead)
     print(summary.to_string(), json.dumps(env, indent=1), sep="\n")
+    if overhead:
+        print(overhead["summary"].to_string(), overhead["parts"].to_string(), sep="\n")
 
 
 if __name__ == "__main__":

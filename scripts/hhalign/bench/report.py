@@ -18,6 +18,11 @@ def plot_speedups(summary: pd.DataFrame, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    if summary.empty:  # only step_overhead was asked for (its own tables)
+        ax.text(0.5, 0.5, "no stage timed both ways", ha="center", va="center")
+        fig.savefig(path, dpi=150)
+        plt.close(fig)
+        return
     bars = ax.bar(summary["stage"], summary["speedup"], color="#3b6ea5")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     for bar, (_, r) in zip(bars, summary.iterrows(), strict=True):
@@ -37,12 +42,31 @@ def plot_speedups(summary: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
+OVERHEAD_COLUMNS = ["stage", "before_wall_ms", "after_wall_ms", "before_cpu_ms", "after_cpu_ms"]
+
+
+def write_overhead(overhead: dict | None, out: Path) -> None:
+    """step_overhead.csv and step_profile.csv (``suite.step_overhead``); without the stage,
+    the two files with their header alone, so the rule's outputs always exist."""
+    summary = overhead["summary"] if overhead else pd.DataFrame(columns=OVERHEAD_COLUMNS)
+    parts = overhead["parts"] if overhead else pd.DataFrame(columns=["stage", "part"])
+    summary.to_csv(out / "step_overhead.csv", index=False)
+    parts.to_csv(out / "step_profile.csv", index=False)
+
+
 def write_outputs(
-    summary: pd.DataFrame, env: dict, cfg: dict, out_dir: str, plans: dict | None = None
+    summary: pd.DataFrame,
+    env: dict,
+    cfg: dict,
+    out_dir: str,
+    plans: dict | None = None,
+    overhead: dict | None = None,
 ) -> None:
-    """summary.csv, full_run_estimate.csv, environment.json and speedup.png in ``out_dir``."""
+    """summary.csv, full_run_estimate.csv, environment.json, speedup.png, step_overhead.csv
+    and step_profile.csv in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    write_overhead(overhead, out)
     summary.to_csv(out / "summary.csv", index=False)
     estimate = full_run_hours(summary, cfg["full_run"], plans)
     estimate.to_csv(out / "full_run_estimate.csv", index=False)

@@ -13,6 +13,7 @@ import torch
 
 from hhalign.bench.inputs import generation_inputs, scoring_inputs, training_rows
 from hhalign.bench.models import bench_tokenizers, build_judge, build_policy
+from hhalign.bench.overhead import bench_step_overhead
 from hhalign.bench.stages import bench_generation, bench_scoring, bench_training
 from hhalign.bench.timing import device_name, environment, peak_gib, timed
 from hhalign.generation import generate
@@ -104,6 +105,18 @@ def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, 
                 progress(rows[-1])
     env = {**environment(), "size": cfg["size"]}
     return pd.DataFrame(rows).assign(device=env["device"], size=cfg["size"]), env
+
+
+def step_overhead(cfg: dict, sft: dict, dpo: dict, progress=print) -> dict | None:
+    """The suite's ``step_overhead`` stage (``bench_step_overhead``) when ``cfg["stages"]``
+    names it: {"summary": one row per training stage, "parts": where a step goes}; else None."""
+    if "step_overhead" not in cfg["stages"]:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        summary, parts = bench_step_overhead(
+            cfg, {"sft": sft, "dpo": dpo}, best_device(), tmp, progress
+        )
+    return {"summary": pd.DataFrame(summary), "parts": pd.DataFrame(parts)}
 
 
 PAPER_PLAN = {"paper protocol": {"sft_epochs": 2, "dpo_epochs": 1, "seeds": 1}}
