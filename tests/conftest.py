@@ -94,7 +94,6 @@ LONG_FIRST = (
     "test_policies.py",
     "test_bench.py",
     "test_hub.py",
-    "test_own_data.py",
 )
 
 

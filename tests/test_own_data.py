@@ -1,6 +1,7 @@
-"""Your own data through the workflow, offline: a PKU-SafeRLHF-format run from its raw files to
-Table 1, TRL-format files copied from a local directory through the data and prompt stages,
-and a failing data stage that leaves its rejects to read."""
+"""Your own data through the workflow, offline: TRL-format files copied from a local directory
+through the data and prompt stages, and a failing data stage that leaves its rejects to read.
+(The runs of each format to Table 1 are test_policies' shared runs: PKU-SafeRLHF rows in the
+Llama run, TRL's format in the GPT-2 run.)"""
 
 import json
 import shutil
@@ -32,46 +33,6 @@ def run(workdir, cfg: dict, *targets: str):
     )
 
 
-@pytest.fixture(scope="module")
-def pku(tmp_path_factory):
-    """The smallest study on synthetic PKU-SafeRLHF rows: one protocol, Base, SFT and
-    SFT+DPO on the pairs whose two labels agree, an untrained tiny judge, to Table 1."""
-    workdir = tmp_path_factory.mktemp("pku")
-    cfg = {
-        "results_dir": "results",
-        "run_label": "tiny offline world, PKU-SafeRLHF format",
-        "protocols": ["paper"],
-        "variants": ["base", "sft", "sft_dpo"],
-        "data": {
-            "format": "pku_saferlhf",
-            "preference": "both_agree",
-            "train_subsets": ["harmless-base"],
-        },
-        "synthetic": {"train_rows": 80, "test_rows": 120},
-        "prompts": {"n_harmful": 12, "n_helpful": 12},
-        "models": {"judge": {"source": "tiny"}},  # untrained: no reward model to train
-        "judges": [{"name": "tiny", "kind": "pair", "model": None}],
-    }
-    out = run(workdir, cfg, "results/table1.csv")
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
-    return workdir / "results"
-
-
-def test_a_pku_run_trains_on_the_agreeing_pairs_and_reaches_table_1(pku):
-    summary = json.loads((pku / "data/summary.json").read_text())
-    conversion = summary["conversion"]
-    assert conversion["format"] == "pku_saferlhf" and conversion["preference"] == "both_agree"
-    disagree = conversion["rejects"]["labels_disagree"]
-    assert disagree > 0 and conversion["converted"] + disagree == summary["rows_in"] == 80
-    assert summary["sft_rejects"]["labels_disagree"] == disagree
-    assert summary["dpo_rows"] == len(pd.read_parquet(pku / "data/dpo.parquet"))
-    t1 = pd.read_csv(pku / "table1.csv")
-    assert list(t1["model"]) == ["base", "sft", "sft_dpo"] and (t1["n_harmful"] == 12).all()
-    prompts = read_jsonl(pku / "prompts/paper/harmful.jsonl")
-    assert len(prompts) == 12 and all(p["prompt"].startswith("Human:") for p in prompts)
-    assert (pku / "models/paper/sft_dpo").is_dir()
-
-
 def trl_rows(n: int) -> list[dict]:
     """TRL preference rows in its two layouts: strings and messages."""
     rows = []
@@ -93,9 +54,9 @@ def trl_rows(n: int) -> list[dict]:
 
 
 def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
-    """data.source local with uncompressed {subset}/{split}.jsonl files in TRL's format,
-    prompts from plain prompt files with the keyword filter off, to Table 1: DPO from Base
-    on the TRL pairs (the PKU run trains SFT and SFT+DPO), an untrained tiny judge."""
+    """data.source local with uncompressed {subset}/{split}.jsonl files in TRL's format and
+    prompts from plain prompt files with the keyword filter off, through the data and prompt
+    stages (training on TRL-format data is the GPT-2 run's, in test_policies)."""
     local = tmp_path / "mine"
     write_jsonl(local / "pairs" / "train.jsonl", trl_rows(40))
     write_jsonl(tmp_path / "harmful.jsonl", [{"prompt": f"Hurt {i}?"} for i in range(6)])
@@ -121,7 +82,9 @@ def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
             "n_helpful": 4,
         },
     }
-    out = run(tmp_path / "run", cfg, "results/table1.csv")
+    out = run(
+        tmp_path / "run", cfg, "results/data/summary.json", "results/prompts/paper/summary.json"
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     results = tmp_path / "run" / "results"
     summary = json.loads((results / "data/summary.json").read_text())
@@ -137,8 +100,7 @@ def test_trl_files_from_a_local_directory_and_a_plain_prompt_file(tmp_path):
     harmful = read_jsonl(results / "prompts/paper/harmful.jsonl")
     assert len(harmful) == 4 and harmful[0]["file"].endswith("harmful.jsonl")
     assert all(p["prompt"].startswith("Human: Hurt ") for p in harmful)
-    t1 = pd.read_csv(results / "table1.csv")
-    assert list(t1["model"]) == ["base", "dpo"] and (t1["n_helpful"] == 4).all()
+    assert len(read_jsonl(results / "prompts/paper/helpful.jsonl")) == 4
 
 
 def test_a_failing_data_stage_says_what_is_expected_and_keeps_its_rejects(tmp_path):

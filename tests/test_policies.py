@@ -5,7 +5,9 @@ variant trained on cleaner pairs, and a second model family, GPT-NeoX, as a mode
 rung), LoRA targets picked per architecture, and a run of three of the four models (no DPO
 from Base: the other runs train it). The GPT-2 run is the suite's multi-seed and
 sampled-decoding run: the corrected protocol with 2 seeds, 3 sampled responses per prompt and
-every harmful candidate, through Table 1's per-seed rows and the claims table."""
+every harmful candidate, through Table 1's per-seed rows and the claims table. They are also
+the suite's own-data runs: the Llama run's data is in PKU-SafeRLHF's format, the GPT-2 run's
+in TRL's preference format (data.format)."""
 
 import json
 import os
@@ -27,6 +29,12 @@ RUNS = {  # one protocol each, so both DPO tokenizations and both extractions ar
     "llama": {
         "protocols": ["paper", "dpo_variant", "neox"],
         "variants": ["base", "sft", "sft_dpo"],  # each job of the DAG costs seconds of imports
+        # Its data in PKU-SafeRLHF's format, trained on the pairs whose two labels agree.
+        "data": {
+            "train_subsets": ["harmless-base"],
+            "format": "pku_saferlhf",
+            "preference": "both_agree",
+        },
         "dpo": {"lora": {"target_modules": None}},  # PEFT's default for each architecture
         "protocol_overrides": {
             "paper": {},
@@ -37,6 +45,8 @@ RUNS = {  # one protocol each, so both DPO tokenizations and both extractions ar
     },
     "gpt2": {
         "protocols": ["corrected"],
+        # Its data in TRL's standard preference format (read with trl.data_utils).
+        "data": {"train_subsets": ["harmless-base"], "format": "preference"},
         "dpo": {"lora": {"target_modules": ["c_attn"]}},
         "seeds": [42, 1],
         "protocol_overrides": {
@@ -110,6 +120,29 @@ def test_the_tiny_dag_runs_with_another_policy_family(arch, runs):
     adapter = results / f"models/{protocol}/sft_dpo_adapter/adapter_config.json"
     targets = json.loads(adapter.read_text())["target_modules"]
     assert sorted(targets) == {"llama": ["q_proj", "v_proj"], "gpt2": ["c_attn"]}[arch]
+
+
+def test_own_data_formats_run_end_to_end(runs):
+    """The Llama run reads PKU-SafeRLHF rows and trains on the pairs whose two labels agree
+    (the disagreeing ones counted, not held against the reject limit); the GPT-2 run reads
+    TRL's preference format. Both reach Table 1 and the claims."""
+    summary = json.loads((runs["llama"] / "data/summary.json").read_text())
+    conversion = summary["conversion"]
+    assert conversion["format"] == "pku_saferlhf" and conversion["preference"] == "both_agree"
+    disagree = conversion["rejects"]["labels_disagree"]
+    rejected = sum(conversion["rejects"].values())
+    assert disagree > 0 and conversion["converted"] + rejected == summary["rows_in"] == 120
+    assert summary["sft_rejects"]["labels_disagree"] == disagree
+    assert summary["dpo_rows"] == len(pd.read_parquet(runs["llama"] / "data/dpo.parquet"))
+    lines = (runs["llama"] / "prompts/paper/harmful.jsonl").read_text().splitlines()
+    prompts = [json.loads(line) for line in lines]
+    assert len(prompts) == 12 and all(p["prompt"].startswith("Human:") for p in prompts)
+    trl = json.loads((runs["gpt2"] / "data/summary.json").read_text())["conversion"]
+    rejected = sum(trl["rejects"].values())
+    assert trl["format"] == "preference" and trl["converted"] + rejected == trl["rows_in"] == 120
+    assert trl["converted"] >= 0.95 * 120
+    for results in runs.values():
+        assert (results / "table1.csv").is_file() and (results / "claims.csv").is_file()
 
 
 def job_counts(log: str) -> dict[str, int]:
