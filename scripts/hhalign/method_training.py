@@ -95,7 +95,7 @@ def method_args(run: TrainingRun, epochs: float | None = None) -> dict:
 
 def text_tokens(tokenizer, texts: list[str]) -> int:
     """Tokens of ``texts`` as the tokenizer counts them (no special tokens)."""
-    return sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    return sum(len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"])
 
 
 def epoch_tokens(method: str, ds: Dataset, tokenizer, section: dict) -> int:
@@ -113,7 +113,7 @@ def epoch_tokens(method: str, ds: Dataset, tokenizer, section: dict) -> int:
 
 def rloo_prompts(ds: Dataset) -> Dataset:
     """Each distinct prompt of the pairs once, in pair order (RLOO samples its own answers)."""
-    seen = list(dict.fromkeys(ds["prompt"]))
+    seen = list(dict.fromkeys(list(ds["prompt"])))
     return Dataset.from_dict({"prompt": seen})
 
 
@@ -153,9 +153,10 @@ def training_set(run: TrainingRun, tokenizer) -> tuple[Dataset, dict]:
     method = run.section["method"]
     ds, n_cut = pairs(run, tokenizer)
     counts: dict = {"prompts_truncated": n_cut}
-    if method == "kto":
+    if method == "kto":  # shuffled once: sequential order must not pair a row with its twin
         rows, kto = kto_rows(ds.to_pandas())
         counts["kto_rows"] = kto
+        rows = rows.sample(frac=1.0, random_state=run.section["seed"]).reset_index(drop=True)
         ds = Dataset.from_pandas(rows, preserve_index=False)
     elif method == "rloo":
         ds = rloo_prompts(ds)
@@ -174,10 +175,11 @@ def method_trainer(run: TrainingRun, model, tokenizer):
         check_lora_targets(model, targets)
         peft_config = lora_config(section["lora"], targets)
     ds, counts = training_set(run, tokenizer)
+    per_epoch = epoch_tokens(method, ds, tokenizer, section)
+    counts["epoch_tokens"] = per_epoch
     budget = None
     if section.get("budget_from"):
         tokens = token_budget(section["budget_from"])
-        per_epoch = epoch_tokens(method, ds, tokenizer, section)
         budget = {
             "budget_tokens": tokens,
             "epoch_tokens": per_epoch,
@@ -213,6 +215,9 @@ def train_method(run: TrainingRun) -> tuple:
             f"(methods.{method}.lora.enabled: false): the model is in {run.out_dir}.\n"
         )
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    # TRL's pair, KTO and RLOO batches have no input_ids for the Trainer to count
+    # (tokens_seen 0): the tokens trained are counted on the rows, epochs x an epoch's.
+    counted = round(summary["epochs"] * trainer.method_counts["epoch_tokens"])
     return trainer, {
         "stage": method,
         "method": METHODS[method].name,
@@ -222,4 +227,6 @@ def train_method(run: TrainingRun) -> tuple:
         **trainer.method_counts,
         **({"reward_model": run.section["reward"]["name"]} if method == "rloo" else {}),
         **summary,
+        "tokens_seen": summary["tokens_seen"] or counted,
+        "tokens_counted_on_rows": not summary["tokens_seen"],
     }

@@ -237,3 +237,16 @@ def method_inputs(plan, protocol: str, run: str) -> list[str]:
     if variant == "rloo":
         out += reward_judge(plan)["ref"]["input"]
     return out
+
+
+def claims_extras(config: dict) -> dict:
+    """What the claims read of the methods, only when ``variants`` lists one (a run without
+    methods gets the claims section as it was): the equivalence margin of the "matches"
+    claims, and the judge RLOO optimised (None when its reward model is no judge)."""
+    if not method_variants(config["variants"]):
+        return {}
+    judge = reward_is_judge(config) if "rloo" in config["variants"] else None
+    return {
+        "equivalence_margin": config["methods"]["equivalence_margin"],
+        "reward_is_judge": judge,
+    }

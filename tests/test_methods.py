@@ -1,0 +1,182 @@
+"""The methods beside SFT, DPO and SFT+DPO (ORPO, SimPO, KTO, RLOO): the pinned TRL's
+trainers, the config checks, the plan's jobs and starts, KTO's unpaired rows, the equal
+budget and the four method claims. The tiny run of every method is tests/test_methods_run.py."""
+
+import json
+
+import pandas as pd
+import pytest
+from support import plan_of
+
+from hhalign.claims import (
+    CLAIMS,
+    MARGIN_EXCEEDED,
+    MATCHES,
+    claim_parts,
+    judge_match,
+    with_reward_flag,
+)
+from hhalign.config import ConfigError
+from hhalign.methods import (
+    METHODS,
+    budget_epochs,
+    claims_extras,
+    kto_rows,
+    method_job,
+    token_budget,
+)
+
+ALL = ["base", "sft", "dpo", "sft_dpo", "orpo", "simpo", "kto", "rloo"]
+
+
+def test_pinned_trl_has_the_four_trainers():
+    """The one module that imports them imports them from the pinned TRL (1.16): ORPO and
+    CPO from trl.experimental, KTO and RLOO from trl; CPO has the SimPO loss."""
+    import trl
+
+    from hhalign.method_training import TRAINERS
+
+    assert trl.__version__.startswith("1.16")
+    assert set(TRAINERS) == set(METHODS)
+    names = {m: (c.__name__, t.__module__) for m, (c, t) in TRAINERS.items()}
+    assert names["orpo"] == ("ORPOConfig", "trl.experimental.orpo.orpo_trainer")
+    assert names["simpo"] == ("CPOConfig", "trl.experimental.cpo.cpo_trainer")
+    assert names["kto"][0] == "KTOConfig" and names["rloo"][0] == "RLOOConfig"
+    assert "simpo" in TRAINERS["simpo"][0].__dataclass_fields__["loss_type"].metadata["choices"]
+
+
+def test_default_run_trains_no_method_and_claims_nothing_new():
+    """Methods off (config.yaml, the tiny preset): no method job, no method claim, the
+    claims section as it was."""
+    for presets in ((), ("tiny.yaml",)):
+        plan = plan_of(*presets)
+        assert not [r for _, r in plan.trained() if r in METHODS]
+        assert claims_extras(plan.config) == {}
+        ids = {c[0] for c in claim_parts(plan.config["variants"])}
+        assert not ids & {c[0] for c in CLAIMS[-4:]}
+
+
+def test_methods_plan_jobs_starts_and_sections():
+    """presets/methods.yaml: each method is a job per protocol whose reading differs
+    (paper: common_prefix; corrected: explicit), starting from Base by default or from the
+    same seed's SFT; RLOO's job names its reward model and the scoring settings."""
+    plan = plan_of("tiny.yaml", "methods.yaml")
+    jobs = [(p, r) for p, r in plan.trained() if r in METHODS]
+    assert jobs == [(p, m) for p in ("paper", "corrected") for m in METHODS]
+    assert plan.start_ref("paper", "orpo").path == plan.policy_ref("paper").path
+    job = method_job(plan, "paper", "rloo")
+    assert job["method"] == "rloo" and job["reward"]["name"] == "reward"
+    assert job["reward"]["ref"]["path"] == "R/models/reward" and "budget_from" not in job
+    assert json.loads(plan.method_section("corrected", "kto"))["prompt"] == "explicit"
+    sft_start = plan_of(
+        "tiny.yaml", "methods.yaml", methods={"simpo": {"start": "sft"}}, seeds=[42, 7]
+    )
+    assert sft_start.start_ref("paper", "simpo_seed7").path == "R/models/paper/sft_seed7"
+    assert sft_start.train_key("paper", "simpo") != plan.train_key("paper", "simpo")
+
+
+def test_equal_budget_reads_sft_and_sft_dpo_summaries():
+    plan = plan_of("tiny.yaml", "methods.yaml", methods={"equal_budget": True})
+    job = method_job(plan, "corrected", "orpo")
+    assert job["budget_from"] == [
+        "R/train/corrected/sft/summary.json",
+        "R/train/corrected/sft_dpo/summary.json",
+    ]
+
+
+def test_token_budget_and_epochs(tmp_path):
+    files = []
+    for name, seen in (("a", 1200), ("b", 300)):
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(json.dumps({"tokens_seen": seen}))
+    assert token_budget(files) == 1500
+    assert budget_epochs(1500, 1000) == 1.5 and budget_epochs(1000, 3000) == 0.34
+    files[1].write_text("{}")
+    with pytest.raises(ConfigError, match="no tokens_seen"):
+        token_budget(files)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"methods": {"allow_reward_is_judge": False}}, "optimise the judge"),
+        ({"methods": {"rloo": {"reward_model": "nobody"}}}, "neither trained nor a judge"),
+        ({"methods": {"rloo": {"num_generations": 3}}}, "not a multiple"),
+        ({"methods": {"equal_budget": True}, "variants": ["base", "sft", "orpo"]}, "sft_dpo"),
+        ({"methods": {"kto": {"start": "sft"}}, "variants": ["base", "kto"]}, "no sft"),
+    ],
+)
+def test_config_check_refuses(overrides, message):
+    """The tiny world's reward model is its first judge: RLOO on it is refused unless
+    methods.allow_reward_is_judge (the tiny preset allows it, on purpose)."""
+    with pytest.raises(ConfigError, match=message):
+        plan_of("tiny.yaml", "methods.yaml", **overrides)
+
+
+def test_reward_model_apart_from_the_judges_needs_no_permission():
+    """The paper's setup: the OpenAssistant judge scores, RLOO optimises the pipeline's own
+    reward model (DeBERTa-v3 trained by rule train_reward_model)."""
+    plan = plan_of("methods.yaml")
+    assert claims_extras(plan.config) == {"equivalence_margin": 5.0, "reward_is_judge": None}
+    assert method_job(plan, "paper", "rloo")["reward"]["ref"]["input"] == ["R/models/reward"]
+    with pytest.raises(ConfigError, match="optimise the judge"):
+        plan_of("methods.yaml", methods={"rloo": {"reward_model": "oasst_deberta"}})
+
+
+def test_kto_rows_count_desirable_and_undesirable():
+    pairs = pd.DataFrame(
+        {"prompt": ["p1", "p2", "p3"], "chosen": ["a", "same", "c"], "rejected": ["b", "same", "d"]}
+    )
+    rows, counts = kto_rows(pairs)
+    assert rows.to_dict("list") == {
+        "prompt": ["p1", "p1", "p3", "p3"],
+        "completion": ["a", "b", "c", "d"],
+        "label": [True, False, True, False],
+    }
+    assert counts == {
+        "pairs_in": 3,
+        "pairs_equal_answers_left_out": 1,
+        "desirable_rows": 2,
+        "undesirable_rows": 2,
+    }
+
+
+def comparison(diff: float, lo: float, hi: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"metric": "CAS", "a": "orpo", "b": "sft_dpo", "difference": diff, "ci_low": lo,
+          "ci_high": hi, "p_adj": 0.5, "superiority": 0.5}]
+    )
+
+
+@pytest.mark.parametrize(
+    "lo, hi, verdict",
+    [(-3.0, 4.0, "holds"), (-8.0, 4.0, "not separable"), (5.0, 9.0, MARGIN_EXCEEDED),
+     (-12.0, -5.0, MARGIN_EXCEEDED)],
+)
+def test_matches_claim_is_two_sided_equivalence(lo, hi, verdict):
+    """ORPO matches SFT+DPO: holds when the interval lies within +/- the margin (5 CAS
+    points), refuted when it lies wholly beyond it on either side, else not separable."""
+    table = comparison((lo + hi) / 2, lo, hi)
+    shifted = {0.0: {("CAS", "orpo", "sft_dpo"): (lo + hi) / 2}}
+    got, row, _ = judge_match([("CAS", "orpo", "sft_dpo")], table, shifted, {"equivalence_margin": 5.0})
+    assert got == verdict and row["ci_low"] == lo
+
+
+def test_the_four_method_claims():
+    ids = {c[0]: c[2] for c in CLAIMS}
+    assert ids["orpo_matches_sft_dpo_cas"] == [("CAS", "orpo", "sft_dpo")]
+    assert ids["simpo_beats_dpo_cas"] == [("CAS", "simpo", "dpo")]
+    assert ids["kto_matches_dpo_cas"] == [("CAS", "kto", "dpo")]
+    assert ids["rloo_beats_dpo_cas"] == [("CAS", "rloo", "dpo")]
+    assert MATCHES == {"orpo_matches_sft_dpo_cas", "kto_matches_dpo_cas"}
+    assert len(claim_parts(ALL)) == len(CLAIMS)
+
+
+def test_rloo_claim_flagged_when_its_reward_model_is_a_judge():
+    claims = pd.DataFrame(
+        {"comparison": ["CAS: rloo - dpo", "CAS: simpo - dpo"], "flags": ["", "x"]}
+    )
+    out = with_reward_flag(claims, "tiny_rm")
+    assert out["flags"].tolist()[0].startswith("RLOO's reward model is judge tiny_rm")
+    assert out["flags"].tolist()[1] == "x"
+    assert with_reward_flag(claims, None) is claims
