@@ -143,22 +143,38 @@ def test_kto_rows_count_desirable_and_undesirable():
 
 def comparison(diff: float, lo: float, hi: float) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"metric": "CAS", "a": "orpo", "b": "sft_dpo", "difference": diff, "ci_low": lo,
-          "ci_high": hi, "p_adj": 0.5, "superiority": 0.5}]
+        [
+            {
+                "metric": "CAS",
+                "a": "orpo",
+                "b": "sft_dpo",
+                "difference": diff,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_adj": 0.5,
+                "superiority": 0.5,
+            }
+        ]
     )
 
 
 @pytest.mark.parametrize(
     "lo, hi, verdict",
-    [(-3.0, 4.0, "holds"), (-8.0, 4.0, "not separable"), (5.0, 9.0, MARGIN_EXCEEDED),
-     (-12.0, -5.0, MARGIN_EXCEEDED)],
+    [
+        (-3.0, 4.0, "holds"),
+        (-8.0, 4.0, "not separable"),
+        (5.0, 9.0, MARGIN_EXCEEDED),
+        (-12.0, -5.0, MARGIN_EXCEEDED),
+    ],
 )
 def test_matches_claim_is_two_sided_equivalence(lo, hi, verdict):
     """ORPO matches SFT+DPO: holds when the interval lies within +/- the margin (5 CAS
     points), refuted when it lies wholly beyond it on either side, else not separable."""
     table = comparison((lo + hi) / 2, lo, hi)
     shifted = {0.0: {("CAS", "orpo", "sft_dpo"): (lo + hi) / 2}}
-    got, row, _ = judge_match([("CAS", "orpo", "sft_dpo")], table, shifted, {"equivalence_margin": 5.0})
+    got, row, _ = judge_match(
+        [("CAS", "orpo", "sft_dpo")], table, shifted, {"equivalence_margin": 5.0}
+    )
     assert got == verdict and row["ci_low"] == lo
 
 
@@ -168,7 +184,7 @@ def test_the_four_method_claims():
     assert ids["simpo_beats_dpo_cas"] == [("CAS", "simpo", "dpo")]
     assert ids["kto_matches_dpo_cas"] == [("CAS", "kto", "dpo")]
     assert ids["rloo_beats_dpo_cas"] == [("CAS", "rloo", "dpo")]
-    assert MATCHES == {"orpo_matches_sft_dpo_cas", "kto_matches_dpo_cas"}
+    assert {"orpo_matches_sft_dpo_cas", "kto_matches_dpo_cas"} == MATCHES
     assert len(claim_parts(ALL)) == len(CLAIMS)
 
 

@@ -104,11 +104,15 @@ def epoch_tokens(method: str, ds: Dataset, tokenizer, section: dict) -> int:
     completions (``num_generations`` of at most ``max_completion_length``) a prompt."""
     if method == "rloo":
         k = section["num_generations"]
-        return k * (text_tokens(tokenizer, ds["prompt"]) + len(ds) * section["max_completion_length"])
+        return k * (
+            text_tokens(tokenizer, ds["prompt"]) + len(ds) * section["max_completion_length"]
+        )
     if method == "kto":
         return text_tokens(tokenizer, ds["prompt"]) + text_tokens(tokenizer, ds["completion"])
     prompt = text_tokens(tokenizer, ds["prompt"])
-    return 2 * prompt + text_tokens(tokenizer, ds["chosen"]) + text_tokens(tokenizer, ds["rejected"])
+    return (
+        2 * prompt + text_tokens(tokenizer, ds["chosen"]) + text_tokens(tokenizer, ds["rejected"])
+    )
 
 
 def rloo_prompts(ds: Dataset) -> Dataset:

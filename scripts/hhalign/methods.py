@@ -130,7 +130,9 @@ def kto_rows(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     rows = pd.DataFrame(
         {
             "prompt": [p for p in kept["prompt"] for _ in (0, 1)],
-            "completion": [x for c, r in zip(kept["chosen"], kept["rejected"]) for x in (c, r)],
+            "completion": [
+                x for c, r in zip(kept["chosen"], kept["rejected"], strict=True) for x in (c, r)
+            ],
             "label": [flag for _ in range(len(kept)) for flag in (True, False)],
         }
     )
@@ -193,7 +195,12 @@ def reward_judge(plan) -> dict:
         return {"name": "reward", "kind": "pair", "guard": None, "ref": ref._asdict()}
     first = plan.config["judges"][0]
     if reward == first["name"]:
-        return {"name": reward, "kind": first["kind"], "guard": None, "ref": plan.judge_ref()._asdict()}
+        return {
+            "name": reward,
+            "kind": first["kind"],
+            "guard": None,
+            "ref": plan.judge_ref()._asdict(),
+        }
     judge = plan.judges[reward]
     ref = plan.extra_judge_ref(reward)._asdict()
     return {"name": reward, "kind": judge["kind"], "guard": judge.get("guard"), "ref": ref}
