@@ -89,7 +89,13 @@ def tiny_world(tiny_cfg, tiny_rows, tmp_path_factory) -> dict:
 # (--no-loadscope-reorder), so the two workers start them side by side, one pair each (the
 # Snakemake run of the DVC flow with the benchmark, the two policy runs with the Hub-cache
 # run), and the short modules fill in around them.
-LONG_FIRST = ("test_e2e.py", "test_policies.py", "test_methods_run.py", "test_bench.py", "test_hub.py")
+LONG_FIRST = (
+    "test_e2e.py",
+    "test_policies.py",
+    "test_methods_run.py",
+    "test_bench.py",
+    "test_hub.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
