@@ -196,3 +196,25 @@ def test_rloo_claim_flagged_when_its_reward_model_is_a_judge():
     assert out["flags"].tolist()[0].startswith("RLOO's reward model is judge tiny_rm")
     assert out["flags"].tolist()[1] == "x"
     assert with_reward_flag(claims, None) is claims
+
+
+def test_full_run_estimate_has_each_method_once():
+    """A method's hours: its epochs over the paper's pairs, times the rows a pair makes
+    (KTO 2), at the measured rate; the stages of the paper run keep their own rows."""
+    from hhalign.bench.methods import method_hours
+    from hhalign.bench.suite import full_run_hours
+
+    summary = pd.DataFrame(
+        [
+            {"stage": "sft_training", "authors_per_s": 1.0, "ours_per_s": 2.0},
+            {"stage": "kto_training", "ours_per_s": 10.0, "epochs": 1.0, "rows_per_pair": 2.0},
+            {"stage": "orpo_training", "ours_per_s": 4.0, "epochs": 2.0, "rows_per_pair": 1.0},
+        ]
+    )
+    rows = method_hours(summary, {"train_rows": 3600})
+    assert [(r["plan"], r["total_hours"]) for r in rows] == [
+        ("KTO, once (one seed)", 0.2),
+        ("ORPO, once (one seed)", 0.5),
+    ]
+    estimate = full_run_hours(summary, {"train_rows": 3600, "eval_items": 400})
+    assert estimate["plan"].tolist()[-2:] == ["KTO, once (one seed)", "ORPO, once (one seed)"]

@@ -30,7 +30,7 @@ from hhalign.dpo import (
     truncate_prompts,
 )
 from hhalign.methods import METHODS, budget_epochs, kto_rows, token_budget
-from hhalign.models import check_length
+from hhalign.models import InputError, check_length
 from hhalign.train import TrainingRun, note_rows, run_training, trainer_kwargs
 
 # method -> (TRL config class, TRL trainer class), as pinned (requirements.txt: trl 1.16).
@@ -90,6 +90,20 @@ def method_args(run: TrainingRun, epochs: float | None = None) -> dict:
         )
     if epochs is not None:
         kwargs["num_train_epochs"] = epochs
+    return kwargs
+
+
+def supported(config_class: type, method: str, kwargs: dict) -> dict:
+    """``kwargs`` without the switches ``config_class`` lacks while they are off (None or
+    False); one that is on and unsupported fails, naming the key."""
+    fields = config_class.__dataclass_fields__
+    for key in [k for k in kwargs if k not in fields]:
+        if kwargs[key] not in (None, False):
+            raise InputError(
+                f"methods.{method}.{key}: {kwargs[key]!r} is not an option of TRL 1.16's "
+                f"{config_class.__name__}. Fix: leave it out of methods.{method}"
+            )
+        del kwargs[key]
     return kwargs
 
 
@@ -190,7 +204,9 @@ def method_trainer(run: TrainingRun, model, tokenizer):
             "budget_epochs": budget_epochs(tokens, per_epoch),
         }
     config_class, trainer_class = TRAINERS[method]
-    args = config_class(**method_args(run, budget and budget["budget_epochs"]))
+    args = config_class(
+        **supported(config_class, method, method_args(run, budget and budget["budget_epochs"]))
+    )
     common = {"args": args, "train_dataset": ds, "processing_class": tokenizer}
     if method == "rloo":
         trainer = trainer_class(

@@ -64,6 +64,7 @@ def bench_method(
         "params": params,
         "ours_mfu": mfu(params, tokens_per_s),
         "epochs": section["num_train_epochs"],
+        "rows_per_pair": round(summary["rows_trained"] / rows, 4),  # KTO 2, RLOO its prompts
     }
 
 
@@ -85,10 +86,12 @@ def bench_methods(stages, methods: dict, start: str, data: str, rows: int, devic
 
 def method_hours(summary, full: dict) -> list[dict]:
     """The full-run estimate's method rows: each method once, its configured epochs over
-    ``full["train_rows"]`` rows (RLOO: as many prompts), at the measured rows/s."""
+    ``full["train_rows"]`` pairs (times the rows it makes of a pair: KTO 2, RLOO its share
+    of distinct prompts), at the measured rows/s."""
     out = []
     for _, r in summary[summary["stage"].isin(list(STAGES))].iterrows():
-        hours = r["epochs"] * full["train_rows"] / r["ours_per_s"] / 3600
+        rows = full["train_rows"] * r["rows_per_pair"]
+        hours = r["epochs"] * rows / r["ours_per_s"] / 3600
         out.append(
             {
                 "plan": f"{METHODS[STAGES[r['stage']]].name}, once (one seed)",
