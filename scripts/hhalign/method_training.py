@@ -235,7 +235,7 @@ def train_method(run: TrainingRun) -> tuple:
             f"(methods.{method}.lora.enabled: false): the model is in {run.out_dir}.\n"
         )
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    # TRL's pair, KTO and RLOO batches have no input_ids for the Trainer to count
+    # TRL's ORPO and CPO batches have no input_ids for the Trainer to count
     # (tokens_seen 0): the tokens trained are counted on the rows, epochs x an epoch's.
     counted = round(summary["epochs"] * trainer.method_counts["epoch_tokens"])
     return trainer, {
