@@ -266,3 +266,41 @@ def test_a_method_resumed_after_interruption_matches_an_uninterrupted_run(tiny_w
     b = load_file(root / f"{method}-resumed" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_quick_suite_times_each_methods_training():
+    """The performance suite's method rows at quick size (CI), on 16 rows: our way alone
+    (no authors' way), tokens/s, and a row per method in the full-run estimate."""
+    import torch
+
+    from hhalign.bench import run_suite
+    from hhalign.bench.suite import full_run_hours
+
+    plan = plan_of("tiny.yaml", "methods.yaml")
+    view = plan.views["paper"]
+    stages = [f"{m}_training" for m in METHODS]
+    cfg = {**plan.config["bench"], "stages": stages, "train_rows": 16}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        summary, _ = run_suite(
+            cfg,
+            view["sft"],
+            view["dpo"],
+            view["generation"],
+            view["scoring"],
+            progress=lambda row: None,
+            methods=view["methods"],
+        )
+    finally:
+        torch.set_num_threads(threads)
+    s = summary.set_index("stage")
+    assert list(s.index) == stages
+    assert (s["ours_s"] > 0).all() and (s["ours_tokens_per_s"] > 0).all()
+    assert s["authors_s"].isna().all() and s["speedup"].isna().all()
+    assert s.loc["kto_training", "n"] == 32 and s.loc["kto_training", "rows_per_pair"] == 2
+    est = full_run_hours(summary, cfg["full_run"])
+    mine = est[est["plan"].str.endswith("once (one seed)")]
+    assert mine["plan"].tolist() == [f"{METHODS[m].name}, once (one seed)" for m in METHODS]
+    assert (mine["total_hours"] > 0).all()
