@@ -304,3 +304,18 @@ def test_quick_suite_times_each_methods_training():
     mine = est[est["plan"].str.endswith("once (one seed)")]
     assert mine["plan"].tolist() == [f"{METHODS[m].name}, once (one seed)" for m in METHODS]
     assert (mine["total_hours"] > 0).all()
+
+
+def test_judges_directions_of_a_matches_claim_name_the_model_above():
+    from hhalign.claims import match_directions
+
+    by_judge = pd.DataFrame(
+        {
+            "claim": ["kto_matches_dpo_cas", "rloo_beats_dpo_cas"],
+            "direction_a": ["as claimed", "as claimed"],
+            "direction_b": ["reversed", "reversed"],
+        }
+    )
+    out = match_directions(by_judge)
+    assert out.iloc[0].tolist()[1:] == ["first above", "second above"]
+    assert out.iloc[1].tolist()[1:] == ["as claimed", "reversed"]

@@ -380,3 +380,18 @@ def with_reward_flag(claims: pd.DataFrame, judge: str | None) -> pd.DataFrame:
     rloo = out["comparison"].str.contains(r"\brloo\b", regex=True)
     out.loc[rloo, "flags"] = [f"{note}; {f}" if f else note for f in out.loc[rloo, "flags"]]
     return out
+
+
+# A judge's direction of a "matches" claim says which model its point estimates put first.
+MATCH_WORDS = {"as claimed": "first above", "reversed": "second above"}
+
+
+def match_directions(by_judge: pd.DataFrame) -> pd.DataFrame:
+    """The judges' claims table (``agreement.claims_by_judge``) with each judge's direction
+    of a "matches" claim named for what it is: which model is above (a match claims no
+    direction, so "as claimed" would mislead)."""
+    out = by_judge.copy()
+    rows = out["claim"].isin(MATCHES)
+    for col in [c for c in out if c.startswith("direction_")]:
+        out.loc[rows, col] = out.loc[rows, col].replace(MATCH_WORDS)
+    return out
