@@ -11,7 +11,8 @@ import json
 import pandas as pd
 import yaml
 
-from hhalign.methods import METHODS, reward_is_judge
+from hhalign.config import reward_is_judge
+from hhalign.methods import METHODS
 from hhalign.runs import split_run
 
 DATASET = "Anthropic/hh-rlhf"

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from hhalign.config import ConfigError
+from hhalign.config import ConfigError, reward_is_judge
 from hhalign.runs import run_name, split_run
 
 
@@ -66,58 +66,6 @@ class MethodConfigError(ConfigError):
 def method_variants(variants: list[str]) -> list[str]:
     """The variants that are methods of this module, in ``variants`` order."""
     return [v for v in variants if v in METHODS]
-
-
-def reward_is_judge(config: dict) -> str | None:
-    """The judge RLOO's reward model is, or None: the trained reward model is the first
-    judge when models.judge.source is trained; a judge name is that judge."""
-    reward = config["methods"]["rloo"]["reward_model"]
-    names = [j["name"] for j in config["judges"]]
-    if reward == "trained":
-        return names[0] if config["models"]["judge"]["source"] == "trained" else None
-    return reward if reward in names else None
-
-
-def check_methods(config: dict) -> None:
-    """Refuse methods settings a run could not honour: a start model that is not trained,
-    an equal budget without SFT+DPO, RLOO's reward model unknown or one of the judges
-    (unless ``methods.allow_reward_is_judge``), a batch RLOO cannot split into groups."""
-    variants, methods = config["variants"], config["methods"]
-    chosen = method_variants(variants)
-    for name in chosen:
-        if methods[name]["start"] == "sft" and "sft" not in variants:
-            raise MethodConfigError(
-                f"methods.{name}.start: sft, but variants has no sft. Fix: add sft to "
-                "variants, or start: base"
-            )
-    if chosen and methods["equal_budget"] and not {"sft", "sft_dpo"} <= set(variants):
-        raise MethodConfigError(
-            "methods.equal_budget: true needs sft and sft_dpo in variants (the budget is "
-            "their two stages' tokens). Fix: add them, or equal_budget: false"
-        )
-    if "rloo" not in chosen:
-        return
-    rloo = methods["rloo"]
-    names = [j["name"] for j in config["judges"]]
-    if rloo["reward_model"] not in ["trained", *names]:
-        raise MethodConfigError(
-            f"methods.rloo.reward_model: {rloo['reward_model']!r} is neither trained nor a "
-            f"judge ({names}). Fix: trained (rule train_reward_model's model)"
-        )
-    judge = reward_is_judge(config)
-    if judge and not methods["allow_reward_is_judge"]:
-        raise MethodConfigError(
-            f"methods.rloo.reward_model is judge {judge!r}: RLOO would optimise the judge "
-            "that evaluates it. Fix: a reward model apart from the judges (models.judge not "
-            "source trained, or another judge), or methods.allow_reward_is_judge: true to "
-            "show reward hacking on purpose (the report says so)"
-        )
-    if rloo["per_device_train_batch_size"] % rloo["num_generations"]:
-        raise MethodConfigError(
-            f"methods.rloo.per_device_train_batch_size: {rloo['per_device_train_batch_size']} "
-            f"is not a multiple of num_generations: {rloo['num_generations']} (TRL samples "
-            "whole groups a batch). Fix: a multiple"
-        )
 
 
 def kto_rows(pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

@@ -20,7 +20,7 @@ from hhalign.cards import run_cards
 from hhalign.config import ModelRef, model_source
 from hhalign.judges import KINDS, check_kinds
 from hhalign.layout import FIGURES, REPORTED, laid_out
-from hhalign.methods import METHODS, check_methods, method_job, method_key_parts
+from hhalign.methods import METHODS, method_job, method_key_parts
 from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
 
 # Options added after runs existed, at the values that leave a run as it was: left out of a
@@ -51,7 +51,6 @@ class Plan:
 
     def __post_init__(self) -> None:
         check_kinds(self.config["judges"])
-        check_methods(self.config)
 
     # The run's shape.
     @property
