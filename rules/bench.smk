@@ -29,5 +29,6 @@ rule run_benchmark:
         generation=any_view("paper", "generation"),
         corrected={s: any_view("corrected", s) for s in ("sft", "dpo", "generation")},
         scoring=config["scoring"],
+        methods=any_view("paper", "methods"),
     script:
         "../scripts/run_benchmark.py"

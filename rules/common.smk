@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from hhalign.config import launch_command, prepare
 from hhalign.deps import code_inputs
+from hhalign.methods import claims_extras, method_inputs
 from hhalign.pages import transcript_files
 from hhalign.plan import (
     CHOSEN,

@@ -111,7 +111,7 @@ rule make_claims:
         chosen_keys=lambda w: (
             [] if w.report_dir == AUDIT else PLAN.chosen_files(MAIN_JUDGE)[0]
         ),
-        claims=config["claims"],
+        claims={**config["claims"], **claims_extras(config)},
         metrics=config["metrics"],
         failing_continues=lambda w: {
             protocol: any_view(protocol, "response_audit")["failing_continues"]

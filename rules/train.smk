@@ -1,4 +1,5 @@
-# Training stage: SFT, DPO (from base), SFT+DPO (DPO from SFT) and the reward model.
+# Training stage: SFT, DPO (from base), SFT+DPO (DPO from SFT), the methods beside them
+# (ORPO, SimPO, KTO, RLOO: rule train_method, when `variants` lists them) and the reward model.
 # Each runs as `{launcher} scripts/train_X.py`, so `training.launcher: accelerate` turns every
 # job into a multi-process run (one process per GPU of the job's `gpu` resource) without
 # editing a rule.
@@ -90,6 +91,40 @@ rule train_dpo:
     params:
         **training_params(
             lambda w: PLAN.training_section(w.protocol, "dpo", w.variant),
+            lambda w: PLAN.start_ref(w.protocol, w.variant).args(),
+            f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
+            lambda w, output: f"--adapter-out {output.adapter}",
+        ),
+    shell:
+        TRAIN_COMMAND
+
+
+rule train_method:
+    input:
+        code=code("train_method.py"),
+        entry=code("train_method.py")[0],
+        data=rules.build_datasets.output.dpo,
+        start=lambda w: PLAN.start_ref(w.protocol, w.variant).input,
+        extra=lambda w: method_inputs(PLAN, w.protocol, w.variant),
+    output:
+        model=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}"),
+        adapter=directory(f"{RESULTS}/models/{{protocol}}/{{variant}}_adapter"),
+        history=f"{RESULTS}/train/{{protocol}}/{{variant}}/log_history.json",
+        summary=f"{RESULTS}/train/{{protocol}}/{{variant}}/summary.json",
+    log:
+        f"{RESULTS}/logs/train_method/{{protocol}}_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_method/{{protocol}}_{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"(orpo|simpo|kto|rloo)(_seed\d+)?",
+    conda:
+        "../envs/train.yaml"
+    threads: config["threads"]["training"]
+    resources:
+        gpu=1,
+    params:
+        **training_params(
+            lambda w: PLAN.method_section(w.protocol, w.variant),
             lambda w: PLAN.start_ref(w.protocol, w.variant).args(),
             f"{RESULTS}/checkpoints/{{protocol}}/{{variant}}",
             lambda w, output: f"--adapter-out {output.adapter}",

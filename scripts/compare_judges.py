@@ -4,7 +4,7 @@ calibrated), Table 1 by judge, agreement between judges, the claims by judge, Fi
 import pandas as pd
 
 from hhalign.agreement import agreement_table, claims_by_judge, judge_table1, thresholds_table
-from hhalign.claims import CLAIMS
+from hhalign.claims import CLAIMS, match_directions
 from hhalign.figures import figure7_judges
 from hhalign.io import stage_logger
 from hhalign.readers import prompt_sets, read_judged_files
@@ -20,6 +20,7 @@ agree = agreement_table(scores, limits)
 claims = claims_by_judge(
     pd.read_csv(snakemake.input.claims), table, {cid: parts for cid, _, parts in CLAIMS}
 )
+claims = match_directions(claims)  # a no-op without the methods' "matches" claims
 for key, df in (
     ("judges_table1", table),
     ("judges_thresholds", limits),

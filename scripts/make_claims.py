@@ -5,7 +5,7 @@ verdicts, flags), and Figure 4."""
 import json
 from pathlib import Path
 
-from hhalign.claims import claims_table
+from hhalign.claims import claims_table, with_reward_flag
 from hhalign.comparisons import shift_grid
 from hhalign.corrected import cell_arrays, corrected_pairs, load_labelled
 from hhalign.corrected_claims import corrected_columns
@@ -34,6 +34,7 @@ claims, pairs = claims_table(scores, p.variants, cfg, p.experiments, pools, chos
 failing = failing_rows(scores, snakemake.input.responses, p.failing_continues)
 strict_pairs = strict_tables(scores, failing, p.variants, cfg, p.experiments, chosen)
 claims = strict_columns(claims, pairs, strict_pairs, p.variants, cfg)
+claims = with_reward_flag(claims, cfg.get("reward_is_judge"))
 if snakemake.input.get("labels"):  # config labels: every claim judged a third way, judge-corrected
     labelled = load_labelled(scores, snakemake.input.key, snakemake.input.labels)
     arrays = cell_arrays(scores, labelled, thresholds(p.metrics), p.variants)

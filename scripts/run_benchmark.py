@@ -14,7 +14,13 @@ torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 start = time.perf_counter()
 summary, env = run_suite(
-    p.bench, p.sft, p.dpo, p.generation, p.scoring, progress=lambda row: log.info("%s", row)
+    p.bench,
+    p.sft,
+    p.dpo,
+    p.generation,
+    p.scoring,
+    progress=lambda row: log.info("%s", row),
+    methods=p.methods,
 )
 overhead = step_overhead(p.bench, p.sft, p.dpo, progress=lambda row: log.info("%s", row))
 plans = study_plans({"sft": p.sft, "dpo": p.dpo, "generation": p.generation}, p.corrected)

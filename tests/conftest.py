@@ -92,6 +92,7 @@ def tiny_world(tiny_cfg, tiny_rows, tmp_path_factory) -> dict:
 LONG_FIRST = (
     "test_e2e.py",
     "test_policies.py",
+    "test_methods_run.py",
     "test_bench.py",
     "test_hub.py",
 )

@@ -11,6 +11,8 @@ import json
 import pandas as pd
 import yaml
 
+from hhalign.config import reward_is_judge
+from hhalign.methods import METHODS
 from hhalign.runs import split_run
 
 DATASET = "Anthropic/hh-rlhf"
@@ -78,7 +80,7 @@ def metadata(
     meta = {
         "base_model": base_name(spec, path),
         **({"datasets": [DATASET]} if real else {}),
-        "library_name": "peft" if stage == "dpo_adapter" else "transformers",
+        "library_name": "peft" if stage.endswith("_adapter") else "transformers",
         "license": lic,
         "tags": [
             "trl",
@@ -218,19 +220,33 @@ def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
 POLICY_TITLES = {"sft": "SFT", "dpo": "DPO (from Base)", "sft_dpo": "SFT+DPO (DPO from SFT)"}
 
 
+def policy_section(plan, protocol: str, variant: str) -> tuple[dict, str]:
+    """(config section, title) of a trained policy: SFT's, DPO's, or a method's (its
+    section with the reward model it optimised, for RLOO)."""
+    if variant not in METHODS:
+        return plan.view(protocol, "sft" if variant == "sft" else "dpo"), POLICY_TITLES[variant]
+    section = plan.view(protocol, "methods")[variant]
+    title = f"{METHODS[variant].name} (from {'SFT' if section['start'] == 'sft' else 'Base'})"
+    if variant == "rloo":
+        judge = reward_is_judge(plan.config)
+        section = {**section, "reward_is_judge": judge}
+        if judge:
+            title += f", reward model = judge {judge}: that judge was optimised directly"
+    return section, title
+
+
 def policy_cards(plan, protocol: str, run: str) -> list[dict]:
-    """The card of a trained policy (and of its LoRA adapter, for a DPO stage with LoRA)."""
+    """The card of a trained policy (and of its LoRA adapter, for a stage with LoRA)."""
     variant = split_run(run, plan.seeds)[0]
-    section = "sft" if variant == "sft" else "dpo"
+    section, title = policy_section(plan, protocol, variant)
     common = {
         "protocol": protocol,
         "run": run,
         "base": plan.view(protocol, "models")["policy"],
         "base_path": plan.policy_ref(protocol).path,
-        "section": plan.view(protocol, section),
+        "section": section,
         "summary": f"{plan.results}/train/{protocol}/{run}/summary.json",
     }
-    title = POLICY_TITLES[variant]
     cards = [
         {
             **common,
@@ -239,11 +255,11 @@ def policy_cards(plan, protocol: str, run: str) -> list[dict]:
             "out": f"{plan.results}/model_cards/{protocol}/{run}/README.md",
         }
     ]
-    if variant != "sft" and plan.view(protocol, "dpo")["lora"]["enabled"]:
+    if variant != "sft" and section["lora"]["enabled"]:
         cards.append(
             {
                 **common,
-                "stage": "dpo_adapter",
+                "stage": f"{variant}_adapter" if variant in METHODS else "dpo_adapter",
                 "title": f"LoRA adapter of {title}, {protocol} protocol, {run}",
                 "out": f"{plan.results}/model_cards/{protocol}/{run}_adapter/README.md",
             }

@@ -102,7 +102,17 @@ CLAIMS = [
         "DPO lags SFT in helpfulness (mean score)",
         [("mean_helpful", "sft", "dpo")],
     ),
+    # The methods beside DPO (hhalign.methods): judged only when `variants` lists them.
+    ("orpo_matches_sft_dpo_cas", "ORPO matches SFT+DPO (CAS)", [("CAS", "orpo", "sft_dpo")]),
+    ("simpo_beats_dpo_cas", "SimPO beats DPO (CAS)", [("CAS", "simpo", "dpo")]),
+    ("kto_matches_dpo_cas", "KTO matches DPO (CAS)", [("CAS", "kto", "dpo")]),
+    ("rloo_beats_dpo_cas", "RLOO beats DPO (CAS)", [("CAS", "rloo", "dpo")]),
 ]
+
+# Claims that two models match: two-sided, within +/- claims' ``equivalence_margin``
+# (config methods.equivalence_margin), judged by ``judge_match``, not as "A beats B".
+MATCHES = frozenset({"orpo_matches_sft_dpo_cas", "kto_matches_dpo_cas"})
+MARGIN_EXCEEDED = "refuted (differs by more than the margin)"
 
 
 def direction(row: pd.Series | dict, alpha: float) -> int:
@@ -211,6 +221,32 @@ def judge_claim(
     return "not separable", rows[min(range(len(rows)), key=adverse)], ranges
 
 
+def judge_match(
+    parts: list[Part], table: pd.DataFrame, shifted: dict[float, dict], cfg: dict
+) -> tuple[str, dict, dict[Part, tuple[float, float]]]:
+    """A "matches" claim (one part), as ``judge_claim`` returns it: ``holds`` when the 95%
+    interval of the difference lies within +/- ``equivalence_margin`` (two one-sided tests
+    at 2.5% each), refuted when it lies wholly beyond the margin on either side, else not
+    separable (the data cannot tell equivalence from a difference)."""
+    (part,) = parts
+    row, margin = signed(table, *part), cfg["equivalence_margin"]
+    ranges = {part: stable_range(part, shifted)}
+    if -margin < row["ci_low"] and row["ci_high"] < margin:
+        return "holds", row, ranges
+    if row["ci_low"] >= margin or row["ci_high"] <= -margin:
+        return MARGIN_EXCEEDED, row, ranges
+    return "not separable", row, ranges
+
+
+def verdict_of(
+    claim_id: str, parts: list[Part], table: pd.DataFrame, shifted: dict[float, dict], cfg: dict
+) -> tuple[str, dict, dict[Part, tuple[float, float]]]:
+    """A claim judged as its kind says: a "matches" claim by ``judge_match``, every other
+    by ``judge_claim``."""
+    judge = judge_match if claim_id in MATCHES else judge_claim
+    return judge(parts, table, shifted, cfg)
+
+
 def scope(verdict: str, seeds: int, rows: list[dict] | None = None) -> str:
     """What a verdict is about: two checkpoints (one training seed); the two methods, when
     every comparison it rests on (``rows``: each has ``p_seed`` and the ``level`` its
@@ -258,10 +294,11 @@ def claim_row(
     (``judge_claim``), the comparison it shows, its scope, and the sample-size columns of a
     claim that is not separable (``comparisons.sizing_row``)."""
     claim_id, statement, parts = claim
-    verdict, row, ranges = judge_claim(parts, table, shifted, cfg)
+    verdict, row, ranges = verdict_of(claim_id, parts, table, shifted, cfg)
     lo, hi = ranges.get((row["metric"], row["a"], row["b"]), (np.nan, np.nan))
     paper = paper_difference(row["metric"], row["a"], row["b"])
-    sizing = sizing_row(row, paper, pool, cfg, len(parts)) if verdict == "not separable" else {}
+    sized = verdict == "not separable" and claim_id not in MATCHES  # sizing: superiority
+    sizing = sizing_row(row, paper, pool, cfg, len(parts)) if sized else {}
     shown = ("difference", "ci_low", "ci_high", "p_adj", "adjustment", "test", "mdd")
     return {
         "protocol": protocol,
@@ -284,7 +321,11 @@ def claim_row(
             if part[0] in RATES
         ),
         "verdict": verdict,
-        "scope": scope(verdict, int(row["seeds"]), resting(verdict, row, parts, table)),
+        "scope": scope(
+            verdict,
+            int(row["seeds"]),
+            None if claim_id in MATCHES else resting(verdict, row, parts, table),
+        ),
         **{k: sizing.get(k, np.nan) for k in SIZING_COLUMNS},
     }
 
@@ -326,3 +367,31 @@ def claims_table(
     cols = ["protocol", "metric", "a", "b"]
     pairs = pairs.drop(columns=["_d"])
     return pd.DataFrame(claims), pairs[cols + [c for c in pairs if c not in cols]]
+
+
+def with_reward_flag(claims: pd.DataFrame, judge: str | None) -> pd.DataFrame:
+    """The RLOO claims flagged when RLOO's reward model is the judge ``judge`` (config
+    methods.allow_reward_is_judge): that judge was optimised directly, so its verdict shows
+    reward hacking, not alignment; the other judges and the response audit say which."""
+    if not judge or "flags" not in claims:
+        return claims
+    note = f"RLOO's reward model is judge {judge}: that judge was optimised directly"
+    out = claims.copy()
+    rloo = out["comparison"].str.contains(r"\brloo\b", regex=True)
+    out.loc[rloo, "flags"] = [f"{note}; {f}" if f else note for f in out.loc[rloo, "flags"]]
+    return out
+
+
+# A judge's direction of a "matches" claim says which model its point estimates put first.
+MATCH_WORDS = {"as claimed": "first above", "reversed": "second above"}
+
+
+def match_directions(by_judge: pd.DataFrame) -> pd.DataFrame:
+    """The judges' claims table (``agreement.claims_by_judge``) with each judge's direction
+    of a "matches" claim named for what it is: which model is above (a match claims no
+    direction, so "as claimed" would mislead)."""
+    out = by_judge.copy()
+    rows = out["claim"].isin(MATCHES)
+    for col in [c for c in out if c.startswith("direction_")]:
+        out.loc[rows, col] = out.loc[rows, col].replace(MATCH_WORDS)
+    return out

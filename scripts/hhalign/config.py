@@ -333,12 +333,66 @@ def check_claims(claims: dict) -> None:
         )
 
 
+def reward_is_judge(config: dict) -> str | None:
+    """The judge RLOO's reward model is, or None: the trained reward model is the first
+    judge when models.judge.source is trained; a judge name is that judge."""
+    reward = config["methods"]["rloo"]["reward_model"]
+    names = [j["name"] for j in config["judges"]]
+    if reward == "trained":
+        return names[0] if config["models"]["judge"]["source"] == "trained" else None
+    return reward if reward in names else None
+
+
+def check_methods(config: dict) -> None:
+    """Refuse methods settings a run could not honour: a start model that is not trained,
+    an equal budget without SFT+DPO, RLOO's reward model unknown or one of the judges
+    (unless ``methods.allow_reward_is_judge``), a batch RLOO cannot split into groups."""
+    variants, methods = config["variants"], config["methods"]
+    # The methods are the sections of `methods` that are mappings (hhalign.methods.METHODS).
+    chosen = [v for v in variants if isinstance(methods.get(v), dict)]
+    for name in chosen:
+        if methods[name]["start"] == "sft" and "sft" not in variants:
+            raise ConfigError(
+                f"methods.{name}.start: sft, but variants has no sft. Fix: add sft to "
+                "variants, or start: base"
+            )
+    if chosen and methods["equal_budget"] and not {"sft", "sft_dpo"} <= set(variants):
+        raise ConfigError(
+            "methods.equal_budget: true needs sft and sft_dpo in variants (the budget is "
+            "their two stages' tokens). Fix: add them, or equal_budget: false"
+        )
+    if "rloo" not in chosen:
+        return
+    rloo = methods["rloo"]
+    names = [j["name"] for j in config["judges"]]
+    if rloo["reward_model"] not in ["trained", *names]:
+        raise ConfigError(
+            f"methods.rloo.reward_model: {rloo['reward_model']!r} is neither trained nor a "
+            f"judge ({names}). Fix: trained (rule train_reward_model's model)"
+        )
+    judge = reward_is_judge(config)
+    if judge and not methods["allow_reward_is_judge"]:
+        raise ConfigError(
+            f"methods.rloo.reward_model is judge {judge!r}: RLOO would optimise the judge "
+            "that evaluates it. Fix: a reward model apart from the judges (models.judge not "
+            "source trained, or another judge), or methods.allow_reward_is_judge: true to "
+            "show reward hacking on purpose (the report says so)"
+        )
+    if rloo["per_device_train_batch_size"] % rloo["num_generations"]:
+        raise ConfigError(
+            f"methods.rloo.per_device_train_batch_size: {rloo['per_device_train_batch_size']} "
+            f"is not a multiple of num_generations: {rloo['num_generations']} (TRL samples "
+            "whole groups a batch). Fix: a multiple"
+        )
+
+
 def prepare(config: dict, base_dir: str | Path = ".") -> dict[str, dict]:
     """Validate the config and every protocol view; return the views by protocol."""
     schema = load_schema()
     validate_config(config, schema)
     check_judges(config["judges"])
     check_claims(config["claims"])
+    check_methods(config)
     check_local_paths(config, base_dir)
     views = {p: protocol_view(config, p, schema) for p in config["protocols"]}
     check_run_wide(config, views)

@@ -7,7 +7,13 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO", "sft_dpo": "SFT+DPO"}
+NAMES = {
+    "base": "Base",
+    "sft": "SFT",
+    "dpo": "DPO",
+    "sft_dpo": "SFT+DPO",
+    **{"orpo": "ORPO", "simpo": "SimPO", "kto": "KTO", "rloo": "RLOO"},  # hhalign.methods
+}
 
 LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
     "~": r"\textasciitilde{}",

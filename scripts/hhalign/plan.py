@@ -20,6 +20,7 @@ from hhalign.cards import run_cards
 from hhalign.config import ModelRef, model_source
 from hhalign.judges import KINDS, check_kinds
 from hhalign.layout import FIGURES, REPORTED, laid_out
+from hhalign.methods import METHODS, method_job, method_key_parts
 from hhalign.raw import local_path
 from hhalign.runs import CHOSEN, PROMPT_SETS, run_name, split_run
 from hhalign.switches import SWITCHES_OFF
@@ -106,6 +107,8 @@ class Plan:
         view = self.views[protocol]
         if variant == "base":
             return stage_key("base", view["models"]["policy"], view["tiny"])
+        if variant in METHODS:  # hhalign.methods: its section, start, reward and budget
+            return stage_key(*method_key_parts(self, protocol, run))
         if variant == "sft_dpo":
             sft = self.train_key(protocol, run_name("sft", seed, self.seeds))
             return stage_key("sft_dpo", view["dpo"], seed, sft)
@@ -240,6 +243,8 @@ class Plan:
         the same seed."""
         variant, seed = split_run(run, self.seeds)
         start = run_name("sft", seed, self.seeds) if variant == "sft_dpo" else "base"
+        if variant in METHODS:  # a method's start is configured (methods.<name>.start)
+            start = run_name(self.view(protocol, "methods")[variant]["start"], seed, self.seeds)
         return self.variant_ref(protocol, start)
 
     def judge_start_ref(self, name: str) -> ModelRef:
@@ -257,6 +262,10 @@ class Plan:
         """A protocol's training section with the run's seed, as JSON."""
         seed = split_run(run, self.seeds)[1]
         return section_json({**self.view(protocol, section), "seed": seed})
+
+    def method_section(self, protocol: str, run: str) -> str:
+        """A method's section with its seed, reward model and budget files, as JSON."""
+        return section_json(method_job(self, protocol, run))
 
     # Score files.
     def score_keys(self, protocols=None, seeds=None) -> list[tuple[str, str, str]]:

@@ -22,10 +22,10 @@ from hhalign.claims import (
     Part,
     claim_parts,
     claimed,
-    judge_claim,
     part_directions,
     part_label,
     stable_range,
+    verdict_of,
 )
 from hhalign.comparisons import adjust, pairs_table, rate_differences, shift_grid, signed
 from hhalign.metrics import METRICS, RATES, thresholds
@@ -168,7 +168,7 @@ def strict_columns(
         protocol, parts = r["protocol"], parts_of[r["claim"]]
         table = pairs[pairs["protocol"] == protocol]
         hard = strict_pairs[strict_pairs["protocol"] == protocol]
-        verdict, _, _ = judge_claim(parts, hard, strict_shifts[protocol], cfg)
+        verdict, _, _ = verdict_of(r["claim"], parts, hard, strict_shifts[protocol], cfg)
         metric, pair = r["comparison"].split(": ")
         shown = signed(hard, metric, *pair.split(" - "))
         rows = [signed(table, *part) for part in parts]

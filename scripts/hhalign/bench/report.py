@@ -11,8 +11,11 @@ from hhalign.bench.suite import full_run_hours
 
 
 def plot_speedups(summary: pd.DataFrame, path: str) -> None:
-    """Bar chart of authors' time / our time per stage, with both timings written on the bars."""
+    """Bar chart of authors' time / our time per stage, with both timings written on the bars
+    (the methods beside DPO have no authors' way: no bar)."""
     import matplotlib
+
+    summary = summary.dropna(subset=["speedup"])
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

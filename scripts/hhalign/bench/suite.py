@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from hhalign.bench.inputs import generation_inputs, scoring_inputs, training_rows
+from hhalign.bench.methods import STAGES, bench_methods, method_hours, save_judge
 from hhalign.bench.models import bench_tokenizers, build_judge, build_policy
 from hhalign.bench.overhead import bench_step_overhead
 from hhalign.bench.stages import bench_generation, bench_scoring, bench_training
@@ -67,8 +68,18 @@ def sweep_batches(cfg: dict, sizes: list[int], progress=print) -> pd.DataFrame:
     return pd.DataFrame(rows).assign(device=device_name(), size=cfg["size"])
 
 
-def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, progress=print):
-    """Every pair of the suite under the ``bench`` config section; returns (summary, env)."""
+def run_suite(
+    cfg: dict,
+    sft: dict,
+    dpo: dict,
+    generation: dict,
+    scoring: dict,
+    progress=print,
+    methods: dict | None = None,
+):
+    """Every pair of the suite under the ``bench`` config section, and each method's
+    training (``methods``: config methods, for the ``{method}_training`` stages); returns
+    (summary, env)."""
     device = best_device()
     p_tok, j_tok = bench_tokenizers(cfg["seed"])
     lo, hi = cfg["prompt_tokens"]
@@ -93,7 +104,7 @@ def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, 
         del judge
     with tempfile.TemporaryDirectory() as tmp:
         start, data = Path(tmp) / "policy", Path(tmp) / "rows.parquet"
-        if {"sft_training", "dpo_training"} & set(stages):
+        if {"sft_training", "dpo_training", *STAGES} & set(stages):
             build_policy(cfg["size"], p_tok, cfg["seed"]).save_pretrained(start)
             p_tok.save_pretrained(start)
             training_rows(p_tok, cfg["train_rows"], lo, hi, cfg["seed"]).to_parquet(data)
@@ -103,6 +114,18 @@ def run_suite(cfg: dict, sft: dict, dpo: dict, generation: dict, scoring: dict, 
                     bench_training(stage, section, str(start), str(data), cfg["train_rows"], device)
                 )
                 progress(rows[-1])
+        judge = partial(save_judge, partial(build_judge, cfg["size"], j_tok, cfg["seed"]), j_tok)
+        for row in bench_methods(
+            stages,
+            methods or {},
+            str(start),
+            str(data),
+            cfg["train_rows"],
+            device,
+            partial(judge, Path(tmp) / "judge"),
+        ):
+            rows.append(row)
+            progress(row)
     env = {**environment(), "size": cfg["size"]}
     return pd.DataFrame(rows).assign(device=env["device"], size=cfg["size"]), env
 
@@ -157,7 +180,7 @@ def full_run_hours(summary: pd.DataFrame, full: dict, plans: dict | None = None)
                     "total_hours": round(sum(hours.values()), 2),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + method_hours(summary, full))
 
 
 def study_plans(paper: dict, corrected: dict, seeds: int = 5, samples: int = 4) -> dict:
