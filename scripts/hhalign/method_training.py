@@ -101,7 +101,7 @@ def supported(config_class: type, method: str, kwargs: dict) -> dict:
         if kwargs[key] not in (None, False):
             raise InputError(
                 f"methods.{method}.{key}: {kwargs[key]!r} is not an option of TRL 1.16's "
-                f"{config_class.__name__}. Fix: leave it out of methods.{method}"
+                f"{config_class.__name__}. Fix: leave that key out of the method's section"
             )
         del kwargs[key]
     return kwargs
