@@ -140,3 +140,21 @@ def test_every_package_import_of_the_entry_scripts_and_tests_resolves():
                     except ImportError:
                         missing.append(f"{path.name}: {node.module}.{alias.name}")
     assert not missing, missing
+
+
+def test_library_modules_and_functions_stay_readable():
+    """One job per module: no library module over 450 lines, no function in scripts/ over 60
+    (docs/development.md)."""
+    import ast
+
+    long_modules, long_functions = [], []
+    for path in sorted((ROOT / "scripts").rglob("*.py")):
+        text = path.read_text()
+        name = str(path.relative_to(ROOT))
+        if "hhalign" in path.parts and len(text.splitlines()) > 450:
+            long_modules.append(name)
+        for node in ast.walk(ast.parse(text)):
+            function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if function and node.end_lineno - node.lineno + 1 > 60:
+                long_functions.append(f"{name}:{node.lineno} {node.name}")
+    assert not long_modules and not long_functions, long_modules + long_functions

@@ -161,16 +161,14 @@ class Plan:
         return [self.raw_path(s, data["train_split"]) for s in data["train_subsets"]]
 
     def prompt_raw_file(self, protocol: str, prompt_set: str) -> str:
-        """A prompt set's file: the one its ``file`` names, else the raw file of its subset
-        and split."""
+        """A prompt set's file: its ``file``, else the raw file of its subset and split."""
         ref = self.view(protocol, "prompts")[prompt_set]
         if ref.get("file"):
             return ref["file"]
         return self.raw_path(ref["subset"], ref["split"])
 
     def local_raw_file(self, subset: str, split: str) -> list[str]:
-        """The local directory's file that fetch_raw_data copies when data.source is local
-        (``{subset}/{split}.jsonl.gz``, or ``.jsonl`` where only that exists)."""
+        """The local file fetch_raw_data copies (data.source local; ``hhalign.raw``)."""
         data = self.config["data"]
         if data["source"] != "local":
             return []
@@ -407,19 +405,15 @@ class Plan:
     labelled_files = staticmethod(partial(laid_out, group="labelled"))  # judge_labels
 
     def label_targets(self) -> list[str]:
-        """The label-dependent outputs: none without config ``labels`` (a normal run's DAG
-        is unchanged)."""
+        """The label-dependent outputs: none without config ``labels``."""
         if not self.config.get("labels"):
             return []
         return list(self.labelled_files(self.results).values())
 
     def analysis_files(self, root: str) -> dict[str, str]:
         """The claims, the response audit and the variance decomposition of ``root``."""
-        return {
-            **self.claims_files(root),
-            **self.response_files(root),
-            **self.variance_files(root),
-        }
+        files = (self.claims_files, self.response_files, self.variance_files)
+        return {k: v for f in files for k, v in f(root).items()}
 
     def figure_files(self, root: str, exts=("pdf", "png")) -> list[str]:
         return [f"{root}/figures/{fig}.{ext}" for fig in FIGURES for ext in exts]

@@ -242,6 +242,28 @@ def equality(groups: list[dict]) -> list[dict]:
     return rows
 
 
+def run_groups(mode: dict, world: dict, left) -> tuple[list[dict], list[dict]]:
+    """Every (stage, config, concurrency) group of the mode's plan while the budget lasts
+    (``left()``: seconds left): their rows, and what the budget left no time for."""
+    groups, skipped, alone = [], [], {}
+    cores = os.cpu_count() or 1
+    for stage, name, level in plan(mode):
+        if left() < 30:
+            skipped.append({"stage": stage, "config": name, "jobs": level, "why": "time budget"})
+            continue
+        calls = [(train_job, stage, name, world, mode, max(1, cores // level))] * level
+        began = time.monotonic()
+        results = in_processes(calls, world["root"], min(left(), GROUP_TIMEOUT_S))
+        row = group_row(stage, name, level, results, alone)
+        row["group_wall_s"] = round(time.monotonic() - began, 1)
+        if level == 1 and row["ok"]:
+            alone[stage, name] = row["aggregate_tokens_per_s"]
+            row["aggregate_over_one_job"] = 1.0
+        groups.append(row)
+        print(json.dumps(row), flush=True)
+    return groups, skipped
+
+
 def run_check(
     mode_name: str, out: str, budget_s: float, config_path: str, chosen: dict | None = None
 ) -> dict:
@@ -279,22 +301,7 @@ def run_check(
     if not world["ok"]:
         raise RuntimeError(f"the training jobs' model and rows could not be built: {world}")
     world = {**world["result"], "root": str(work), "sections": paper}
-    groups, skipped, alone = [], [], {}
-    cores = os.cpu_count() or 1
-    for stage, name, level in plan(mode):
-        if left() < 30:
-            skipped.append({"stage": stage, "config": name, "jobs": level, "why": "time budget"})
-            continue
-        calls = [(train_job, stage, name, world, mode, max(1, cores // level))] * level
-        began = time.monotonic()
-        results = in_processes(calls, str(work), min(left(), GROUP_TIMEOUT_S))
-        row = group_row(stage, name, level, results, alone)
-        row["group_wall_s"] = round(time.monotonic() - began, 1)
-        if level == 1 and row["ok"]:
-            alone[stage, name] = row["aggregate_tokens_per_s"]
-            row["aggregate_over_one_job"] = 1.0
-        groups.append(row)
-        print(json.dumps(row), flush=True)
+    groups, skipped = run_groups(mode, world, left)
     return {
         "mode": mode_name,
         "budget_s": budget_s,

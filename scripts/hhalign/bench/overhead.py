@@ -322,33 +322,7 @@ def _step_overhead(cfg: dict, sections: dict, device: str, root: str, progress) 
     bare = bare_sft_step(overhead_section(sections["sft"], n), start, data, f"{root}/bare")
     summary, parts = [], []
     for stage, section in sections.items():
-        med = {
-            (way, k): statistics.median(t[k] for t in timed[stage, way])
-            for way in ways
-            for k in ("wall_ms", "cpu_ms")
-        }
-        summary.append(
-            {
-                "stage": stage,
-                "before_wall_ms": round(med["before", "wall_ms"], 3),
-                "after_wall_ms": round(med["after", "wall_ms"], 3),
-                "before_cpu_ms": round(med["before", "cpu_ms"], 3),
-                "after_cpu_ms": round(med["after", "cpu_ms"], 3),
-                "after_over_before_wall": round(
-                    med["after", "wall_ms"] / med["before", "wall_ms"], 3
-                ),
-                "after_over_before_cpu": round(med["after", "cpu_ms"] / med["before", "cpu_ms"], 3),
-                "weights_max_diff": weights_diff(
-                    f"{root}/{stage}-before-0/m", f"{root}/{stage}-after-0/m"
-                ),
-                # SFT in a plain PyTorch loop, no trainer (``bare_sft_step``); DPO: not built.
-                "bare_loop_cpu_ms": round(bare["cpu_ms"], 3) if stage == "sft" else None,
-                "bare_loop_wall_ms": round(bare["wall_ms"], 3) if stage == "sft" else None,
-                "steps_timed": timed[stage, "before"][0]["steps_timed"],
-                "repeats": repeats,
-                "after_switches": json.dumps(ways["after"], sort_keys=True),
-            }
-        )
+        summary.append(_summary_row(stage, timed, ways, bare, root, repeats))
         progress(summary[-1])
         profiles = {
             way: profile_run(
@@ -374,3 +348,29 @@ def _step_overhead(cfg: dict, sections: dict, device: str, root: str, progress) 
 def _part_order(part: str) -> tuple[int, str]:
     """Parts of a step in the table's order: named parts by name, then other, then total."""
     return ({"total": 2}.get(part, 1 if part.startswith("other") else 0), part)
+
+
+def _summary_row(stage: str, timed: dict, ways: dict, bare: dict, root: str, repeats: int) -> dict:
+    """One stage's row of step_overhead.csv: median ms a step before and after, their ratio,
+    the weights' largest difference and the plain loop's floor (SFT only)."""
+    med = {
+        (way, k): statistics.median(t[k] for t in timed[stage, way])
+        for way in ways
+        for k in ("wall_ms", "cpu_ms")
+    }
+    return {
+        "stage": stage,
+        "before_wall_ms": round(med["before", "wall_ms"], 3),
+        "after_wall_ms": round(med["after", "wall_ms"], 3),
+        "before_cpu_ms": round(med["before", "cpu_ms"], 3),
+        "after_cpu_ms": round(med["after", "cpu_ms"], 3),
+        "after_over_before_wall": round(med["after", "wall_ms"] / med["before", "wall_ms"], 3),
+        "after_over_before_cpu": round(med["after", "cpu_ms"] / med["before", "cpu_ms"], 3),
+        "weights_max_diff": weights_diff(f"{root}/{stage}-before-0/m", f"{root}/{stage}-after-0/m"),
+        # SFT in a plain PyTorch loop, no trainer (``bare_sft_step``); DPO: not built.
+        "bare_loop_cpu_ms": round(bare["cpu_ms"], 3) if stage == "sft" else None,
+        "bare_loop_wall_ms": round(bare["wall_ms"], 3) if stage == "sft" else None,
+        "steps_timed": timed[stage, "before"][0]["steps_timed"],
+        "repeats": repeats,
+        "after_switches": json.dumps(ways["after"], sort_keys=True),
+    }
