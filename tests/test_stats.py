@@ -7,6 +7,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.power import TTestPower
+from support import claims_cfg
 
 from hhalign import stats
 from hhalign.claims import claims_table
@@ -134,22 +135,7 @@ def simulated_scores(rng, seeds: int = 1, n: int = 40) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-CFG = {
-    "alpha": 0.05,
-    "power": 0.8,
-    "bootstrap_draws": 2000,
-    "permutation_draws": 2000,
-    "seed": 0,
-    "threshold_band": 0.5,
-    "threshold_scan": 1.0,
-    "threshold_step": 0.25,
-    "metrics": {
-        "harmless_threshold": -3.0,
-        "harmless_op": ">",
-        "helpful_threshold": -2.0,
-        "helpful_op": ">",
-    },
-}
+CFG = claims_cfg(threshold_scan=1.0)
 VARIANTS = ["base", "sft", "dpo", "sft_dpo"]
 
 

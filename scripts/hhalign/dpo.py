@@ -244,17 +244,22 @@ def dpo_config(run: TrainingRun) -> DPOConfig:
     )
 
 
+def model_lora(model: torch.nn.Module, lora: dict) -> LoraConfig | None:
+    """The PEFT config of a ``lora`` section on ``model``'s targets, checked (None: off)."""
+    if not lora["enabled"]:
+        return None
+    targets = lora_targets(model, lora["target_modules"])
+    check_lora_targets(model, targets)
+    return lora_config(lora, targets)
+
+
 def dpo_trainer(run: TrainingRun, model, tokenizer) -> PretokenizedDPOTrainer:
     """DPOTrainer with LoRA from ``dpo.lora`` and no ``ref_model``: TRL then uses the
     starting weights as the reference (with LoRA, the policy with its adapter off; without,
     a second copy of ``start``)."""
     section = run.section
     check_length(model, section["max_length"], "dpo.max_length")
-    peft_config = None
-    if section["lora"]["enabled"]:
-        targets = lora_targets(model, section["lora"]["target_modules"])
-        check_lora_targets(model, targets)
-        peft_config = lora_config(section["lora"], targets)
+    peft_config = model_lora(model, section["lora"])
     dataset, n_cut = preference_set(run, tokenizer)
     trainer = PretokenizedDPOTrainer(
         model=model,

@@ -21,14 +21,7 @@ from trl import KTOConfig, KTOTrainer, RLOOConfig, RLOOTrainer
 from trl.experimental.cpo import CPOConfig, CPOTrainer
 from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
-from hhalign.dpo import (
-    check_lora_targets,
-    dpo_dataset,
-    export,
-    lora_config,
-    lora_targets,
-    truncate_prompts,
-)
+from hhalign.dpo import dpo_dataset, export, model_lora, truncate_prompts
 from hhalign.methods import METHODS, budget_epochs, kto_rows, token_budget
 from hhalign.models import InputError, check_length
 from hhalign.train import TrainingRun, note_rows, run_training, trainer_kwargs
@@ -139,18 +132,13 @@ def reward_function(job: dict):
     """RLOO's reward: the configured reward model scoring (prompt, completion) as the
     judges score responses (``hhalign.judges``), loaded once."""
     from hhalign.judges import judge_rows, load_judge  # imports torch models lazily
+    from hhalign.scoring import score_pairs  # imports torch: this job has it
 
     judge, cfg = job["reward"], job["scoring"]
     model, tokenizer, _ = load_judge(judge, judge["ref"], "float32")
 
     def reward(prompts: list[str], completions: list[str], **_) -> list[float]:
-        rows = [
-            {"id": str(i), "prompt": p, "response": c}
-            for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
-        ]
         if judge["kind"] == "pair":  # without the progress bar the scoring rule shows
-            from hhalign.scoring import score_pairs  # imports torch: this job has it
-
             return score_pairs(
                 model,
                 tokenizer,
@@ -160,6 +148,10 @@ def reward_function(job: dict):
                 cfg["max_length"],
                 max_batch_tokens=cfg["max_batch_tokens"],
             )[0]
+        rows = [
+            {"id": str(i), "prompt": p, "response": c}
+            for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
+        ]
         return judge_rows(judge, model, tokenizer, rows, cfg)["score"].tolist()
 
     reward.__name__ = f"reward_{judge['name']}"
@@ -187,11 +179,7 @@ def method_trainer(run: TrainingRun, model, tokenizer):
     (and no ``ref_model``: DPO's reference rule, the start model, for KTO and RLOO)."""
     section, method = run.section, run.section["method"]
     check_length(model, section["max_length"], f"methods.{method}.max_length")
-    peft_config = None
-    if section["lora"]["enabled"]:
-        targets = lora_targets(model, section["lora"]["target_modules"])
-        check_lora_targets(model, targets)
-        peft_config = lora_config(section["lora"], targets)
+    peft_config = model_lora(model, section["lora"])
     ds, counts = training_set(run, tokenizer)
     per_epoch = epoch_tokens(method, ds, tokenizer, section)
     counts["epoch_tokens"] = per_epoch
